@@ -1,0 +1,127 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from './config/config.js';
+import { resolveJwtSecret } from './config/secret.js';
+import { LIMITS } from './protocol/limits.js';
+import { AccountService } from './domain/accounts.js';
+import { ConversationService } from './domain/conversations.js';
+import { MembershipCache } from './domain/membership.js';
+import { MessageService } from './domain/messages.js';
+import { Presence } from './domain/presence.js';
+import { TokenService } from './domain/tokens.js';
+import { SocketFanout, type ParleyServer } from './fanout/fanout.js';
+import { createMetrics } from './metrics.js';
+import type { Store } from './store/store.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Services } from './transport/context.js';
+import { authRoutes } from './transport/http/auth-routes.js';
+import { conversationRoutes } from './transport/http/conversation-routes.js';
+import { installErrorHandling } from './transport/http/errors.js';
+import { systemRoutes } from './transport/http/system-routes.js';
+import { userRoutes } from './transport/http/user-routes.js';
+import { webRoutes } from './transport/http/web-routes.js';
+import { coercingAjv, strictAjv } from './transport/validation.js';
+import { attachSocketServer } from './transport/socket/server.js';
+
+export interface Parley {
+  http: FastifyInstance;
+  io: ParleyServer;
+  services: Services;
+  /** Starts listening; resolves with the address (e.g. http://127.0.0.1:3000). */
+  listen(): Promise<string>;
+  /**
+   * Graceful stop: refuse new work, let every accepted send commit and be
+   * acknowledged, close sockets and HTTP, then the database.
+   */
+  close(): Promise<void>;
+}
+
+/** The one place where the store (and, later, the cluster adapter) is chosen. */
+function createStore(config: Config): Store {
+  return new SqliteStore({ file: config.dbPath });
+}
+
+/** Composition root: wires store, domain, fan-out and transports from a config. */
+export async function createApp(config: Config, opts: { now?: () => number } = {}): Promise<Parley> {
+  const now = opts.now ?? Date.now;
+  const http = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: LIMITS.bodyBytesMax,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  http.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema),
+  );
+
+  const store = createStore(config);
+  const { registry, metrics } = createMetrics();
+  const presence = new Presence();
+  const membership = new MembershipCache(store);
+  const tokens = new TokenService(resolveJwtSecret(config.jwtSecret, config.dataDir), config.tokenTtlSeconds);
+
+  // Sockets exist only once the HTTP server does; events go through this late-bound sink.
+  let fanout: SocketFanout | null = null;
+  const events: SocketFanout = {
+    toUsers: (...args: Parameters<SocketFanout['toUsers']>) => fanout?.toUsers(...args),
+  } as SocketFanout;
+
+  const services: Services = {
+    accounts: new AccountService({ store, tokens, presence, scryptCost: config.scryptCost, now }),
+    conversations: new ConversationService({ store, membership, presence, events, now }),
+    messages: new MessageService({
+      store,
+      membership,
+      events,
+      now,
+      onCommit: (stored, seconds) => {
+        metrics.messagesStored.inc(stored);
+        metrics.commitBatch.observe(stored);
+        metrics.commitSeconds.observe(seconds);
+      },
+    }),
+    presence,
+    store,
+    metrics,
+    registry,
+    now,
+  };
+
+  const corsOrigins = config.corsOrigin.split(',').map((o) => o.trim()).filter(Boolean);
+  await http.register(helmet, { contentSecurityPolicy: false });
+  if (corsOrigins.length) await http.register(cors, { origin: corsOrigins, credentials: true });
+  installErrorHandling(http, metrics);
+  await http.register(systemRoutes, { services });
+  await http.register(webRoutes);
+  await http.register(authRoutes, { services });
+  await http.register(userRoutes, { services });
+  await http.register(conversationRoutes, { services });
+
+  const sockets = attachSocketServer(http.server, services, { corsOrigins, log: http.log });
+  fanout = new SocketFanout(sockets.io);
+
+  let closing: Promise<void> | null = null;
+  return {
+    http,
+    io: sockets.io,
+    services,
+    async listen() {
+      return http.listen({ port: config.port, host: config.host });
+    },
+    close() {
+      closing ??= (async () => {
+        sockets.stopAccepting();
+        // Every send already accepted commits and is acknowledged before sockets close.
+        await services.messages.drain();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sockets.io.local.disconnectSockets(true);
+        sockets.io.engine.close();
+        await http.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,157 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, SETTING_DOCS, loadConfig, type Config } from './config.js';
+
+/** The message of the ConfigError that loading throws. */
+function failure(env: Record<string, string | undefined>, overrides: Partial<Config> = {}): string {
+  try {
+    loadConfig(env, overrides);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('loadConfig accepted it');
+}
+
+describe('loadConfig', () => {
+  it('has a default for every setting', () => {
+    const cfg = loadConfig({});
+    expect(cfg).toEqual({
+      port: 3000,
+      host: '127.0.0.1',
+      dataDir: path.resolve('data'),
+      dbPath: path.join(path.resolve('data'), 'parley.db'),
+      jwtSecret: '',
+      tokenTtlSeconds: 30 * 24 * 3600,
+      scryptCost: 32768,
+      logLevel: 'info',
+      corsOrigin: '',
+      shutdownTimeoutMs: 10000,
+    });
+    expect(loadConfig()).toEqual(cfg);
+  });
+
+  it('reads every setting from its variable, numbers parsed', () => {
+    const secret = 's'.repeat(32);
+    const cfg = loadConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      DATA_DIR: '/srv/parley',
+      DB: '/var/db/chat.sqlite',
+      JWT_SECRET: secret,
+      TOKEN_TTL_SECONDS: '3600',
+      SCRYPT_COST: '1024',
+      LOG_LEVEL: 'debug',
+      CORS_ORIGIN: 'https://a.example,https://b.example',
+      SHUTDOWN_TIMEOUT_MS: '0',
+    });
+    expect(cfg).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      dataDir: '/srv/parley',
+      dbPath: '/var/db/chat.sqlite',
+      jwtSecret: secret,
+      tokenTtlSeconds: 3600,
+      scryptCost: 1024,
+      logLevel: 'debug',
+      corsOrigin: 'https://a.example,https://b.example',
+      shutdownTimeoutMs: 0,
+    });
+  });
+
+  it('puts the database in DATA_DIR unless DB says otherwise, both made absolute', () => {
+    const cfg = loadConfig({ DATA_DIR: 'rel/dir' });
+    expect(cfg.dataDir).toBe(path.resolve('rel/dir'));
+    expect(cfg.dbPath).toBe(path.join(path.resolve('rel/dir'), 'parley.db'));
+    expect(loadConfig({ DATA_DIR: 'rel/dir', DB: 'x.db' }).dbPath).toBe(path.resolve('x.db'));
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', LOG_LEVEL: '', HOST: '' })).toMatchObject({ port: 3000, logLevel: 'info', host: '127.0.0.1' });
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(loadConfig({ SOMETHING_ELSE: '1', port: '1' }).port).toBe(3000);
+  });
+
+  it('lets overrides win over the environment', () => {
+    const cfg = loadConfig({ PORT: '8080', LOG_LEVEL: 'debug' }, { port: 0, logLevel: 'silent', dataDir: 'over' });
+    expect(cfg).toMatchObject({ port: 0, logLevel: 'silent', dataDir: path.resolve('over') });
+    expect(cfg.dbPath).toBe(path.join(path.resolve('over'), 'parley.db'));
+  });
+
+  it('returns a frozen config', () => {
+    const cfg = loadConfig({});
+    expect(Object.isFrozen(cfg)).toBe(true);
+    expect(() => {
+      (cfg as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('names the variable of a value that is not a number', () => {
+    expect(failure({ PORT: 'abc' })).toMatch(/\bPORT\b/);
+    expect(failure({ PORT: '80.5' })).toMatch(/\bPORT\b/);
+    expect(failure({ PORT: '80abc' })).toMatch(/\bPORT\b/);
+    expect(failure({ SHUTDOWN_TIMEOUT_MS: 'soon' })).toMatch(/\bSHUTDOWN_TIMEOUT_MS\b/);
+  });
+
+  it('names the variable of a number out of range', () => {
+    expect(failure({ PORT: '65536' })).toMatch(/\bPORT\b/);
+    expect(failure({ PORT: '-1' })).toMatch(/\bPORT\b/);
+    expect(failure({ TOKEN_TTL_SECONDS: '59' })).toMatch(/\bTOKEN_TTL_SECONDS\b/);
+    expect(failure({ SCRYPT_COST: '512' })).toMatch(/\bSCRYPT_COST\b/);
+    expect(loadConfig({ PORT: '65535', TOKEN_TTL_SECONDS: '60' })).toMatchObject({ port: 65535, tokenTtlSeconds: 60 });
+  });
+
+  it('names LOG_LEVEL when it is not a level', () => {
+    expect(failure({ LOG_LEVEL: 'loud' })).toMatch(/\bLOG_LEVEL\b/);
+    expect(failure({ LOG_LEVEL: 'INFO' })).toMatch(/\bLOG_LEVEL\b/);
+  });
+
+  it('names every bad variable at once', () => {
+    const message = failure({ PORT: 'abc', LOG_LEVEL: 'loud' });
+    expect(message).toMatch(/\bPORT\b/);
+    expect(message).toMatch(/\bLOG_LEVEL\b/);
+  });
+
+  it('names the variable when an override is invalid', () => {
+    expect(failure({}, { port: -1 })).toMatch(/\bPORT\b/);
+    expect(failure({}, { scryptCost: 2 })).toMatch(/\bSCRYPT_COST\b/);
+  });
+
+  it('refuses a JWT_SECRET shorter than 32 characters, naming it', () => {
+    expect(failure({ JWT_SECRET: 's'.repeat(31) })).toMatch(/\bJWT_SECRET\b/);
+    expect(loadConfig({ JWT_SECRET: 's'.repeat(32) }).jwtSecret).toHaveLength(32);
+  });
+
+  it('does not read a PORT of only spaces as port 0', () => {
+    // '' means "unset"; a blank value must not silently become "any free port".
+    let outcome: number | 'refused';
+    try {
+      outcome = loadConfig({ PORT: '  ' }).port;
+    } catch (e) {
+      expect((e as Error).message).toMatch(/\bPORT\b/);
+      outcome = 'refused';
+    }
+    expect(outcome).not.toBe(0);
+  });
+
+  it('lets an override left undefined fall back to the environment', () => {
+    // Partial<Config> allows { port: undefined }, e.g. from `{ port: opts.port }`.
+    expect(loadConfig({ PORT: '4000' }, { port: undefined }).port).toBe(4000);
+    expect(loadConfig({}, { logLevel: undefined }).logLevel).toBe('info');
+  });
+
+  it('documents every setting with its variable, default and a doc line', () => {
+    const envs = SETTING_DOCS.map((s) => s.env);
+    expect(new Set(envs).size).toBe(envs.length);
+    expect(envs).toEqual(
+      expect.arrayContaining(['PORT', 'HOST', 'DATA_DIR', 'DB', 'JWT_SECRET', 'TOKEN_TTL_SECONDS', 'SCRYPT_COST', 'LOG_LEVEL', 'CORS_ORIGIN', 'SHUTDOWN_TIMEOUT_MS']),
+    );
+    expect(SETTING_DOCS).toHaveLength(Object.keys(loadConfig({})).length);
+    for (const s of SETTING_DOCS) {
+      expect(s.doc.length, s.env).toBeGreaterThan(10);
+      expect(s.default, s.env).not.toBeUndefined();
+    }
+  });
+});

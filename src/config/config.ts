@@ -1,0 +1,65 @@
+import path from 'node:path';
+import { Type, type Static, type TSchema } from 'typebox';
+import { Ajv } from 'ajv';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * Every setting, with its environment variable, default and doc line.
+ * loadConfig() validates them once; the frozen result is passed down.
+ * The README's configuration table is checked against this list by a test.
+ */
+const SETTINGS = {
+  port: { env: 'PORT', schema: Type.Integer({ minimum: 0, maximum: 65535 }), default: 3000, doc: 'HTTP and Socket.IO port (0 picks a free one).' },
+  host: { env: 'HOST', schema: Type.String({ minLength: 1 }), default: '127.0.0.1', doc: 'Interface to listen on; 0.0.0.0 to expose.' },
+  dataDir: { env: 'DATA_DIR', schema: Type.String({ minLength: 1 }), default: './data', doc: 'Directory for the SQLite database and the generated JWT secret.' },
+  dbPath: { env: 'DB', schema: Type.String(), default: '', doc: 'SQLite file; default DATA_DIR/parley.db.' },
+  jwtSecret: { env: 'JWT_SECRET', schema: Type.String(), default: '', doc: 'Secret that signs tokens (32+ characters). Unset: one is generated once and kept in DATA_DIR/jwt-secret.' },
+  tokenTtlSeconds: { env: 'TOKEN_TTL_SECONDS', schema: Type.Integer({ minimum: 60 }), default: 30 * 24 * 3600, doc: 'Lifetime of an issued token (default 30 days).' },
+  scryptCost: { env: 'SCRYPT_COST', schema: Type.Integer({ minimum: 1024 }), default: 32768, doc: 'scrypt N for password hashes (a power of two; memory = 128·N·8 bytes).' },
+  logLevel: { env: 'LOG_LEVEL', schema: Type.Unsafe<LogLevel>({ type: 'string', enum: LOG_LEVELS }), default: 'info', doc: 'pino log level.' },
+  corsOrigin: { env: 'CORS_ORIGIN', schema: Type.String(), default: '', doc: 'Comma-separated origins allowed to call the API from a browser; empty: same origin only.' },
+  shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', schema: Type.Integer({ minimum: 0 }), default: 10000, doc: 'How long a graceful shutdown waits for in-flight work.' },
+} as const satisfies Record<string, { env: string; schema: TSchema; default: unknown; doc: string }>;
+
+type Settings = typeof SETTINGS;
+export type Config = Readonly<{ [K in keyof Settings]: Static<Settings[K]['schema']> }>;
+
+export const SETTING_DOCS = Object.values(SETTINGS).map(({ env, default: d, doc }) => ({ env, default: d, doc }));
+
+const ConfigSchema = Type.Object(
+  Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, s.schema])) as Record<string, TSchema>,
+);
+const ajv = new Ajv({ coerceTypes: true, allErrors: true });
+const validate = ajv.compile(ConfigSchema);
+
+export class ConfigError extends Error {}
+
+/** Reads settings from an environment-like object; overrides win over env. */
+export function loadConfig(env: Record<string, string | undefined> = {}, overrides: Partial<Config> = {}): Config {
+  const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, s] of Object.entries(SETTINGS)) {
+    const fromEnv = env[s.env]?.trim();
+    if (fromEnv === undefined || fromEnv === '') raw[key] = s.default;
+    else if ((s.schema as { type?: unknown }).type === 'integer' && !/^-?\d+$/.test(fromEnv)) {
+      problems.push(`${s.env} must be a whole number`);
+      raw[key] = s.default;
+    } else raw[key] = fromEnv;
+  }
+  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) raw[key] = value;
+  if (!validate(raw)) {
+    for (const e of validate.errors ?? []) {
+      const key = e.instancePath.slice(1) as keyof Settings;
+      problems.push(`${SETTINGS[key]?.env ?? key} ${e.message}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  const cfg = raw as unknown as { -readonly [K in keyof Config]: Config[K] };
+  cfg.dataDir = path.resolve(cfg.dataDir);
+  cfg.dbPath = cfg.dbPath ? path.resolve(cfg.dbPath) : path.join(cfg.dataDir, 'parley.db');
+  if ((cfg.scryptCost & (cfg.scryptCost - 1)) !== 0) throw new ConfigError('invalid configuration: SCRYPT_COST must be a power of two');
+  if (cfg.jwtSecret && cfg.jwtSecret.length < 32) throw new ConfigError('invalid configuration: JWT_SECRET must be at least 32 characters');
+  return Object.freeze(cfg);
+}

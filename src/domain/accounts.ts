@@ -1,0 +1,85 @@
+import type { AuthResponse, LoginBody, RegisterBody } from '../protocol/http.js';
+import type { User } from '../protocol/models.js';
+import { UniqueViolation, type Store, type UserRecord } from '../store/store.js';
+import { DomainError, notFound } from './errors.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+import type { Presence } from './presence.js';
+import type { TokenService } from './tokens.js';
+import { userView } from './views.js';
+
+export interface AccountDeps {
+  store: Store;
+  tokens: TokenService;
+  presence: Presence;
+  scryptCost: number;
+  now: () => number;
+}
+
+/** Registration, login, tokens, and the user directory. */
+export class AccountService {
+  /** Verified against when the username is unknown, so timing does not tell. */
+  private dummyHash: Promise<string> | null = null;
+
+  constructor(private readonly d: AccountDeps) {}
+
+  view(u: UserRecord): User {
+    return userView(u, this.d.presence);
+  }
+
+  async register(body: RegisterBody): Promise<AuthResponse> {
+    // Cheap check first, so a taken name costs no hashing; the unique index decides.
+    if (await this.d.store.userByUsername(body.username)) throw usernameTaken();
+    const passwordHash = await hashPassword(body.password, this.d.scryptCost);
+    let user: UserRecord;
+    try {
+      user = await this.d.store.createUser({
+        username: body.username,
+        displayName: body.displayName?.trim() || body.username,
+        passwordHash,
+        createdAt: this.d.now(),
+      });
+    } catch (e) {
+      if (e instanceof UniqueViolation) throw usernameTaken();
+      throw e;
+    }
+    return { user: this.view(user), token: this.d.tokens.issue(user.id) };
+  }
+
+  async login(body: LoginBody): Promise<AuthResponse> {
+    const user = await this.d.store.userByUsername(body.username);
+    if (!user) {
+      this.dummyHash ??= hashPassword('not a real password', this.d.scryptCost);
+      await verifyPassword(body.password, await this.dummyHash);
+      throw badCredentials();
+    }
+    if (!(await verifyPassword(body.password, user.passwordHash))) throw badCredentials();
+    return { user: this.view(user), token: this.d.tokens.issue(user.id) };
+  }
+
+  /** The user a bearer token stands for, or null. */
+  async authenticate(token: unknown): Promise<UserRecord | null> {
+    const id = this.d.tokens.subject(token);
+    return id === null ? null : this.d.store.userById(id);
+  }
+
+  async me(userId: string): Promise<User> {
+    const u = await this.d.store.userById(userId);
+    if (!u) throw notFound('No such user.');
+    return this.view(u);
+  }
+
+  async updateDisplayName(userId: string, displayName: string): Promise<User> {
+    const u = await this.d.store.updateDisplayName(userId, displayName.trim());
+    if (!u) throw notFound('No such user.');
+    return this.view(u);
+  }
+
+  async search(q: string | undefined, limit: number): Promise<User[]> {
+    const prefix = (q ?? '').trim();
+    const users = await this.d.store.searchUsers(prefix, limit);
+    return users.map((u) => this.view(u));
+  }
+}
+
+const usernameTaken = () => new DomainError('conflict', 'That username is taken.');
+const badCredentials = () => new DomainError('unauthorized', 'Wrong username or password.');

@@ -1,0 +1,239 @@
+import type { Conversation } from '../protocol/models.js';
+import type { CreateConversationBody } from '../protocol/http.js';
+import type { ConversationListItem, ConversationRecord, MemberRecord, Store, UserRecord } from '../store/store.js';
+import { DomainError, forbidden, notFound, validation } from './errors.js';
+import type { EventSink } from './events.js';
+import type { ConversationMembers, MembershipCache } from './membership.js';
+import type { Presence } from './presence.js';
+import { StatusOracle } from './status.js';
+import { conversationView } from './views.js';
+
+export interface ConversationDeps {
+  store: Store;
+  membership: MembershipCache;
+  presence: Presence;
+  events: EventSink;
+  now: () => number;
+}
+
+export interface ListOptions {
+  limit: number;
+  cursor?: string;
+  archived?: boolean;
+}
+
+// ---- checks (pure) ----------------------------------------------------------
+
+/** The member rows of a conversation the actor belongs to, or why not. */
+export function checkMember(c: ConversationMembers | null, userId: string): ConversationMembers {
+  if (!c) throw notFound('No such conversation.');
+  if (!c.members.has(userId)) throw forbidden('You are not a member of this conversation.');
+  return c;
+}
+
+export function checkCanAddMember(c: ConversationMembers): void {
+  if (c.type !== 'group') throw validation('A direct conversation has exactly two members.');
+}
+
+export function checkCanRemoveMember(c: ConversationMembers, actorId: string, targetId: string): void {
+  if (c.type !== 'group') throw validation('A direct conversation has exactly two members.');
+  if (actorId !== targetId && c.ownerId !== actorId) {
+    throw forbidden('Only the owner may remove another member.');
+  }
+  if (!c.members.has(targetId)) throw notFound('That user is not a member of this conversation.');
+}
+
+/** Who owns the group once `leaving` is gone: the longest-standing remaining member. */
+export function nextOwner(c: ConversationMembers, leaving: string): string | null {
+  if (c.ownerId !== leaving) return c.ownerId;
+  for (const userId of c.members.keys()) if (userId !== leaving) return userId;
+  return null;
+}
+
+/** Direct: one other user. Group: the creator first, then the others, once each. */
+export function checkNewConversation(creatorId: string, body: CreateConversationBody): { memberIds: string[]; title: string | null } {
+  const others = [...new Set(body.memberIds)].filter((id) => id !== creatorId);
+  if (body.type === 'direct') {
+    if (others.length !== 1 || body.memberIds.length !== 1) {
+      throw validation('memberIds: a direct conversation takes exactly one other user.');
+    }
+    return { memberIds: [creatorId, ...others], title: null };
+  }
+  const title = body.title?.trim();
+  if (!title) throw validation('title: a group needs a title.');
+  return { memberIds: [creatorId, ...others], title };
+}
+
+// ---- cursors ------------------------------------------------------------------
+
+/** A list cursor: the activity position of the last conversation of a page, opaque to clients. */
+function encodeCursor(c: ConversationRecord): string {
+  return 'a' + c.activity.toString(36);
+}
+
+function decodeCursor(cursor: string): number {
+  const n = /^a[0-9a-z]{1,11}$/.test(cursor) ? parseInt(cursor.slice(1), 36) : NaN;
+  if (!Number.isSafeInteger(n)) throw validation('cursor: not a cursor this server issued.');
+  return n;
+}
+
+// ---- the service --------------------------------------------------------------
+
+/** Conversations: creation, listing, views, title, members, archive. */
+export class ConversationService {
+  constructor(private readonly d: ConversationDeps) {}
+
+  /** The conversation's members if `userId` is one; not_found / forbidden otherwise. */
+  async requireMember(conversationId: string, userId: string): Promise<ConversationMembers> {
+    return checkMember(await this.d.membership.get(conversationId), userId);
+  }
+
+  async create(creatorId: string, body: CreateConversationBody): Promise<{ conversation: Conversation; created: boolean }> {
+    const { memberIds, title } = checkNewConversation(creatorId, body);
+    const found = await this.d.store.usersByIds(memberIds);
+    if (found.length !== memberIds.length) {
+      const known = new Set(found.map((u) => u.id));
+      throw notFound(`No such user: ${memberIds.find((id) => !known.has(id))}.`);
+    }
+    const { conversation, created } = await this.d.store.createConversation({
+      type: body.type,
+      title,
+      ownerId: body.type === 'group' ? creatorId : null,
+      memberIds,
+      createdAt: this.d.now(),
+    });
+    if (created) {
+      this.d.membership.invalidate(conversation.id);
+      await this.announce(conversation.id, memberIds, 'conversation:new');
+    }
+    return { conversation: await this.viewFor(conversation.id, creatorId), created };
+  }
+
+  /** One conversation as `viewerId` sees it. */
+  async get(conversationId: string, viewerId: string): Promise<Conversation> {
+    await this.requireMember(conversationId, viewerId);
+    return this.viewFor(conversationId, viewerId);
+  }
+
+  async list(viewerId: string, opts: ListOptions): Promise<{ conversations: Conversation[]; nextCursor: string | null }> {
+    // One more than asked tells whether there is a next page.
+    const items = await this.d.store.listConversations({
+      userId: viewerId,
+      archived: opts.archived ?? false,
+      limit: opts.limit + 1,
+      before: opts.cursor ? decodeCursor(opts.cursor) : undefined,
+    });
+    const page = items.slice(0, opts.limit);
+    const conversations = await this.views(viewerId, page);
+    const last = page[page.length - 1];
+    return { conversations, nextCursor: items.length > opts.limit && last ? encodeCursor(last.conversation) : null };
+  }
+
+  async updateTitle(conversationId: string, actorId: string, title: string): Promise<Conversation> {
+    const c = await this.requireMember(conversationId, actorId);
+    if (c.type !== 'group') throw validation('Only a group has a title.');
+    const updated = await this.d.store.updateTitle(conversationId, title.trim());
+    if (!updated) throw notFound('No such conversation.');
+    await this.announce(conversationId, c.members.keys(), 'conversation:updated');
+    return this.viewFor(conversationId, actorId);
+  }
+
+  /** Adds a member to a group; `added` is false when they already were one. */
+  async addMember(conversationId: string, actorId: string, userId: string): Promise<{ conversation: Conversation; added: boolean }> {
+    const c = await this.requireMember(conversationId, actorId);
+    checkCanAddMember(c);
+    if (c.members.has(userId)) return { conversation: await this.viewFor(conversationId, actorId), added: false };
+    if (!(await this.d.store.userById(userId))) throw notFound('No such user.');
+    const added = await this.d.store.addMember(conversationId, userId, this.d.now());
+    this.d.membership.invalidate(conversationId);
+    if (added) {
+      await this.announce(conversationId, [userId], 'conversation:new');
+      await this.announce(conversationId, c.members.keys(), 'conversation:updated');
+    }
+    return { conversation: await this.viewFor(conversationId, actorId), added };
+  }
+
+  async removeMember(conversationId: string, actorId: string, userId: string): Promise<void> {
+    const c = await this.requireMember(conversationId, actorId);
+    checkCanRemoveMember(c, actorId, userId);
+    await this.d.store.removeMember(conversationId, userId, nextOwner(c, userId));
+    this.d.membership.invalidate(conversationId);
+    this.d.events.toUsers([userId], 'conversation:removed', { conversationId });
+    const remaining = [...c.members.keys()].filter((id) => id !== userId);
+    await this.announce(conversationId, remaining, 'conversation:updated');
+  }
+
+  async setArchived(conversationId: string, userId: string, archived: boolean): Promise<Conversation> {
+    await this.requireMember(conversationId, userId);
+    await this.d.store.setArchived(conversationId, userId, archived);
+    return this.viewFor(conversationId, userId);
+  }
+
+  // ---- views ----------------------------------------------------------------
+
+  private async viewFor(conversationId: string, viewerId: string): Promise<Conversation> {
+    const [conversation, membership] = await Promise.all([
+      this.d.store.conversationById(conversationId),
+      this.d.store.membership(conversationId, viewerId),
+    ]);
+    if (!conversation) throw notFound('No such conversation.');
+    if (!membership) throw forbidden('You are not a member of this conversation.');
+    const [view] = await this.views(viewerId, [{ conversation, membership }]);
+    if (!view) throw new DomainError('internal');
+    return view;
+  }
+
+  /** Sends `event` with each recipient's own view of the conversation. */
+  private async announce(
+    conversationId: string,
+    recipients: Iterable<string>,
+    event: 'conversation:new' | 'conversation:updated',
+  ): Promise<void> {
+    const conversation = await this.d.store.conversationById(conversationId);
+    if (!conversation) return;
+    for (const userId of recipients) {
+      const membership = await this.d.store.membership(conversationId, userId);
+      if (!membership) continue;
+      const [view] = await this.views(userId, [{ conversation, membership }]);
+      if (view) this.d.events.toUsers([userId], event, { conversation: view });
+    }
+  }
+
+  /** Builds the wire views of many conversations with a fixed number of queries. */
+  private async views(viewerId: string, items: readonly ConversationListItem[]): Promise<Conversation[]> {
+    if (items.length === 0) return [];
+    const ids = items.map((i) => i.conversation.id);
+    const [memberRows, lastMessages, unread] = await Promise.all([
+      this.d.store.membersOf(ids),
+      this.d.store.lastMessages(items.map((i) => i.conversation)),
+      this.d.store.unreadCounts(
+        viewerId,
+        items.map((i) => ({ conversationId: i.conversation.id, afterSeq: i.membership.readSeq })),
+      ),
+    ]);
+    const byConversation = new Map<string, MemberRecord[]>();
+    for (const m of memberRows) {
+      const list = byConversation.get(m.conversationId);
+      if (list) list.push(m);
+      else byConversation.set(m.conversationId, [m]);
+    }
+    const users = new Map<string, UserRecord>(
+      (await this.d.store.usersByIds([...new Set(memberRows.map((m) => m.userId))])).map((u) => [u.id, u]),
+    );
+    return items.map(({ conversation, membership }) => {
+      const members = byConversation.get(conversation.id) ?? [];
+      return conversationView(
+        {
+          conversation,
+          viewer: membership,
+          members,
+          users,
+          lastMessage: lastMessages.get(conversation.id) ?? null,
+          unreadCount: unread.get(conversation.id) ?? 0,
+          status: new StatusOracle(members),
+        },
+        this.d.presence,
+      );
+    });
+  }
+}

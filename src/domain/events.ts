@@ -1,0 +1,19 @@
+import type { ServerToClientEvents } from '../protocol/events.js';
+
+export type ServerEvent = keyof ServerToClientEvents;
+export type EventPayload<E extends ServerEvent> = Parameters<ServerToClientEvents[E]>[0];
+
+/**
+ * Where the domain sends events once the write they announce has committed.
+ * The fan-out module implements it over Socket.IO rooms (and, with several
+ * nodes, over the cluster adapter); tests may record it.
+ */
+export interface EventSink {
+  /** To every connected socket of these users, but `exceptSocket`. */
+  toUsers<E extends ServerEvent>(
+    userIds: Iterable<string>,
+    event: E,
+    payload: EventPayload<E>,
+    exceptSocket?: string,
+  ): void;
+}

@@ -1,0 +1,77 @@
+import type { ConversationKind, MemberRecord, Store } from '../store/store.js';
+
+/** What the send path and fan-out need to know of a conversation, cached. */
+export interface ConversationMembers {
+  id: string;
+  type: ConversationKind;
+  ownerId: string | null;
+  /** Longest-standing first. */
+  members: Map<string, MemberRecord>;
+}
+
+/**
+ * Membership of conversations, read on every send and every fan-out, kept in
+ * memory (LRU-bounded) and invalidated by every membership write. A load that
+ * races an invalidation is not cached, so a stale member list never sticks.
+ */
+export class MembershipCache {
+  private readonly entries = new Map<string, ConversationMembers>();
+  private readonly generation = new Map<string, number>();
+  private epoch = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly capacity = 50_000,
+  ) {}
+
+  /** The conversation's members, or null when there is no such conversation. */
+  async get(conversationId: string): Promise<ConversationMembers | null> {
+    const hit = this.entries.get(conversationId);
+    if (hit) {
+      // refresh its place in the LRU order
+      this.entries.delete(conversationId);
+      this.entries.set(conversationId, hit);
+      return hit;
+    }
+    const epoch = this.epoch;
+    const gen = this.generation.get(conversationId) ?? 0;
+    const [conversation, members] = await Promise.all([
+      this.store.conversationById(conversationId),
+      this.store.members(conversationId),
+    ]);
+    if (!conversation) return null;
+    const loaded: ConversationMembers = {
+      id: conversation.id,
+      type: conversation.type,
+      ownerId: conversation.ownerId,
+      members: new Map(members.map((m) => [m.userId, m])),
+    };
+    if (this.epoch === epoch && (this.generation.get(conversationId) ?? 0) === gen) {
+      this.entries.set(conversationId, loaded);
+      if (this.entries.size > this.capacity) {
+        const oldest = this.entries.keys().next().value as string;
+        this.entries.delete(oldest);
+      }
+    }
+    return loaded;
+  }
+
+  /** Forget a conversation after a write to its membership or ownership. */
+  invalidate(conversationId: string): void {
+    this.entries.delete(conversationId);
+    this.generation.set(conversationId, (this.generation.get(conversationId) ?? 0) + 1);
+    if (this.generation.size > this.capacity) {
+      // Old generations only matter to loads in flight; start a new epoch.
+      this.generation.clear();
+      this.epoch++;
+    }
+  }
+
+  /** After a committed send: the sender's own markers moved to `seq`. */
+  advanceOwnMarkers(conversationId: string, userId: string, seq: number): void {
+    const m = this.entries.get(conversationId)?.members.get(userId);
+    if (!m) return;
+    m.readSeq = Math.max(m.readSeq, seq);
+    m.deliveredSeq = Math.max(m.deliveredSeq, seq);
+  }
+}

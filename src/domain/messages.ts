@@ -1,0 +1,153 @@
+import type { JoinAck, SendPayload } from '../protocol/events.js';
+import type { HistoryResponse } from '../protocol/http.js';
+import { LIMITS } from '../protocol/limits.js';
+import type { Message } from '../protocol/models.js';
+import type { HistoryQuery, MessageRecord, NewMessage, Store } from '../store/store.js';
+import { DomainError, validation } from './errors.js';
+import type { EventSink } from './events.js';
+import { checkMember } from './conversations.js';
+import { GroupCommitQueue } from './group-commit.js';
+import type { ConversationMembers, MembershipCache } from './membership.js';
+import { StatusOracle } from './status.js';
+import { messageView } from './views.js';
+
+export interface MessageDeps {
+  store: Store;
+  membership: MembershipCache;
+  events: EventSink;
+  now: () => number;
+  /** Group-commit bounds. */
+  maxBatch?: number;
+  maxPending?: number;
+  /** Told of every committed batch: its size and how long the commit took. */
+  onCommit?: (stored: number, seconds: number) => void;
+}
+
+/** Who is acting, and from which socket (so that socket is not echoed). */
+export interface Origin {
+  userId: string;
+  socketId?: string;
+}
+
+interface SendItem {
+  origin: Origin;
+  message: NewMessage;
+}
+
+type SendResult =
+  | { ok: true; message: MessageRecord; fresh: boolean; state: ConversationMembers }
+  | { ok: false; error: DomainError };
+
+export interface HistoryOptions {
+  before?: number;
+  after?: number;
+  limit?: number;
+}
+
+/** Sending (group commit, then fan-out) and reading history. */
+export class MessageService {
+  private readonly queue: GroupCommitQueue<SendItem, SendResult>;
+
+  constructor(private readonly d: MessageDeps) {
+    this.queue = new GroupCommitQueue((items) => this.commit(items), {
+      maxBatch: d.maxBatch ?? 512,
+      maxPending: d.maxPending ?? 20_000,
+      overloaded: () => new DomainError('unavailable', 'The server is overloaded; retry shortly.', { retryAfter: 1000 }),
+    });
+  }
+
+  /**
+   * Stores a message and answers once it is durable; then every other socket
+   * of every member hears `message:new`. A repeated clientId answers the
+   * original message and announces nothing.
+   */
+  async send(origin: Origin, payload: SendPayload): Promise<Message> {
+    const result = await this.queue.enqueue({
+      origin,
+      message: {
+        conversationId: payload.conversationId,
+        senderId: origin.userId,
+        content: payload.content,
+        clientId: payload.clientId ?? null,
+        createdAt: this.d.now(),
+      },
+    });
+    if (!result.ok) throw result.error;
+    const { state } = result;
+    const message = messageView(result.message, new StatusOracle([...state.members.values()]));
+    if (result.fresh) this.d.events.toUsers(state.members.keys(), 'message:new', { message }, origin.socketId);
+    return message;
+  }
+
+  /** Resolves once every send accepted so far is committed (for shutdown). */
+  drain(): Promise<void> {
+    return this.queue.drain();
+  }
+
+  /** One batch: membership checks in arrival order, then one transaction. */
+  private async commit(items: SendItem[]): Promise<SendResult[]> {
+    const results: (SendResult | undefined)[] = new Array(items.length);
+    const accepted: { index: number; item: SendItem; state: ConversationMembers }[] = [];
+    const states = new Map<string, Promise<ConversationMembers | null>>();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as SendItem;
+      const id = item.message.conversationId;
+      let state = states.get(id);
+      if (!state) states.set(id, (state = this.d.membership.get(id)));
+      try {
+        accepted.push({ index: i, item, state: checkMember(await state, item.origin.userId) });
+      } catch (e) {
+        if (!(e instanceof DomainError)) throw e;
+        results[i] = { ok: false, error: e };
+      }
+    }
+    const started = performance.now();
+    const outcomes = await this.d.store.appendMessages(accepted.map((a) => a.item.message));
+    this.d.onCommit?.(outcomes.filter((o) => o.kind === 'stored').length, (performance.now() - started) / 1000);
+    outcomes.forEach((outcome, k) => {
+      const { index, item, state } = accepted[k] as (typeof accepted)[number];
+      if (outcome.kind === 'no_conversation') {
+        results[index] = { ok: false, error: new DomainError('not_found', 'No such conversation.') };
+        return;
+      }
+      if (outcome.kind === 'stored') {
+        this.d.membership.advanceOwnMarkers(outcome.message.conversationId, item.origin.userId, outcome.message.seq);
+      }
+      results[index] = { ok: true, message: outcome.message, fresh: outcome.kind === 'stored', state };
+    });
+    return results as SendResult[];
+  }
+
+  /** REST history: ascending by seq; the latest page, or before / after a seq. */
+  async history(conversationId: string, viewerId: string, opts: HistoryOptions): Promise<HistoryResponse> {
+    if (opts.before !== undefined && opts.after !== undefined) {
+      throw validation('before and after cannot be used together.');
+    }
+    const limit = opts.limit ?? LIMITS.history.default;
+    const q: HistoryQuery =
+      opts.before !== undefined
+        ? { before: opts.before, limit }
+        : opts.after !== undefined
+          ? { after: opts.after, limit }
+          : { latest: true, limit };
+    return this.page(conversationId, viewerId, q);
+  }
+
+  /** `conversation:join`: the latest page, or everything after `afterSeq` (paged). */
+  async join(conversationId: string, viewerId: string, opts: { afterSeq?: number; limit?: number }): Promise<Omit<JoinAck, 'ok'>> {
+    const limit = opts.limit ?? LIMITS.history.default;
+    const q: HistoryQuery = opts.afterSeq !== undefined ? { after: opts.afterSeq, limit } : { latest: true, limit };
+    const [page, conversation] = await Promise.all([
+      this.page(conversationId, viewerId, q),
+      this.d.store.conversationById(conversationId),
+    ]);
+    return { messages: page.messages, lastSeq: conversation?.lastSeq ?? 0, hasMore: page.hasMore };
+  }
+
+  private async page(conversationId: string, viewerId: string, q: HistoryQuery): Promise<HistoryResponse> {
+    const state = checkMember(await this.d.membership.get(conversationId), viewerId);
+    const page = await this.d.store.history(conversationId, q);
+    const status = new StatusOracle([...state.members.values()]);
+    return { messages: page.messages.map((m) => messageView(m, status)), hasMore: page.hasMore };
+  }
+}

@@ -1,0 +1,68 @@
+import type { Conversation, Message, User } from '../protocol/models.js';
+import type { ConversationRecord, MemberRecord, MessageRecord, UserRecord } from '../store/store.js';
+import type { Presence } from './presence.js';
+import type { StatusOracle } from './status.js';
+
+/** Store records → wire shapes. Times become ISO-8601 UTC strings. */
+export const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+export function userView(u: UserRecord, presence: Presence): User {
+  return {
+    id: u.id,
+    username: u.username,
+    displayName: u.displayName,
+    online: presence.isOnline(u.id),
+    lastSeenAt: isoOrNull(u.lastSeenAt),
+  };
+}
+
+export function messageView(m: MessageRecord, status: StatusOracle): Message {
+  return {
+    id: m.id,
+    conversationId: m.conversationId,
+    seq: m.seq,
+    rev: m.rev,
+    senderId: m.senderId,
+    content: m.content,
+    clientId: m.clientId,
+    createdAt: iso(m.createdAt),
+    editedAt: isoOrNull(m.editedAt),
+    deletedAt: isoOrNull(m.deletedAt),
+    status: status.statusOf(m.seq, m.senderId),
+  };
+}
+
+export interface ConversationParts {
+  conversation: ConversationRecord;
+  /** The viewer's own membership row. */
+  viewer: MemberRecord;
+  /** Longest-standing first. */
+  members: readonly MemberRecord[];
+  users: ReadonlyMap<string, UserRecord>;
+  lastMessage: MessageRecord | null;
+  unreadCount: number;
+  status: StatusOracle;
+}
+
+export function conversationView(p: ConversationParts, presence: Presence): Conversation {
+  const c = p.conversation;
+  const members: User[] = [];
+  for (const m of p.members) {
+    const u = p.users.get(m.userId);
+    if (u) members.push(userView(u, presence));
+  }
+  return {
+    id: c.id,
+    type: c.type,
+    title: c.title,
+    ownerId: c.ownerId,
+    members,
+    lastMessage: p.lastMessage ? messageView(p.lastMessage, p.status) : null,
+    lastSeq: c.lastSeq,
+    lastRev: c.lastRev,
+    unreadCount: p.unreadCount,
+    archived: p.viewer.archived,
+    createdAt: iso(c.createdAt),
+  };
+}

@@ -1,0 +1,38 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The process's Prometheus metrics, on a registry of its own (one per app). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'parley_' });
+  const metrics = {
+    messagesStored: new Counter({ name: 'parley_messages_stored_total', help: 'Messages durably stored.', registers: [registry] }),
+    socketErrors: new Counter({
+      name: 'parley_socket_errors_total',
+      help: 'Socket events answered with an error, by event and code.',
+      labelNames: ['event', 'code'] as const,
+      registers: [registry],
+    }),
+    commitBatch: new Histogram({
+      name: 'parley_commit_batch_size',
+      help: 'Messages per group commit.',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+      registers: [registry],
+    }),
+    commitSeconds: new Histogram({
+      name: 'parley_commit_seconds',
+      help: 'Time of one group commit (transaction and fsync).',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
+      registers: [registry],
+    }),
+    socketsConnected: new Gauge({ name: 'parley_sockets_connected', help: 'Open Socket.IO connections.', registers: [registry] }),
+    httpErrors: new Counter({
+      name: 'parley_http_errors_total',
+      help: 'HTTP error answers, by code.',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+  };
+  return { registry, metrics };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>['metrics'];

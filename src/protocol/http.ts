@@ -1,0 +1,85 @@
+import { Type, type Static } from 'typebox';
+import { LIMITS } from './limits.js';
+import { Conversation, Id, Message, User } from './models.js';
+
+/** Text with at least one non-space character, counted in code points. */
+export const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S' });
+
+export const Username = Type.String({
+  minLength: LIMITS.usernameMin,
+  maxLength: LIMITS.usernameMax,
+  pattern: '^[A-Za-z0-9_.\\-]+$',
+  description: '3–32 of A-Z a-z 0-9 _ . -; unique ignoring case',
+});
+export const Password = Type.String({ minLength: LIMITS.passwordMin, maxLength: LIMITS.passwordMax });
+export const DisplayName = Text(LIMITS.displayNameMax);
+
+const limit = (r: { min: number; max: number; default: number }) =>
+  Type.Integer({ minimum: r.min, maximum: r.max, default: r.default });
+
+// ---- accounts ------------------------------------------------------------
+export const RegisterBody = Type.Object({
+  username: Username,
+  password: Password,
+  displayName: Type.Optional(DisplayName),
+});
+export type RegisterBody = Static<typeof RegisterBody>;
+
+export const LoginBody = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 256 }),
+  password: Type.String({ minLength: 1, maxLength: 1024 }),
+});
+export type LoginBody = Static<typeof LoginBody>;
+
+export const AuthResponse = Type.Object({ user: User, token: Type.String() });
+export type AuthResponse = Static<typeof AuthResponse>;
+
+export const UpdateMeBody = Type.Object({ displayName: DisplayName });
+export type UpdateMeBody = Static<typeof UpdateMeBody>;
+
+export const UsersQuery = Type.Object({
+  q: Type.Optional(Type.String({ maxLength: LIMITS.usernameMax * 2 })),
+  limit: limit(LIMITS.users),
+});
+export type UsersQuery = Static<typeof UsersQuery>;
+export const UsersResponse = Type.Object({ users: Type.Array(User) });
+
+// ---- conversations -------------------------------------------------------
+export const CreateConversationBody = Type.Object({
+  type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
+  title: Type.Optional(Type.Union([Text(LIMITS.titleMax), Type.Null()])),
+  memberIds: Type.Array(Id, { maxItems: LIMITS.groupMembersMax }),
+});
+export type CreateConversationBody = Static<typeof CreateConversationBody>;
+
+export const ConversationsQuery = Type.Object({
+  limit: limit(LIMITS.conversations),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  archived: Type.Optional(Type.Boolean()),
+});
+export type ConversationsQuery = Static<typeof ConversationsQuery>;
+export const ConversationsResponse = Type.Object({
+  conversations: Type.Array(Conversation),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const ConversationParams = Type.Object({ id: Id });
+export type ConversationParams = Static<typeof ConversationParams>;
+export const MemberParams = Type.Object({ id: Id, userId: Id });
+export type MemberParams = Static<typeof MemberParams>;
+
+export const UpdateConversationBody = Type.Object({ title: Text(LIMITS.titleMax) });
+export type UpdateConversationBody = Static<typeof UpdateConversationBody>;
+export const AddMemberBody = Type.Object({ userId: Id });
+export type AddMemberBody = Static<typeof AddMemberBody>;
+
+export const HistoryQuery = Type.Object({
+  before: Type.Optional(Type.Integer({ minimum: 1 })),
+  after: Type.Optional(Type.Integer({ minimum: 0 })),
+  limit: limit(LIMITS.history),
+});
+export type HistoryQuery = Static<typeof HistoryQuery>;
+export const HistoryResponse = Type.Object({ messages: Type.Array(Message), hasMore: Type.Boolean() });
+export type HistoryResponse = Static<typeof HistoryResponse>;
+
+export const HealthResponse = Type.Object({ status: Type.Literal('ok') });

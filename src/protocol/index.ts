@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './limits.js';
+export * from './models.js';
+export * from './http.js';
+export * from './events.js';

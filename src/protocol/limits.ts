@@ -1,0 +1,20 @@
+/** Bounds that are part of the wire contract. */
+export const LIMITS = {
+  contentMax: 4000,
+  usernameMin: 3,
+  usernameMax: 32,
+  passwordMin: 8,
+  passwordMax: 128,
+  displayNameMax: 64,
+  titleMax: 200,
+  clientIdMax: 128,
+  idMax: 64,
+  groupMembersMax: 1000,
+  bodyBytesMax: 1024 * 1024,
+  history: { min: 1, max: 100, default: 50 },
+  sync: { min: 1, max: 1000, default: 100 },
+  search: { min: 1, max: 100, default: 20 },
+  users: { min: 1, max: 50, default: 20 },
+  conversations: { min: 1, max: 500, default: 200 },
+  searchQueryMax: 200,
+} as const;

@@ -1,0 +1,80 @@
+/**
+ * Versioned schema. Each step runs once, in order, in its own transaction,
+ * and PRAGMA user_version records the last one applied. Never edit a step
+ * that has shipped: add the next one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'users, conversations, members, messages',
+    sql: `
+      -- One strictly increasing counter for "what happened first" where
+      -- millisecond clocks tie: conversation activity and member joins.
+      CREATE TABLE ticks (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+      INSERT INTO ticks (id, value) VALUES (1, 0);
+
+      CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        username      TEXT    NOT NULL,
+        username_key  TEXT    NOT NULL UNIQUE,   -- lower(username): unique ignoring case
+        display_name  TEXT    NOT NULL,
+        display_key   TEXT    NOT NULL,          -- lower(display_name), for prefix search
+        password_hash TEXT    NOT NULL,
+        created_at    INTEGER NOT NULL,
+        last_seen_at  INTEGER
+      );
+      CREATE INDEX users_display_key ON users(display_key);
+
+      CREATE TABLE conversations (
+        id               INTEGER PRIMARY KEY,
+        type             TEXT    NOT NULL CHECK (type IN ('direct', 'group')),
+        title            TEXT,
+        owner_id         INTEGER REFERENCES users(id),
+        direct_key       TEXT    UNIQUE,          -- 'lowId:highId' for direct pairs
+        last_seq         INTEGER NOT NULL DEFAULT 0,
+        last_rev         INTEGER NOT NULL DEFAULT 0,
+        created_at       INTEGER NOT NULL,
+        last_activity_at INTEGER NOT NULL,
+        activity         INTEGER NOT NULL        -- tick of the latest activity: orders the list
+      );
+
+      CREATE TABLE members (
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        user_id         INTEGER NOT NULL REFERENCES users(id),
+        joined_at       INTEGER NOT NULL,
+        joined_tick     INTEGER NOT NULL,        -- orders members: longest-standing first
+        delivered_seq   INTEGER NOT NULL DEFAULT 0,
+        read_seq        INTEGER NOT NULL DEFAULT 0,
+        archived        INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (conversation_id, user_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX members_by_user ON members(user_id, archived);
+
+      CREATE TABLE messages (
+        id              INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        seq             INTEGER NOT NULL,
+        rev             INTEGER NOT NULL,
+        sender_id       INTEGER NOT NULL REFERENCES users(id),
+        content         TEXT    NOT NULL,
+        client_id       TEXT,
+        created_at      INTEGER NOT NULL,
+        edited_at       INTEGER,
+        deleted_at      INTEGER
+      );
+      -- history: latest N, before S, after S are range scans of this index
+      CREATE UNIQUE INDEX messages_seq ON messages(conversation_id, seq);
+      -- sync: everything after a rev cursor
+      CREATE UNIQUE INDEX messages_rev ON messages(conversation_id, rev);
+      -- idempotent sends
+      CREATE UNIQUE INDEX messages_client_id ON messages(conversation_id, sender_id, client_id)
+        WHERE client_id IS NOT NULL;
+    `,
+  },
+];

@@ -1,0 +1,527 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { decodeId, encodeId } from '../ids.js';
+import {
+  UniqueViolation,
+  type AppendOutcome,
+  type ConversationListItem,
+  type ConversationListQuery,
+  type ConversationRecord,
+  type HistoryPage,
+  type HistoryQuery,
+  type MemberRecord,
+  type MessageRecord,
+  type NewConversation,
+  type NewMessage,
+  type NewUser,
+  type Store,
+  type UserRecord,
+} from '../store.js';
+import { MIGRATIONS } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; ':memory:' for a throwaway store. */
+  file: string;
+  /** FULL (default) makes every commit durable against power loss. */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+interface UserRow {
+  id: number;
+  username: string;
+  display_name: string;
+  password_hash: string;
+  created_at: number;
+  last_seen_at: number | null;
+}
+interface ConversationRow {
+  id: number;
+  type: 'direct' | 'group';
+  title: string | null;
+  owner_id: number | null;
+  last_seq: number;
+  last_rev: number;
+  created_at: number;
+  last_activity_at: number;
+  activity: number;
+}
+interface MemberRow {
+  conversation_id: number;
+  user_id: number;
+  joined_at: number;
+  delivered_seq: number;
+  read_seq: number;
+  archived: number;
+}
+interface MessageRow {
+  id: number;
+  conversation_id: number;
+  seq: number;
+  rev: number;
+  sender_id: number;
+  content: string;
+  client_id: string | null;
+  created_at: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+}
+
+const toUser = (r: UserRow): UserRecord => ({
+  id: encodeId('u', r.id),
+  username: r.username,
+  displayName: r.display_name,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+  lastSeenAt: r.last_seen_at,
+});
+const toConversation = (r: ConversationRow): ConversationRecord => ({
+  id: encodeId('c', r.id),
+  type: r.type,
+  title: r.title,
+  ownerId: r.owner_id === null ? null : encodeId('u', r.owner_id),
+  lastSeq: r.last_seq,
+  lastRev: r.last_rev,
+  createdAt: r.created_at,
+  lastActivityAt: r.last_activity_at,
+  activity: r.activity,
+});
+const toMember = (r: MemberRow): MemberRecord => ({
+  conversationId: encodeId('c', r.conversation_id),
+  userId: encodeId('u', r.user_id),
+  joinedAt: r.joined_at,
+  deliveredSeq: r.delivered_seq,
+  readSeq: r.read_seq,
+  archived: r.archived === 1,
+});
+const toMessage = (r: MessageRow): MessageRecord => ({
+  id: encodeId('m', r.id),
+  conversationId: encodeId('c', r.conversation_id),
+  seq: r.seq,
+  rev: r.rev,
+  senderId: encodeId('u', r.sender_id),
+  content: r.content,
+  clientId: r.client_id,
+  createdAt: r.created_at,
+  editedAt: r.edited_at,
+  deletedAt: r.deleted_at,
+});
+
+/** Keys of the ids that decode; ids that cannot exist are dropped. */
+function keys(kind: 'u' | 'c', ids: readonly string[]): number[] {
+  const out: number[] = [];
+  for (const id of ids) {
+    const k = decodeId(kind, id);
+    if (k !== null) out.push(k);
+  }
+  return out;
+}
+
+/** The highest code point: `p || MAX` bounds every string that starts with p. */
+const PREFIX_END = String.fromCodePoint(0x10ffff);
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly s;
+  private readonly appendTx;
+
+  constructor(opts: SqliteStoreOptions) {
+    if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(opts.file), { recursive: true });
+    this.db = new Database(opts.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('temp_store = MEMORY');
+    this.db.pragma('cache_size = -65536');
+    migrate(this.db);
+    this.s = prepare(this.db);
+    this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => this.applyAppend(batch));
+  }
+
+  async ping(): Promise<void> {
+    this.s.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- users ----------------------------------------------------------------
+  async createUser(u: NewUser): Promise<UserRecord> {
+    try {
+      const row = this.s.insertUser.get(
+        u.username,
+        u.username.toLowerCase(),
+        u.displayName,
+        u.displayName.toLowerCase(),
+        u.passwordHash,
+        u.createdAt,
+      ) as UserRow;
+      return toUser(row);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new UniqueViolation('username');
+      throw e;
+    }
+  }
+
+  async userById(id: string): Promise<UserRecord | null> {
+    const k = decodeId('u', id);
+    if (k === null) return null;
+    const row = this.s.userById.get(k) as UserRow | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  async usersByIds(ids: readonly string[]): Promise<UserRecord[]> {
+    const ks = keys('u', ids);
+    if (ks.length === 0) return [];
+    return (this.s.usersByIds.all(JSON.stringify(ks)) as UserRow[]).map(toUser);
+  }
+
+  async userByUsername(username: string): Promise<UserRecord | null> {
+    const row = this.s.userByUsername.get(username.toLowerCase()) as UserRow | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  async searchUsers(prefix: string, limit: number): Promise<UserRecord[]> {
+    const p = prefix.toLowerCase();
+    return (this.s.searchUsers.all({ lo: p, hi: p + PREFIX_END, limit }) as UserRow[]).map(toUser);
+  }
+
+  async updateDisplayName(id: string, displayName: string): Promise<UserRecord | null> {
+    const k = decodeId('u', id);
+    if (k === null) return null;
+    const row = this.s.updateDisplayName.get(displayName, displayName.toLowerCase(), k) as UserRow | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  async setLastSeen(id: string, at: number): Promise<void> {
+    const k = decodeId('u', id);
+    if (k !== null) this.s.setLastSeen.run(at, k);
+  }
+
+  // ---- conversations --------------------------------------------------------
+  async createConversation(c: NewConversation): Promise<{ conversation: ConversationRecord; created: boolean }> {
+    const memberKeys = keys('u', c.memberIds);
+    if (memberKeys.length !== c.memberIds.length) throw new Error('createConversation: invalid member id');
+    const ownerKey = c.ownerId === null ? null : decodeId('u', c.ownerId);
+    const directKey = c.type === 'direct' ? [...memberKeys].sort((a, b) => a - b).join(':') : null;
+    return this.db.transaction(() => {
+      if (directKey !== null) {
+        const existing = this.s.conversationByDirectKey.get(directKey) as ConversationRow | undefined;
+        if (existing) return { conversation: toConversation(existing), created: false };
+      }
+      // Ticks: one for the conversation's activity, then one per member in list order.
+      const last = this.reserveTicks(1 + memberKeys.length);
+      const first = last - memberKeys.length;
+      const row = this.s.insertConversation.get(c.type, c.title, ownerKey, directKey, c.createdAt, c.createdAt, first) as ConversationRow;
+      memberKeys.forEach((uk, i) => this.s.insertMember.run(row.id, uk, c.createdAt, first + 1 + i));
+      return { conversation: toConversation(row), created: true };
+    }).immediate();
+  }
+
+  /** Reserves n ticks; answers the last of them. */
+  private reserveTicks(n: number): number {
+    return (this.s.reserveTicks.get(n) as { value: number }).value;
+  }
+
+  async conversationById(id: string): Promise<ConversationRecord | null> {
+    const k = decodeId('c', id);
+    if (k === null) return null;
+    const row = this.s.conversationById.get(k) as ConversationRow | undefined;
+    return row ? toConversation(row) : null;
+  }
+
+  async conversationsByIds(ids: readonly string[]): Promise<ConversationRecord[]> {
+    const ks = keys('c', ids);
+    if (ks.length === 0) return [];
+    return (this.s.conversationsByIds.all(JSON.stringify(ks)) as ConversationRow[]).map(toConversation);
+  }
+
+  async members(conversationId: string): Promise<MemberRecord[]> {
+    const k = decodeId('c', conversationId);
+    if (k === null) return [];
+    return (this.s.members.all(k) as MemberRow[]).map(toMember);
+  }
+
+  async membersOf(conversationIds: readonly string[]): Promise<MemberRecord[]> {
+    const ks = keys('c', conversationIds);
+    if (ks.length === 0) return [];
+    return (this.s.membersOf.all(JSON.stringify(ks)) as MemberRow[]).map(toMember);
+  }
+
+  async membership(conversationId: string, userId: string): Promise<MemberRecord | null> {
+    const ck = decodeId('c', conversationId);
+    const uk = decodeId('u', userId);
+    if (ck === null || uk === null) return null;
+    const row = this.s.membership.get(ck, uk) as MemberRow | undefined;
+    return row ? toMember(row) : null;
+  }
+
+  async listConversations(q: ConversationListQuery): Promise<ConversationListItem[]> {
+    const uk = decodeId('u', q.userId);
+    if (uk === null) return [];
+    const rows = this.s.listConversations.all({
+      user: uk,
+      archived: q.archived ? 1 : 0,
+      before: q.before ?? Number.MAX_SAFE_INTEGER,
+      limit: q.limit,
+    }) as (ConversationRow & { m_joined_at: number; m_delivered_seq: number; m_read_seq: number; m_archived: number })[];
+    return rows.map((r) => ({
+      conversation: toConversation(r),
+      membership: {
+        conversationId: encodeId('c', r.id),
+        userId: q.userId,
+        joinedAt: r.m_joined_at,
+        deliveredSeq: r.m_delivered_seq,
+        readSeq: r.m_read_seq,
+        archived: r.m_archived === 1,
+      },
+    }));
+  }
+
+  async updateTitle(conversationId: string, title: string): Promise<ConversationRecord | null> {
+    const k = decodeId('c', conversationId);
+    if (k === null) return null;
+    const row = this.s.updateTitle.get(title, k) as ConversationRow | undefined;
+    return row ? toConversation(row) : null;
+  }
+
+  async addMember(conversationId: string, userId: string, at: number): Promise<boolean> {
+    const ck = decodeId('c', conversationId);
+    const uk = decodeId('u', userId);
+    if (ck === null || uk === null) return false;
+    return this.db.transaction(() => {
+      if (!this.s.conversationById.get(ck) || !this.s.userById.get(uk)) return false;
+      const tick = this.reserveTicks(1);
+      return this.s.insertMemberIfAbsent.run(ck, uk, at, tick).changes === 1;
+    }).immediate();
+  }
+
+  async removeMember(conversationId: string, userId: string, newOwnerId: string | null): Promise<boolean> {
+    const ck = decodeId('c', conversationId);
+    const uk = decodeId('u', userId);
+    if (ck === null || uk === null) return false;
+    const owner = newOwnerId === null ? null : decodeId('u', newOwnerId);
+    return this.db.transaction(() => {
+      const removed = this.s.deleteMember.run(ck, uk).changes === 1;
+      if (removed) this.s.setOwner.run(owner, ck);
+      return removed;
+    }).immediate();
+  }
+
+  async setArchived(conversationId: string, userId: string, archived: boolean): Promise<boolean> {
+    const ck = decodeId('c', conversationId);
+    const uk = decodeId('u', userId);
+    if (ck === null || uk === null) return false;
+    return this.s.setArchived.run(archived ? 1 : 0, ck, uk).changes === 1;
+  }
+
+  // ---- messages -------------------------------------------------------------
+  async appendMessages(batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
+    if (batch.length === 0) return [];
+    return this.appendTx.immediate(batch);
+  }
+
+  /** Runs inside the batch's transaction. */
+  private applyAppend(batch: readonly NewMessage[]): AppendOutcome[] {
+    const outcomes: AppendOutcome[] = [];
+    // (conversation, sender, clientId) -> message stored earlier in this batch
+    const inBatch = new Map<string, MessageRecord>();
+    // (conversation, sender) -> highest seq this batch gave the sender
+    const senderMarks = new Map<string, { ck: number; uk: number; seq: number }>();
+    // One tick per item, reserved up front (ticks may have gaps; they only order).
+    let tick = this.reserveTicks(batch.length) - batch.length;
+    for (const m of batch) {
+      tick++;
+      const ck = decodeId('c', m.conversationId);
+      const uk = decodeId('u', m.senderId);
+      if (ck === null || uk === null) {
+        outcomes.push({ kind: 'no_conversation' });
+        continue;
+      }
+      if (m.clientId !== null) {
+        const key = `${ck}\u0000${uk}\u0000${m.clientId}`;
+        const earlier = inBatch.get(key);
+        if (earlier) {
+          outcomes.push({ kind: 'duplicate', message: earlier });
+          continue;
+        }
+        const stored = this.s.messageByClientId.get(ck, uk, m.clientId) as MessageRow | undefined;
+        if (stored) {
+          outcomes.push({ kind: 'duplicate', message: toMessage(stored) });
+          continue;
+        }
+      }
+      const counters = this.s.bumpCounters.get(m.createdAt, tick, ck) as { last_seq: number; last_rev: number } | undefined;
+      if (!counters) {
+        outcomes.push({ kind: 'no_conversation' });
+        continue;
+      }
+      const info = this.s.insertMessage.run(ck, counters.last_seq, counters.last_rev, uk, m.content, m.clientId, m.createdAt);
+      const message: MessageRecord = {
+        id: encodeId('m', info.lastInsertRowid),
+        conversationId: m.conversationId,
+        seq: counters.last_seq,
+        rev: counters.last_rev,
+        senderId: m.senderId,
+        content: m.content,
+        clientId: m.clientId,
+        createdAt: m.createdAt,
+        editedAt: null,
+        deletedAt: null,
+      };
+      if (m.clientId !== null) inBatch.set(`${ck}\u0000${uk}\u0000${m.clientId}`, message);
+      senderMarks.set(`${ck}:${uk}`, { ck, uk, seq: counters.last_seq });
+      outcomes.push({ kind: 'stored', message });
+    }
+    // Sending moves the sender's own read and delivered markers to its seq.
+    for (const { ck, uk, seq } of senderMarks.values()) this.s.advanceOwnMarkers.run(seq, seq, ck, uk);
+    return outcomes;
+  }
+
+  async history(conversationId: string, q: HistoryQuery): Promise<HistoryPage> {
+    const ck = decodeId('c', conversationId);
+    if (ck === null) return { messages: [], hasMore: false };
+    // One row more than asked tells whether there is more.
+    const n = q.limit + 1;
+    let rows: MessageRow[];
+    if ('after' in q) {
+      rows = this.s.historyAfter.all(ck, q.after, n) as MessageRow[];
+      const hasMore = rows.length > q.limit;
+      return { messages: rows.slice(0, q.limit).map(toMessage), hasMore };
+    }
+    rows = ('before' in q ? this.s.historyBefore.all(ck, q.before, n) : this.s.historyLatest.all(ck, n)) as MessageRow[];
+    const hasMore = rows.length > q.limit;
+    return { messages: rows.slice(0, q.limit).reverse().map(toMessage), hasMore };
+  }
+
+  async unreadCounts(
+    userId: string,
+    markers: readonly { conversationId: string; afterSeq: number }[],
+  ): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const uk = decodeId('u', userId);
+    for (const { conversationId, afterSeq } of markers) {
+      const ck = decodeId('c', conversationId);
+      const n = uk === null || ck === null ? 0 : (this.s.unreadCount.get(ck, afterSeq, uk) as { n: number }).n;
+      out.set(conversationId, n);
+    }
+    return out;
+  }
+
+  async lastMessages(conversations: readonly ConversationRecord[]): Promise<Map<string, MessageRecord>> {
+    const out = new Map<string, MessageRecord>();
+    for (const c of conversations) {
+      if (c.lastSeq === 0) continue;
+      const row = this.s.messageBySeq.get(decodeId('c', c.id), c.lastSeq) as MessageRow | undefined;
+      if (row) out.set(c.id, toMessage(row));
+    }
+    return out;
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  if (current > latest) {
+    throw new Error(`database schema version ${current} is newer than this build knows (${latest})`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+}
+
+const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at';
+const CONV_COLS = 'id, type, title, owner_id, last_seq, last_rev, created_at, last_activity_at, activity';
+const MSG_COLS = 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at';
+const LIST_COLS = `c.id, c.type, c.title, c.owner_id, c.last_seq, c.last_rev, c.created_at, c.last_activity_at, c.activity,
+  m.joined_at AS m_joined_at, m.delivered_seq AS m_delivered_seq, m.read_seq AS m_read_seq, m.archived AS m_archived`;
+
+/** Every statement, prepared once. */
+function prepare(db: Database.Database) {
+  return {
+    ping: db.prepare('SELECT 1'),
+    insertUser: db.prepare(
+      `INSERT INTO users (username, username_key, display_name, display_key, password_hash, created_at)
+       VALUES (?, ?, ?, ?, ?, ?) RETURNING ${USER_COLS}`,
+    ),
+    userById: db.prepare(`SELECT ${USER_COLS} FROM users WHERE id = ?`),
+    usersByIds: db.prepare(`SELECT ${USER_COLS} FROM users WHERE id IN (SELECT value FROM json_each(?))`),
+    userByUsername: db.prepare(`SELECT ${USER_COLS} FROM users WHERE username_key = ?`),
+    searchUsers: db.prepare(
+      `SELECT ${USER_COLS} FROM users WHERE id IN (
+         SELECT id FROM users WHERE username_key >= @lo AND username_key < @hi
+         UNION SELECT id FROM users WHERE display_key >= @lo AND display_key < @hi)
+       ORDER BY username_key LIMIT @limit`,
+    ),
+    updateDisplayName: db.prepare(
+      `UPDATE users SET display_name = ?, display_key = ? WHERE id = ? RETURNING ${USER_COLS}`,
+    ),
+    setLastSeen: db.prepare('UPDATE users SET last_seen_at = ? WHERE id = ?'),
+
+    insertConversation: db.prepare(
+      `INSERT INTO conversations (type, title, owner_id, direct_key, created_at, last_activity_at, activity)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ${CONV_COLS}`,
+    ),
+    conversationByDirectKey: db.prepare(`SELECT ${CONV_COLS} FROM conversations WHERE direct_key = ?`),
+    conversationById: db.prepare(`SELECT ${CONV_COLS} FROM conversations WHERE id = ?`),
+    conversationsByIds: db.prepare(
+      `SELECT ${CONV_COLS} FROM conversations WHERE id IN (SELECT value FROM json_each(?))`,
+    ),
+    reserveTicks: db.prepare('UPDATE ticks SET value = value + ? WHERE id = 1 RETURNING value'),
+    insertMember: db.prepare('INSERT INTO members (conversation_id, user_id, joined_at, joined_tick) VALUES (?, ?, ?, ?)'),
+    insertMemberIfAbsent: db.prepare(
+      'INSERT INTO members (conversation_id, user_id, joined_at, joined_tick) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    deleteMember: db.prepare('DELETE FROM members WHERE conversation_id = ? AND user_id = ?'),
+    setOwner: db.prepare('UPDATE conversations SET owner_id = ? WHERE id = ?'),
+    setArchived: db.prepare('UPDATE members SET archived = ? WHERE conversation_id = ? AND user_id = ?'),
+    members: db.prepare('SELECT * FROM members WHERE conversation_id = ? ORDER BY joined_tick'),
+    membersOf: db.prepare(
+      `SELECT * FROM members WHERE conversation_id IN (SELECT value FROM json_each(?))
+       ORDER BY conversation_id, joined_tick`,
+    ),
+    membership: db.prepare('SELECT * FROM members WHERE conversation_id = ? AND user_id = ?'),
+    listConversations: db.prepare(
+      `SELECT ${LIST_COLS} FROM members m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.user_id = @user AND m.archived = @archived AND c.activity < @before
+       ORDER BY c.activity DESC LIMIT @limit`,
+    ),
+    updateTitle: db.prepare(`UPDATE conversations SET title = ? WHERE id = ? RETURNING ${CONV_COLS}`),
+
+    messageByClientId: db.prepare(
+      `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = ? AND sender_id = ? AND client_id = ?`,
+    ),
+    bumpCounters: db.prepare(
+      `UPDATE conversations SET last_seq = last_seq + 1, last_rev = last_rev + 1, last_activity_at = ?, activity = ?
+       WHERE id = ? RETURNING last_seq, last_rev`,
+    ),
+    insertMessage: db.prepare(
+      `INSERT INTO messages (conversation_id, seq, rev, sender_id, content, client_id, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    advanceOwnMarkers: db.prepare(
+      `UPDATE members SET read_seq = max(read_seq, ?), delivered_seq = max(delivered_seq, ?)
+       WHERE conversation_id = ? AND user_id = ?`,
+    ),
+    unreadCount: db.prepare(
+      `SELECT count(*) AS n FROM messages
+       WHERE conversation_id = ? AND seq > ? AND sender_id != ? AND deleted_at IS NULL`,
+    ),
+    messageBySeq: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE conversation_id = ? AND seq = ?`),
+    historyLatest: db.prepare(
+      `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?`,
+    ),
+    historyBefore: db.prepare(
+      `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+    ),
+    historyAfter: db.prepare(
+      `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
+    ),
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * The Store: every read and write of Parley's durable state. The domain talks
+ * to this interface only; `sqlite/` implements it (and `postgres/` will).
+ *
+ * Semantics every implementation keeps:
+ * - Each method is atomic: it commits all of its writes or none.
+ * - `appendMessages` commits its whole batch in one transaction: either every
+ *   outcome is durable when the promise resolves, or it rejects and nothing of
+ *   the batch was written. Within a batch, items are applied in order, so
+ *   seqs follow the order of the array.
+ * - `seq` and `rev` come from the conversation row, bumped in the same
+ *   transaction as the insert: gap-free and unique per conversation.
+ * - Ids are opaque strings on the way out; an id that is not one the store
+ *   could have issued simply finds nothing (null / empty).
+ * - Times are epoch milliseconds; the domain turns them into ISO strings.
+ */
+
+export interface UserRecord {
+  id: string;
+  username: string;
+  displayName: string;
+  passwordHash: string;
+  createdAt: number;
+  lastSeenAt: number | null;
+}
+
+export type ConversationKind = 'direct' | 'group';
+
+export interface ConversationRecord {
+  id: string;
+  type: ConversationKind;
+  title: string | null;
+  ownerId: string | null;
+  lastSeq: number;
+  lastRev: number;
+  createdAt: number;
+  /** Time of the latest activity (creation or last message). */
+  lastActivityAt: number;
+  /**
+   * Orders conversations by latest activity: strictly increasing across the
+   * store, so two activities in the same millisecond still have an order.
+   */
+  activity: number;
+}
+
+export interface MemberRecord {
+  conversationId: string;
+  userId: string;
+  joinedAt: number;
+  deliveredSeq: number;
+  readSeq: number;
+  archived: boolean;
+}
+
+export interface MessageRecord {
+  id: string;
+  conversationId: string;
+  seq: number;
+  rev: number;
+  senderId: string;
+  content: string;
+  clientId: string | null;
+  createdAt: number;
+  editedAt: number | null;
+  deletedAt: number | null;
+}
+
+export interface NewUser {
+  username: string;
+  displayName: string;
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface NewConversation {
+  type: ConversationKind;
+  title: string | null;
+  ownerId: string | null;
+  /** Creator first; for a direct conversation, exactly two distinct users. */
+  memberIds: string[];
+  createdAt: number;
+}
+
+export interface NewMessage {
+  conversationId: string;
+  senderId: string;
+  content: string;
+  clientId: string | null;
+  createdAt: number;
+}
+
+/** What became of one item of an append batch. */
+export type AppendOutcome =
+  | { kind: 'stored'; message: MessageRecord }
+  /** The same (conversation, sender, clientId) was stored before: the original. */
+  | { kind: 'duplicate'; message: MessageRecord }
+  | { kind: 'no_conversation' };
+
+export interface HistoryPage {
+  messages: MessageRecord[];
+  hasMore: boolean;
+}
+
+export type HistoryQuery =
+  | { before: number; limit: number }
+  | { after: number; limit: number }
+  | { latest: true; limit: number };
+
+export interface ConversationListItem {
+  conversation: ConversationRecord;
+  membership: MemberRecord;
+}
+
+export interface ConversationListQuery {
+  userId: string;
+  archived: boolean;
+  limit: number;
+  /** Continue below this `activity` (exclusive). */
+  before?: number;
+}
+
+/** Thrown by a write that would break a uniqueness rule (e.g. a username). */
+export class UniqueViolation extends Error {
+  constructor(readonly what: string) {
+    super(`unique violation: ${what}`);
+  }
+}
+
+export interface Store {
+  /** Resolves when the store answers a trivial query; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // ---- users --------------------------------------------------------------
+  /** @throws UniqueViolation('username') when the name is taken, ignoring case. */
+  createUser(user: NewUser): Promise<UserRecord>;
+  userById(id: string): Promise<UserRecord | null>;
+  usersByIds(ids: readonly string[]): Promise<UserRecord[]>;
+  /** Case-insensitive exact match. */
+  userByUsername(username: string): Promise<UserRecord | null>;
+  /** Username or display name starts with `prefix` (lower-cased by the caller). */
+  searchUsers(prefix: string, limit: number): Promise<UserRecord[]>;
+  updateDisplayName(id: string, displayName: string): Promise<UserRecord | null>;
+  setLastSeen(id: string, at: number): Promise<void>;
+
+  // ---- conversations ------------------------------------------------------
+  /** A direct conversation that already exists for the pair is returned with created=false. */
+  createConversation(c: NewConversation): Promise<{ conversation: ConversationRecord; created: boolean }>;
+  conversationById(id: string): Promise<ConversationRecord | null>;
+  conversationsByIds(ids: readonly string[]): Promise<ConversationRecord[]>;
+  /** Members in the order they joined (longest-standing first, even within one millisecond). */
+  members(conversationId: string): Promise<MemberRecord[]>;
+  membersOf(conversationIds: readonly string[]): Promise<MemberRecord[]>;
+  membership(conversationId: string, userId: string): Promise<MemberRecord | null>;
+  /** The user's conversations, latest activity first. */
+  listConversations(q: ConversationListQuery): Promise<ConversationListItem[]>;
+  updateTitle(conversationId: string, title: string): Promise<ConversationRecord | null>;
+  /** Adds a member; false when already a member or there is no such conversation or user. */
+  addMember(conversationId: string, userId: string, at: number): Promise<boolean>;
+  /** Removes a member and sets the new owner (or keeps it) in one transaction. */
+  removeMember(conversationId: string, userId: string, newOwnerId: string | null): Promise<boolean>;
+  setArchived(conversationId: string, userId: string, archived: boolean): Promise<boolean>;
+
+  // ---- messages -----------------------------------------------------------
+  /** One transaction for the whole batch; see the semantics above. */
+  appendMessages(batch: readonly NewMessage[]): Promise<AppendOutcome[]>;
+  history(conversationId: string, q: HistoryQuery): Promise<HistoryPage>;
+  /**
+   * Per conversation: messages after `afterSeq` that `userId` did not send
+   * and that are not deleted (an index range scan from the read marker).
+   */
+  unreadCounts(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
+  /** The message at each given conversation record's `lastSeq` (none for lastSeq 0). */
+  lastMessages(conversations: readonly ConversationRecord[]): Promise<Map<string, MessageRecord>>;
+}

@@ -1,0 +1,26 @@
+import type { FastifyRequest } from 'fastify';
+import { DomainError } from '../../domain/errors.js';
+import type { Services } from '../context.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated user's id (set by the `authenticate` hook). */
+    userId: string;
+  }
+}
+
+/** The bearer token of an `Authorization: Bearer <token>` header. */
+export function bearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+/** preHandler for every authenticated route: 401 unless the token is valid and its user exists. */
+export function authenticateHook(services: Services) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const user = await services.accounts.authenticate(bearerToken(request.headers.authorization));
+    if (!user) throw new DomainError('unauthorized', 'A valid bearer token is required.');
+    request.userId = user.id;
+  };
+}

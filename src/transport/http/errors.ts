@@ -1,0 +1,52 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { ERROR_CATALOGUE, type ErrorBody, type ErrorCode } from '../../protocol/errors.js';
+import { DomainError } from '../../domain/errors.js';
+import type { Metrics } from '../../metrics.js';
+import { describeErrors } from '../validation.js';
+
+const CODE_FOR_STATUS: Record<number, ErrorCode> = {
+  400: 'validation',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'validation',
+  429: 'rate_limited',
+  503: 'unavailable',
+};
+
+export function sendError(reply: FastifyReply, code: ErrorCode, message?: string, data?: Record<string, unknown>) {
+  const body: ErrorBody = { error: { code, message: message ?? ERROR_CATALOGUE[code].message, ...(data ? { data } : {}) } };
+  return reply.code(ERROR_CATALOGUE[code].status).type('application/json').send(body);
+}
+
+/** The one place where anything thrown in an HTTP handler becomes `{error}`. */
+export function installErrorHandling(app: FastifyInstance, metrics: Metrics): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    let code: ErrorCode;
+    let message: string | undefined;
+    let data: Record<string, unknown> | undefined;
+    if (err instanceof DomainError) {
+      ({ code, message, data } = err);
+    } else if (err.validation) {
+      code = 'validation';
+      const root = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');
+      message = describeErrors(err.validation as never, root);
+    } else if (err.statusCode && err.statusCode < 500 && CODE_FOR_STATUS[err.statusCode]) {
+      code = CODE_FOR_STATUS[err.statusCode] as ErrorCode;
+      message = err.statusCode === 400 && err.code?.startsWith('FST_ERR_CTP') ? `body: ${err.message}` : err.message;
+    } else {
+      code = 'internal';
+      request.log.error({ err }, 'unhandled error');
+    }
+    metrics.httpErrors.inc({ code });
+    if (code === 'unavailable' || code === 'rate_limited') data = { retryAfter: 1000, ...data };
+    return sendError(reply, code, message, data);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    metrics.httpErrors.inc({ code: 'not_found' });
+    return sendError(reply, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`);
+  });
+}

@@ -1,0 +1,26 @@
+import { JoinPayload, LeavePayload, SendPayload } from '../../protocol/events.js';
+import { conversationRoom } from '../../fanout/fanout.js';
+import { defineHandler, type SocketContext } from './handler.js';
+
+async function send(ctx: SocketContext, payload: SendPayload) {
+  const message = await ctx.services.messages.send({ userId: ctx.userId, socketId: ctx.socket.id }, payload);
+  return { message };
+}
+
+export const messageHandlers = [
+  defineHandler('message:send', SendPayload, send),
+  // The plain Socket.IO `send()` emits `message`: the same thing.
+  defineHandler('message', SendPayload, send),
+
+  defineHandler('conversation:join', JoinPayload, async (ctx, p) => {
+    const answer = await ctx.services.messages.join(p.conversationId, ctx.userId, p);
+    // Joining subscribes this socket to the conversation's typing events.
+    await ctx.socket.join(conversationRoom(p.conversationId));
+    return answer;
+  }),
+
+  defineHandler('conversation:leave', LeavePayload, async (ctx, p) => {
+    await ctx.socket.leave(conversationRoom(p.conversationId));
+    return {};
+  }),
+];

@@ -1,0 +1,213 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { NewMessage, UserRecord } from '../../src/store/store.js';
+import { runStoreContract } from './store-contract.js';
+
+const T0 = 1_700_000_000_000;
+const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'parley-sqlite-'));
+}
+
+runStoreContract('SQLite file', async () => {
+  const dir = tempDir();
+  const store = new SqliteStore({ file: path.join(dir, 'parley.db') });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+runStoreContract('SQLite :memory:', async () => {
+  const store = new SqliteStore({ file: ':memory:' });
+  return { store, cleanup: () => store.close() };
+});
+
+describe('SqliteStore on a file', () => {
+  let dir: string;
+  let file: string;
+  const open: { close(): unknown }[] = [];
+
+  /** A store, closed after the test. */
+  function openStore(): SqliteStore {
+    const s = new SqliteStore({ file });
+    open.push(s);
+    return s;
+  }
+  /** A second, raw connection to the same file, read-only, closed after the test. */
+  function raw(): Database.Database {
+    const db = new Database(file, { readonly: true });
+    open.push(db);
+    return db;
+  }
+
+  beforeEach(() => {
+    dir = tempDir();
+    file = path.join(dir, 'nested', 'parley.db');
+  });
+  afterEach(async () => {
+    for (const c of open.splice(0).reverse()) await c.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const newUser = (s: SqliteStore, username: string) =>
+    s.createUser({ username, displayName: username, passwordHash: 'h', createdAt: T0 });
+  const msg = (conversationId: string, sender: UserRecord | string, content: string): NewMessage => ({
+    conversationId,
+    senderId: typeof sender === 'string' ? sender : sender.id,
+    content,
+    clientId: null,
+    createdAt: T0 + 1,
+  });
+
+  it('creates the file (and its directory) and records the schema version in PRAGMA user_version', () => {
+    openStore();
+    expect(fs.existsSync(file)).toBe(true);
+    expect(raw().pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
+    const tables = raw()
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all()
+      .map((r) => (r as { name: string }).name);
+    expect(tables).toEqual(expect.arrayContaining(['conversations', 'members', 'messages', 'users']));
+  });
+
+  it('keeps the data when the same file is opened again, without re-running migrations', async () => {
+    const first = openStore();
+    const alice = await newUser(first, 'alice');
+    const { conversation } = await first.createConversation({
+      type: 'group',
+      title: 'kept',
+      ownerId: alice.id,
+      memberIds: [alice.id],
+      createdAt: T0,
+    });
+    await first.appendMessages([msg(conversation.id, alice, 'still here')]);
+    await first.close();
+
+    // A migration re-run would fail (CREATE TABLE of an existing table) or wipe data.
+    const second = openStore();
+    expect(raw().pragma('user_version', { simple: true })).toBe(LATEST_VERSION);
+    expect(await second.userByUsername('ALICE')).toEqual(alice);
+    expect((await second.conversationById(conversation.id))?.lastSeq).toBe(1);
+    const page = await second.history(conversation.id, { latest: true, limit: 10 });
+    expect(page.messages.map((m) => m.content)).toEqual(['still here']);
+    // and it still writes, continuing where it was
+    const out = await second.appendMessages([msg(conversation.id, alice, 'next')]);
+    expect(out[0]).toMatchObject({ kind: 'stored', message: { seq: 2 } });
+  });
+
+  it('refuses a database from a newer schema version', async () => {
+    openStore();
+    for (const c of open.splice(0)) await c.close();
+    const db = new Database(file);
+    db.pragma(`user_version = ${LATEST_VERSION + 1}`);
+    db.close();
+    expect(() => openStore()).toThrow(/newer/);
+  });
+
+  it('runs in WAL mode', async () => {
+    const store = openStore();
+    await newUser(store, 'walter');
+    // journal_mode=WAL is a property of the file: another connection sees it
+    expect(raw().pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(fs.existsSync(`${file}-wal`)).toBe(true);
+  });
+
+  it('enforces foreign keys', async () => {
+    const store = openStore();
+    const alice = await newUser(store, 'alice');
+    const ghost = 'u999999';
+    await expect(
+      store.createConversation({ type: 'group', title: 'g', ownerId: alice.id, memberIds: [alice.id, ghost], createdAt: T0 }),
+    ).rejects.toThrow(/FOREIGN KEY/i);
+    // the conversation row went with the failed transaction
+    expect(await store.listConversations({ userId: alice.id, archived: false, limit: 10 })).toEqual([]);
+    expect(raw().prepare('SELECT count(*) AS n FROM conversations').get()).toEqual({ n: 0 });
+  });
+
+  it('uses the messages_seq index for every history query: a SEARCH, no SCAN, no temp b-tree', async () => {
+    const store = openStore();
+    const alice = await newUser(store, 'alice');
+    const { conversation } = await store.createConversation({
+      type: 'group',
+      title: 'g',
+      ownerId: alice.id,
+      memberIds: [alice.id],
+      createdAt: T0,
+    });
+    await store.appendMessages(Array.from({ length: 50 }, (_, i) => msg(conversation.id, alice, `m${i}`)));
+
+    // The very statements the store runs, not copies of their text.
+    const statements = (store as unknown as { s: Record<string, { source: string } | undefined> }).s;
+    const queries = {
+      latest: { sql: statements.historyLatest?.source, params: [1, 11] },
+      before: { sql: statements.historyBefore?.source, params: [1, 40, 11] },
+      after: { sql: statements.historyAfter?.source, params: [1, 10, 11] },
+    };
+    const db = raw();
+    for (const [name, { sql, params }] of Object.entries(queries)) {
+      expect(sql, `the ${name} history statement`).toMatch(/FROM messages/);
+      const plan = db
+        .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .all(...params)
+        .map((r) => (r as { detail: string }).detail);
+      const text = plan.join(' | ');
+      expect(plan.some((d) => /^SEARCH messages USING INDEX messages_seq \(conversation_id=\?/.test(d)), `${name}: ${text}`).toBe(
+        true,
+      );
+      expect(text, name).not.toMatch(/SCAN/);
+      expect(text, name).not.toMatch(/TEMP B-TREE/);
+    }
+
+    // and they answer correctly on this data
+    expect((await store.history(conversation.id, { before: 40, limit: 10 })).messages.map((m) => m.seq)).toEqual([
+      30, 31, 32, 33, 34, 35, 36, 37, 38, 39,
+    ]);
+  });
+
+  it('rolls back a whole batch that fails mid-way', async () => {
+    const store = openStore();
+    const alice = await newUser(store, 'alice');
+    const bob = await newUser(store, 'bob');
+    const { conversation } = await store.createConversation({
+      type: 'group',
+      title: 'g',
+      ownerId: alice.id,
+      memberIds: [alice.id, bob.id],
+      createdAt: T0,
+    });
+    await store.appendMessages([msg(conversation.id, alice, 'committed')]);
+    const before = await store.conversationById(conversation.id);
+    const membersBefore = await store.members(conversation.id);
+
+    // The third item's sender does not exist: its insert breaks a foreign key.
+    await expect(
+      store.appendMessages([
+        msg(conversation.id, bob, 'lost 1'),
+        msg(conversation.id, alice, 'lost 2'),
+        msg(conversation.id, 'u999999', 'breaks'),
+        msg(conversation.id, bob, 'never reached'),
+      ]),
+    ).rejects.toThrow(/FOREIGN KEY/i);
+
+    expect(await store.conversationById(conversation.id)).toEqual(before);
+    expect(before?.lastSeq).toBe(1);
+    expect(await store.members(conversation.id)).toEqual(membersBefore);
+    const page = await store.history(conversation.id, { latest: true, limit: 10 });
+    expect(page.messages.map((m) => m.content)).toEqual(['committed']);
+    expect(raw().prepare('SELECT count(*) AS n FROM messages').get()).toEqual({ n: 1 });
+
+    // the store carries on, with no gap in the seqs
+    const next = await store.appendMessages([msg(conversation.id, bob, 'after')]);
+    expect(next[0]).toMatchObject({ kind: 'stored', message: { seq: 2 } });
+  });
+});
