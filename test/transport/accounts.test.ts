@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSigner } from 'fast-jwt';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { SocketPool, http, register, uniqueName, type Account, type HttpResult } from '../helpers/client.js';
+import { expectError, expectUser } from '../helpers/shapes.js';
 
 /** REST accounts: register, login, bearer tokens, /api/users. Contract: "Accounts". */
 
@@ -21,29 +22,6 @@ afterAll(async () => {
 const post = (path: string, body: unknown, token?: string) => http(server.url, 'POST', path, { body, token });
 const get = (path: string, token?: string) => http(server.url, 'GET', path, { token });
 const registerRaw = (body: unknown) => post('/api/auth/register', body);
-
-/** The error body is exactly {error:{code, message}} with a sentence for a human. */
-function expectError(r: HttpResult, status: number, code: string): void {
-  expect({ status: r.status, body: r.body }).toEqual({
-    status,
-    body: { error: { code, message: expect.any(String) } },
-  });
-  expect(r.body.error.message.trim()).not.toBe('');
-  expect(r.headers.get('content-type')).toMatch(/^application\/json/);
-}
-
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-
-/** User {id, username, displayName, online, lastSeenAt|null}, nothing more (no password hash). */
-function expectUser(u: any): void {
-  expect(Object.keys(u).sort()).toEqual(['displayName', 'id', 'lastSeenAt', 'online', 'username']);
-  expect(typeof u.id).toBe('string');
-  expect(u.id).not.toBe('');
-  expect(typeof u.username).toBe('string');
-  expect(typeof u.displayName).toBe('string');
-  expect(typeof u.online).toBe('boolean');
-  if (u.lastSeenAt !== null) expect(u.lastSeenAt).toMatch(ISO);
-}
 
 const password = () => 'pw-' + uniqueName('p');
 const nameOfLength = (n: number) => {

@@ -3,6 +3,7 @@ import { createApp, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
 import { SocketPool, direct, group, http, register, type Account, type HttpResult } from '../helpers/client.js';
+import { expectError, expectUser, expectMessage, expectConversation } from '../helpers/shapes.js';
 
 /** REST conversations through a real server. Contract: "Conversations (REST)". */
 
@@ -45,51 +46,6 @@ async function sendMany(conversationId: string, who: Account, n: number, text = 
   const out = [];
   for (let i = 1; i <= n; i++) out.push(await s.send(conversationId, `${text} ${i}`));
   return out;
-}
-
-/** The error body is exactly {error:{code, message}} with a non-empty message. */
-function expectError(r: HttpResult, status: number, code: string): void {
-  expect({ status: r.status, body: r.body }).toEqual({
-    status,
-    body: { error: { code, message: expect.any(String) } },
-  });
-  expect(r.body.error.message.trim()).not.toBe('');
-}
-
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-
-function expectUser(u: any): void {
-  expect(Object.keys(u).sort()).toEqual(['displayName', 'id', 'lastSeenAt', 'online', 'username']);
-  expect(typeof u.id).toBe('string');
-  expect(typeof u.online).toBe('boolean');
-}
-
-function expectMessage(m: any): void {
-  expect(Object.keys(m).sort()).toEqual(
-    ['clientId', 'content', 'conversationId', 'createdAt', 'deletedAt', 'editedAt', 'id', 'rev', 'senderId', 'seq', 'status'].sort(),
-  );
-  expect(m.createdAt).toMatch(ISO);
-  expect(['sent', 'delivered', 'read']).toContain(m.status);
-}
-
-/** Conversation {id, type, title, ownerId, members:[User], lastMessage, lastSeq, lastRev, unreadCount, archived, createdAt}. */
-function expectConversation(c: any): void {
-  expect(Object.keys(c).sort()).toEqual(
-    ['archived', 'createdAt', 'id', 'lastMessage', 'lastRev', 'lastSeq', 'members', 'ownerId', 'title', 'type', 'unreadCount'].sort(),
-  );
-  expect(typeof c.id).toBe('string');
-  expect(['direct', 'group']).toContain(c.type);
-  expect(c.title === null || typeof c.title === 'string').toBe(true);
-  expect(c.ownerId === null || typeof c.ownerId === 'string').toBe(true);
-  expect(Array.isArray(c.members)).toBe(true);
-  c.members.forEach(expectUser);
-  if (c.lastMessage !== null) expectMessage(c.lastMessage);
-  expect(Number.isInteger(c.lastSeq) && c.lastSeq >= 0).toBe(true);
-  expect(Number.isInteger(c.lastRev) && c.lastRev >= 0).toBe(true);
-  expect(Number.isInteger(c.unreadCount) && c.unreadCount >= 0).toBe(true);
-  expect(typeof c.archived).toBe('boolean');
-  expect(c.createdAt).toMatch(ISO);
-  expect(new Date(c.createdAt).toISOString()).toBe(c.createdAt);
 }
 
 // ---- creating -------------------------------------------------------------------

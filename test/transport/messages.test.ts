@@ -1,13 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, direct, group, http, register, SocketPool, type Account } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { Message as MessageSchema } from '../../src/protocol/models.js';
-import { strictAjv } from '../../src/transport/validation.js';
+import { expectMessage } from '../helpers/shapes.js';
 
 let server: TestServer;
 let base = '';
 const pool = new SocketPool(() => base);
-const isMessage = strictAjv.compile(MessageSchema);
 
 beforeAll(async () => {
   server = await startServer();
@@ -18,7 +16,7 @@ afterAll(() => server.close());
 
 /** Checks a message against the wire schema; returns it. */
 function wire(m: unknown) {
-  expect(isMessage(m), JSON.stringify(isMessage.errors)).toBe(true);
+  expectMessage(m);
   return m as any;
 }
 

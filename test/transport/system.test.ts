@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/store.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { http, register, uniqueName, type Account, type HttpResult } from '../helpers/client.js';
+import { expectError } from '../helpers/shapes.js';
 
 /** Health, metrics, the web client's page, and what every route shares. Contract: "One process, one port", "Common shapes". */
 
@@ -15,16 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
-
-/** The error body is exactly {error:{code, message}} with a non-empty message. */
-function expectError(r: HttpResult, status: number, code: string): void {
-  expect({ status: r.status, body: r.body }).toEqual({
-    status,
-    body: { error: { code, message: expect.any(String) } },
-  });
-  expect(r.body.error.message.trim()).not.toBe('');
-  expect(r.headers.get('content-type')).toMatch(/^application\/json/);
-}
 
 // ---- /health ------------------------------------------------------------------
 
