@@ -9,8 +9,13 @@ import { AccountService } from './domain/accounts.js';
 import { ConversationService } from './domain/conversations.js';
 import { MembershipCache } from './domain/membership.js';
 import { MessageService } from './domain/messages.js';
-import { Presence } from './domain/presence.js';
+import { Presence, PresenceService } from './domain/presence.js';
+import { ReceiptService } from './domain/receipts.js';
+import { SyncService } from './domain/sync.js';
+import { TypingService } from './domain/typing.js';
+import { WebhookNotifier, type WebhookOptions } from './notify/webhook.js';
 import { TokenService } from './domain/tokens.js';
+import type { EventSink } from './domain/events.js';
 import { SocketFanout, type ParleyServer } from './fanout/fanout.js';
 import { createMetrics } from './metrics.js';
 import type { Store } from './store/store.js';
@@ -29,6 +34,8 @@ export interface Parley {
   http: FastifyInstance;
   io: ParleyServer;
   services: Services;
+  /** The offline notifier, when NOTIFY_WEBHOOK_URL is set. */
+  notifier?: WebhookNotifier;
   /** Starts listening; resolves with the address (e.g. http://127.0.0.1:3000). */
   listen(): Promise<string>;
   /**
@@ -44,7 +51,16 @@ function createStore(config: Config): Store {
 }
 
 /** Composition root: wires store, domain, fan-out and transports from a config. */
-export async function createApp(config: Config, opts: { now?: () => number } = {}): Promise<Parley> {
+export interface AppOptions {
+  /** The clock (epoch ms); tests may freeze it. */
+  now?: () => number;
+  /** How long typing lasts after the last `true` (default 5 s); tests shorten it. */
+  typingTimeoutMs?: number;
+  /** Webhook tuning (retry delays, queue size) for tests. */
+  webhook?: Partial<Omit<WebhookOptions, 'url' | 'secret' | 'store' | 'log' | 'metrics'>>;
+}
+
+export async function createApp(config: Config, opts: AppOptions = {}): Promise<Parley> {
   const now = opts.now ?? Date.now;
   const http = Fastify({
     logger: { level: config.logLevel },
@@ -64,25 +80,47 @@ export async function createApp(config: Config, opts: { now?: () => number } = {
 
   // Sockets exist only once the HTTP server does; events go through this late-bound sink.
   let fanout: SocketFanout | null = null;
-  const events: SocketFanout = {
-    toUsers: (...args: Parameters<SocketFanout['toUsers']>) => fanout?.toUsers(...args),
-  } as SocketFanout;
+  const events: EventSink = {
+    toUsers: (...args) => fanout?.toUsers(...args),
+    toConversation: (...args) => fanout?.toConversation(...args),
+  };
 
+  const notifier = config.notifyWebhookUrl
+    ? new WebhookNotifier({
+        url: config.notifyWebhookUrl,
+        secret: config.notifyWebhookSecret || undefined,
+        store,
+        log: http.log.child({ component: 'webhook' }),
+        metrics,
+        ...opts.webhook,
+      })
+    : undefined;
+  const conversations = new ConversationService({ store, membership, presence, events, now });
   const services: Services = {
     accounts: new AccountService({ store, tokens, presence, scryptCost: config.scryptCost, now }),
-    conversations: new ConversationService({ store, membership, presence, events, now }),
+    conversations,
     messages: new MessageService({
       store,
       membership,
       events,
       now,
+      presence,
+      notifier,
       onCommit: (stored, seconds) => {
         metrics.messagesStored.inc(stored);
         metrics.commitBatch.observe(stored);
         metrics.commitSeconds.observe(seconds);
       },
     }),
-    presence,
+    receipts: new ReceiptService({ store, membership, events, now }),
+    typing: new TypingService({ membership, events }, opts.typingTimeoutMs),
+    sync: new SyncService({ store, membership, conversations }),
+    presence: new PresenceService(presence, {
+      store,
+      events,
+      now,
+      onError: (err) => http.log.error({ err }, 'presence announcement failed'),
+    }),
     store,
     metrics,
     registry,
@@ -107,6 +145,7 @@ export async function createApp(config: Config, opts: { now?: () => number } = {
     http,
     io: sockets.io,
     services,
+    notifier,
     async listen() {
       return http.listen({ port: config.port, host: config.host });
     },
@@ -114,11 +153,14 @@ export async function createApp(config: Config, opts: { now?: () => number } = {
       closing ??= (async () => {
         sockets.stopAccepting();
         // Every send already accepted commits and is acknowledged before sockets close.
-        await services.messages.drain();
+        await Promise.all([services.messages.drain(), services.receipts.drain()]);
         await new Promise<void>((resolve) => setImmediate(resolve));
+        services.typing.close();
         sockets.io.local.disconnectSockets(true);
         sockets.io.engine.close();
         await http.close();
+        await services.presence.settled();
+        await notifier?.close();
         await store.close();
       })();
       return closing;

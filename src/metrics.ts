@@ -25,6 +25,17 @@ export function createMetrics() {
       registers: [registry],
     }),
     socketsConnected: new Gauge({ name: 'parley_sockets_connected', help: 'Open Socket.IO connections.', registers: [registry] }),
+    notifications: new Counter({
+      name: 'parley_notifications_total',
+      help: 'Offline notifications, by outcome (sent, retried, failed, dropped).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    notificationsQueued: new Gauge({
+      name: 'parley_notifications_queued',
+      help: 'Offline notifications waiting, in flight or waiting to retry.',
+      registers: [registry],
+    }),
     httpErrors: new Counter({
       name: 'parley_http_errors_total',
       help: 'HTTP error answers, by code.',

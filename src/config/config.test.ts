@@ -26,6 +26,8 @@ describe('loadConfig', () => {
       scryptCost: 32768,
       logLevel: 'info',
       corsOrigin: '',
+      notifyWebhookUrl: '',
+      notifyWebhookSecret: '',
       shutdownTimeoutMs: 10000,
     });
     expect(loadConfig()).toEqual(cfg);
@@ -43,6 +45,8 @@ describe('loadConfig', () => {
       SCRYPT_COST: '1024',
       LOG_LEVEL: 'debug',
       CORS_ORIGIN: 'https://a.example,https://b.example',
+      NOTIFY_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+      NOTIFY_WEBHOOK_SECRET: 'hook-secret',
       SHUTDOWN_TIMEOUT_MS: '0',
     });
     expect(cfg).toEqual({
@@ -55,6 +59,8 @@ describe('loadConfig', () => {
       scryptCost: 1024,
       logLevel: 'debug',
       corsOrigin: 'https://a.example,https://b.example',
+      notifyWebhookUrl: 'http://127.0.0.1:9/hook',
+      notifyWebhookSecret: 'hook-secret',
       shutdownTimeoutMs: 0,
     });
   });
@@ -64,6 +70,10 @@ describe('loadConfig', () => {
     expect(cfg.dataDir).toBe(path.resolve('rel/dir'));
     expect(cfg.dbPath).toBe(path.join(path.resolve('rel/dir'), 'parley.db'));
     expect(loadConfig({ DATA_DIR: 'rel/dir', DB: 'x.db' }).dbPath).toBe(path.resolve('x.db'));
+  });
+
+  it('refuses a NOTIFY_WEBHOOK_URL that is not an http(s) URL, naming it', () => {
+    expect(() => loadConfig({ NOTIFY_WEBHOOK_URL: 'ftp://x' })).toThrow(/NOTIFY_WEBHOOK_URL/);
   });
 
   it('treats an empty variable as unset', () => {

@@ -20,6 +20,8 @@ const SETTINGS = {
   scryptCost: { env: 'SCRYPT_COST', schema: Type.Integer({ minimum: 1024 }), default: 32768, doc: 'scrypt N for password hashes (a power of two; memory = 128·N·8 bytes).' },
   logLevel: { env: 'LOG_LEVEL', schema: Type.Unsafe<LogLevel>({ type: 'string', enum: LOG_LEVELS }), default: 'info', doc: 'pino log level.' },
   corsOrigin: { env: 'CORS_ORIGIN', schema: Type.String(), default: '', doc: 'Comma-separated origins allowed to call the API from a browser; empty: same origin only.' },
+  notifyWebhookUrl: { env: 'NOTIFY_WEBHOOK_URL', schema: Type.String(), default: '', doc: 'When set, a JSON POST goes here for each message to each member with no socket connected.' },
+  notifyWebhookSecret: { env: 'NOTIFY_WEBHOOK_SECRET', schema: Type.String(), default: '', doc: 'When set, each webhook body is signed: X-Parley-Signature: sha256=HMAC(body).' },
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', schema: Type.Integer({ minimum: 0 }), default: 10000, doc: 'How long a graceful shutdown waits for in-flight work.' },
 } as const satisfies Record<string, { env: string; schema: TSchema; default: unknown; doc: string }>;
 
@@ -59,6 +61,9 @@ export function loadConfig(env: Record<string, string | undefined> = {}, overrid
   const cfg = raw as unknown as { -readonly [K in keyof Config]: Config[K] };
   cfg.dataDir = path.resolve(cfg.dataDir);
   cfg.dbPath = cfg.dbPath ? path.resolve(cfg.dbPath) : path.join(cfg.dataDir, 'parley.db');
+  if (cfg.notifyWebhookUrl && !/^https?:\/\/\S+$/.test(cfg.notifyWebhookUrl)) {
+    throw new ConfigError('invalid configuration: NOTIFY_WEBHOOK_URL must be an http(s) URL');
+  }
   if ((cfg.scryptCost & (cfg.scryptCost - 1)) !== 0) throw new ConfigError('invalid configuration: SCRYPT_COST must be a power of two');
   if (cfg.jwtSecret && cfg.jwtSecret.length < 32) throw new ConfigError('invalid configuration: JWT_SECRET must be at least 32 characters');
   return Object.freeze(cfg);

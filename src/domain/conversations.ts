@@ -1,7 +1,7 @@
 import type { Conversation } from '../protocol/models.js';
 import type { CreateConversationBody } from '../protocol/http.js';
-import type { ConversationListItem, ConversationRecord, MemberRecord, Store, UserRecord } from '../store/store.js';
-import { DomainError, forbidden, notFound, validation } from './errors.js';
+import type { ConversationRecord, MemberRecord, Store, UserRecord } from '../store/store.js';
+import { forbidden, notFound, validation } from './errors.js';
 import type { EventSink } from './events.js';
 import type { ConversationMembers, MembershipCache } from './membership.js';
 import type { Presence } from './presence.js';
@@ -124,7 +124,7 @@ export class ConversationService {
       before: opts.cursor ? decodeCursor(opts.cursor) : undefined,
     });
     const page = items.slice(0, opts.limit);
-    const conversations = await this.views(viewerId, page);
+    const conversations = await this.views(viewerId, page.map((i) => i.conversation));
     const last = page[page.length - 1];
     return { conversations, nextCursor: items.length > opts.limit && last ? encodeCursor(last.conversation) : null };
   }
@@ -172,14 +172,10 @@ export class ConversationService {
   // ---- views ----------------------------------------------------------------
 
   private async viewFor(conversationId: string, viewerId: string): Promise<Conversation> {
-    const [conversation, membership] = await Promise.all([
-      this.d.store.conversationById(conversationId),
-      this.d.store.membership(conversationId, viewerId),
-    ]);
+    const conversation = await this.d.store.conversationById(conversationId);
     if (!conversation) throw notFound('No such conversation.');
-    if (!membership) throw forbidden('You are not a member of this conversation.');
-    const [view] = await this.views(viewerId, [{ conversation, membership }]);
-    if (!view) throw new DomainError('internal');
+    const [view] = await this.views(viewerId, [conversation]);
+    if (!view) throw forbidden('You are not a member of this conversation.');
     return view;
   }
 
@@ -192,48 +188,52 @@ export class ConversationService {
     const conversation = await this.d.store.conversationById(conversationId);
     if (!conversation) return;
     for (const userId of recipients) {
-      const membership = await this.d.store.membership(conversationId, userId);
-      if (!membership) continue;
-      const [view] = await this.views(userId, [{ conversation, membership }]);
+      const [view] = await this.views(userId, [conversation]);
       if (view) this.d.events.toUsers([userId], event, { conversation: view });
     }
   }
 
-  /** Builds the wire views of many conversations with a fixed number of queries. */
-  private async views(viewerId: string, items: readonly ConversationListItem[]): Promise<Conversation[]> {
-    if (items.length === 0) return [];
-    const ids = items.map((i) => i.conversation.id);
-    const [memberRows, lastMessages, unread] = await Promise.all([
-      this.d.store.membersOf(ids),
-      this.d.store.lastMessages(items.map((i) => i.conversation)),
-      this.d.store.unreadCounts(
-        viewerId,
-        items.map((i) => ({ conversationId: i.conversation.id, afterSeq: i.membership.readSeq })),
-      ),
-    ]);
+  /**
+   * The wire views of many conversations as `viewerId` sees them, with a fixed
+   * number of queries; conversations the viewer is not in are left out.
+   */
+  async views(viewerId: string, conversations: readonly ConversationRecord[]): Promise<Conversation[]> {
+    if (conversations.length === 0) return [];
+    const memberRows = await this.d.store.membersOf(conversations.map((c) => c.id));
     const byConversation = new Map<string, MemberRecord[]>();
     for (const m of memberRows) {
       const list = byConversation.get(m.conversationId);
       if (list) list.push(m);
       else byConversation.set(m.conversationId, [m]);
     }
-    const users = new Map<string, UserRecord>(
-      (await this.d.store.usersByIds([...new Set(memberRows.map((m) => m.userId))])).map((u) => [u.id, u]),
-    );
-    return items.map(({ conversation, membership }) => {
+    const visible: { conversation: ConversationRecord; viewer: MemberRecord; members: MemberRecord[] }[] = [];
+    for (const conversation of conversations) {
       const members = byConversation.get(conversation.id) ?? [];
-      return conversationView(
+      const viewer = members.find((m) => m.userId === viewerId);
+      if (viewer) visible.push({ conversation, viewer, members });
+    }
+    const [lastMessages, unread, users] = await Promise.all([
+      this.d.store.lastMessages(visible.map((v) => v.conversation)),
+      this.d.store.unreadCounts(
+        viewerId,
+        visible.map((v) => ({ conversationId: v.conversation.id, afterSeq: v.viewer.readSeq })),
+      ),
+      this.d.store.usersByIds([...new Set(memberRows.map((m) => m.userId))]),
+    ]);
+    const usersById = new Map<string, UserRecord>(users.map((u) => [u.id, u]));
+    return visible.map(({ conversation, viewer, members }) =>
+      conversationView(
         {
           conversation,
-          viewer: membership,
+          viewer,
           members,
-          users,
+          users: usersById,
           lastMessage: lastMessages.get(conversation.id) ?? null,
           unreadCount: unread.get(conversation.id) ?? 0,
           status: new StatusOracle(members),
         },
         this.d.presence,
-      );
-    });
+      ),
+    );
   }
 }

@@ -16,4 +16,6 @@ export interface EventSink {
     payload: EventPayload<E>,
     exceptSocket?: string,
   ): void;
+  /** To the sockets that joined the conversation, but every socket of `exceptUser`. */
+  toConversation<E extends ServerEvent>(conversationId: string, event: E, payload: EventPayload<E>, exceptUser?: string): void;
 }

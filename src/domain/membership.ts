@@ -67,6 +67,14 @@ export class MembershipCache {
     }
   }
 
+  /** After a committed marker move. */
+  setMarkers(conversationId: string, userId: string, deliveredSeq: number, readSeq: number): void {
+    const m = this.entries.get(conversationId)?.members.get(userId);
+    if (!m) return;
+    m.deliveredSeq = Math.max(m.deliveredSeq, deliveredSeq);
+    m.readSeq = Math.max(m.readSeq, readSeq);
+  }
+
   /** After a committed send: the sender's own markers moved to `seq`. */
   advanceOwnMarkers(conversationId: string, userId: string, seq: number): void {
     const m = this.entries.get(conversationId)?.members.get(userId);

@@ -10,6 +10,8 @@ import { GroupCommitQueue } from './group-commit.js';
 import type { ConversationMembers, MembershipCache } from './membership.js';
 import { StatusOracle } from './status.js';
 import { messageView } from './views.js';
+import type { OfflineNotifier } from './notifier.js';
+import type { Presence } from './presence.js';
 
 export interface MessageDeps {
   store: Store;
@@ -19,6 +21,9 @@ export interface MessageDeps {
   /** Group-commit bounds. */
   maxBatch?: number;
   maxPending?: number;
+  /** Who is online, to tell offline members through the notifier. */
+  presence?: Presence;
+  notifier?: OfflineNotifier;
   /** Told of every committed batch: its size and how long the commit took. */
   onCommit?: (stored: number, seconds: number) => void;
 }
@@ -75,8 +80,19 @@ export class MessageService {
     if (!result.ok) throw result.error;
     const { state } = result;
     const message = messageView(result.message, new StatusOracle([...state.members.values()]));
-    if (result.fresh) this.d.events.toUsers(state.members.keys(), 'message:new', { message }, origin.socketId);
+    if (result.fresh) {
+      this.d.events.toUsers(state.members.keys(), 'message:new', { message }, origin.socketId);
+      this.notifyOffline(result.message, state);
+    }
     return message;
+  }
+
+  private notifyOffline(message: MessageRecord, state: ConversationMembers): void {
+    const { notifier, presence } = this.d;
+    if (!notifier || !presence) return;
+    const offline: string[] = [];
+    for (const userId of state.members.keys()) if (userId !== message.senderId && !presence.isOnline(userId)) offline.push(userId);
+    if (offline.length) notifier.notify(message, offline);
   }
 
   /** Resolves once every send accepted so far is committed (for shutdown). */

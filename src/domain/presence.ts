@@ -1,3 +1,7 @@
+import type { Store } from '../store/store.js';
+import type { EventSink } from './events.js';
+import { iso } from './views.js';
+
 /**
  * Who is online on this node: a user is online while at least one of their
  * sockets is connected. (Across nodes, the cluster issue shares these counts.)
@@ -25,5 +29,62 @@ export class Presence {
 
   isOnline(userId: string): boolean {
     return this.sockets.has(userId);
+  }
+}
+
+/**
+ * Announces presence: on a user's first socket and on their last one going,
+ * `presence` goes to everyone who shares a conversation with them, and
+ * `lastSeenAt` is stored (on connect too: "last seen" is the last moment the
+ * user was known to be online). Announcements of one user keep their order
+ * and alternate: online, offline, online...
+ */
+export class PresenceService {
+  private readonly chains = new Map<string, Promise<void>>();
+  /** Users whose last announcement said online. */
+  private readonly announcedOnline = new Set<string>();
+
+  constructor(
+    readonly presence: Presence,
+    private readonly d: {
+      store: Pick<Store, 'setLastSeen' | 'contactsOf'>;
+      events: EventSink;
+      now: () => number;
+      onError: (err: unknown) => void;
+    },
+  ) {}
+
+  connected(userId: string): Promise<void> {
+    return this.presence.connected(userId) ? this.announce(userId) : Promise.resolve();
+  }
+
+  disconnected(userId: string): Promise<void> {
+    return this.presence.disconnected(userId) ? this.announce(userId) : Promise.resolve();
+  }
+
+  /** Resolves when every announcement started so far is done. */
+  async settled(): Promise<void> {
+    await Promise.all(this.chains.values());
+  }
+
+  private announce(userId: string): Promise<void> {
+    const previous = this.chains.get(userId) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      // Read the state when it is this announcement's turn, and say only
+      // changes: a quick connect/disconnect pair announces nothing twice.
+      const online = this.presence.isOnline(userId);
+      if (online === this.announcedOnline.has(userId)) return;
+      if (online) this.announcedOnline.add(userId);
+      else this.announcedOnline.delete(userId);
+      const at = this.d.now();
+      await this.d.store.setLastSeen(userId, at);
+      const contacts = await this.d.store.contactsOf(userId);
+      this.d.events.toUsers(contacts, 'presence', { userId, online, lastSeenAt: iso(at) });
+    }).catch(this.d.onError);
+    this.chains.set(userId, next);
+    void next.then(() => {
+      if (this.chains.get(userId) === next) this.chains.delete(userId);
+    });
+    return next;
   }
 }

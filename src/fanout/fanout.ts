@@ -24,4 +24,10 @@ export class SocketFanout implements EventSink {
     const target = exceptSocket ? this.io.to(rooms).except(exceptSocket) : this.io.to(rooms);
     (target.emit as (ev: string, p: unknown) => boolean)(event, payload);
   }
+
+  toConversation<E extends ServerEvent>(conversationId: string, event: E, payload: EventPayload<E>, exceptUser?: string): void {
+    const room = this.io.to(conversationRoom(conversationId));
+    const target = exceptUser ? room.except(userRoom(exceptUser)) : room;
+    (target.emit as (ev: string, p: unknown) => boolean)(event, payload);
+  }
 }

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import type { AckError } from './errors.js';
 import { LIMITS } from './limits.js';
-import { Conversation, Id, Message } from './models.js';
+import { Conversation, Id, IsoTime, Message } from './models.js';
 import { Text } from './http.js';
 
 /** Socket payloads, client → server. Extra properties are ignored. */
@@ -22,10 +22,25 @@ export type JoinPayload = Static<typeof JoinPayload>;
 export const LeavePayload = Type.Object({ conversationId: Id });
 export type LeavePayload = Static<typeof LeavePayload>;
 
+export const TypingPayload = Type.Object({ conversationId: Id, isTyping: Type.Boolean() });
+export type TypingPayload = Static<typeof TypingPayload>;
+
+/** `message:delivered` and `message:read`: the marker moves up to `seq`. */
+export const MarkerPayload = Type.Object({ conversationId: Id, seq: Type.Integer({ minimum: 1 }) });
+export type MarkerPayload = Static<typeof MarkerPayload>;
+
+/** Per conversation, the highest `rev` the client has applied (0 for none). */
+export const SyncPayload = Type.Object({
+  cursors: Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.Integer({ minimum: 0 })),
+  limit: Type.Optional(Type.Integer({ minimum: LIMITS.sync.min, maximum: LIMITS.sync.max })),
+});
+export type SyncPayload = Static<typeof SyncPayload>;
+
 /** Acknowledgement bodies on success. */
 export interface SendAck { ok: true; message: Message }
 export interface JoinAck { ok: true; messages: Message[]; lastSeq: number; hasMore: boolean }
 export interface OkAck { ok: true }
+export interface SyncAck { ok: true; messages: Message[]; conversations: Conversation[]; hasMore: boolean }
 
 export type Ack<T> = T | AckError;
 type Handler<P, A> = (payload: P, ack: (answer: Ack<A>) => void) => void;
@@ -36,6 +51,10 @@ export interface ClientToServerEvents {
   message: Handler<SendPayload, SendAck>;
   'conversation:join': Handler<JoinPayload, JoinAck>;
   'conversation:leave': Handler<LeavePayload, OkAck>;
+  typing: Handler<TypingPayload, OkAck>;
+  'message:delivered': Handler<MarkerPayload, OkAck>;
+  'message:read': Handler<MarkerPayload, OkAck>;
+  sync: Handler<SyncPayload, SyncAck>;
 }
 
 export const MessageEvent = Type.Object({ message: Message });
@@ -45,9 +64,32 @@ export type ConversationEvent = Static<typeof ConversationEvent>;
 export const ConversationRemovedEvent = Type.Object({ conversationId: Id });
 export type ConversationRemovedEvent = Static<typeof ConversationRemovedEvent>;
 
+export const ReceiptType = Type.Union([Type.Literal('delivered'), Type.Literal('read')]);
+export type ReceiptType = Static<typeof ReceiptType>;
+
+export const TypingEvent = Type.Object({ conversationId: Id, userId: Id, isTyping: Type.Boolean() });
+export type TypingEvent = Static<typeof TypingEvent>;
+export const ReceiptEvent = Type.Object({
+  conversationId: Id,
+  userId: Id,
+  seq: Type.Integer({ minimum: 1 }),
+  type: ReceiptType,
+  at: IsoTime,
+});
+export type ReceiptEvent = Static<typeof ReceiptEvent>;
+export const PresenceEvent = Type.Object({
+  userId: Id,
+  online: Type.Boolean(),
+  lastSeenAt: Type.Union([IsoTime, Type.Null()]),
+});
+export type PresenceEvent = Static<typeof PresenceEvent>;
+
 /** Every server → client event with its payload. */
 export interface ServerToClientEvents {
   'message:new': (event: MessageEvent) => void;
+  typing: (event: TypingEvent) => void;
+  receipt: (event: ReceiptEvent) => void;
+  presence: (event: PresenceEvent) => void;
   'conversation:new': (event: ConversationEvent) => void;
   'conversation:updated': (event: ConversationEvent) => void;
   'conversation:removed': (event: ConversationRemovedEvent) => void;

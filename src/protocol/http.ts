@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { LIMITS } from './limits.js';
-import { Conversation, Id, Message, User } from './models.js';
+import { Conversation, Id, IsoTime, Message, User } from './models.js';
 
 /** Text with at least one non-space character, counted in code points. */
 export const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S' });
@@ -81,5 +81,11 @@ export const HistoryQuery = Type.Object({
 export type HistoryQuery = Static<typeof HistoryQuery>;
 export const HistoryResponse = Type.Object({ messages: Type.Array(Message), hasMore: Type.Boolean() });
 export type HistoryResponse = Static<typeof HistoryResponse>;
+
+export const MessageParams = Type.Object({ id: Id, messageId: Id });
+export type MessageParams = Static<typeof MessageParams>;
+const ReceiptEntry = Type.Object({ userId: Id, at: IsoTime });
+export const ReceiptsResponse = Type.Object({ delivered: Type.Array(ReceiptEntry), read: Type.Array(ReceiptEntry) });
+export type ReceiptsResponse = Static<typeof ReceiptsResponse>;
 
 export const HealthResponse = Type.Object({ status: Type.Literal('ok') });

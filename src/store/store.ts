@@ -119,6 +119,34 @@ export interface ConversationListQuery {
   before?: number;
 }
 
+export type MarkerType = 'delivered' | 'read';
+
+/** A request to move a member's marker forward to `seq`. */
+export interface MarkerMove {
+  conversationId: string;
+  userId: string;
+  type: MarkerType;
+  seq: number;
+  at: number;
+}
+
+/**
+ * What became of a marker move. A read marker also carries the delivered
+ * marker along (reading implies delivery). `moved` lists the markers that
+ * actually advanced, with their new values.
+ */
+export type MarkerOutcome =
+  | { kind: 'moved'; deliveredSeq: number; readSeq: number; moved: { type: MarkerType; seq: number }[] }
+  | { kind: 'unchanged'; deliveredSeq: number; readSeq: number }
+  | { kind: 'not_member' }
+  | { kind: 'beyond_last_seq'; lastSeq: number };
+
+/** When members' markers first reached a seq. */
+export interface MarkerTimes {
+  delivered: { userId: string; at: number }[];
+  read: { userId: string; at: number }[];
+}
+
 /** Thrown by a write that would break a uniqueness rule (e.g. a username). */
 export class UniqueViolation extends Error {
   constructor(readonly what: string) {
@@ -161,10 +189,33 @@ export interface Store {
   removeMember(conversationId: string, userId: string, newOwnerId: string | null): Promise<boolean>;
   setArchived(conversationId: string, userId: string, archived: boolean): Promise<boolean>;
 
+  /** Everyone who shares at least one conversation with the user (not the user). */
+  contactsOf(userId: string): Promise<string[]>;
+  /** Every conversation the user is a member of, with its change counter. */
+  conversationRevs(userId: string): Promise<{ conversationId: string; lastRev: number }[]>;
+
+  // ---- markers ------------------------------------------------------------
+  /**
+   * One transaction for the batch; markers only move forward, and never past
+   * the conversation's lastSeq. Each move that advances is logged with its
+   * time (see markerTimes).
+   */
+  advanceMarkers(batch: readonly MarkerMove[]): Promise<MarkerOutcome[]>;
+  /**
+   * For these users, when their delivered / read marker first reached `seq`
+   * (users whose marker is below it are left out). Times are exact to about
+   * a second for recent moves; for a seq older than the moves kept, the
+   * oldest kept move's time (an upper bound).
+   */
+  markerTimes(conversationId: string, seq: number, userIds: readonly string[]): Promise<MarkerTimes>;
+
   // ---- messages -----------------------------------------------------------
   /** One transaction for the whole batch; see the semantics above. */
   appendMessages(batch: readonly NewMessage[]): Promise<AppendOutcome[]>;
   history(conversationId: string, q: HistoryQuery): Promise<HistoryPage>;
+  messageById(id: string): Promise<MessageRecord | null>;
+  /** Messages whose rev is above `afterRev`, ascending by rev, at most `limit`. */
+  changesSince(conversationId: string, afterRev: number, limit: number): Promise<MessageRecord[]>;
   /**
    * Per conversation: messages after `afterSeq` that `userId` did not send
    * and that are not deleted (an index range scan from the read marker).

@@ -2,7 +2,10 @@ import type { Registry } from 'prom-client';
 import type { AccountService } from '../domain/accounts.js';
 import type { ConversationService } from '../domain/conversations.js';
 import type { MessageService } from '../domain/messages.js';
-import type { Presence } from '../domain/presence.js';
+import type { PresenceService } from '../domain/presence.js';
+import type { ReceiptService } from '../domain/receipts.js';
+import type { SyncService } from '../domain/sync.js';
+import type { TypingService } from '../domain/typing.js';
 import type { Store } from '../store/store.js';
 import type { Metrics } from '../metrics.js';
 
@@ -11,9 +14,12 @@ export interface Services {
   accounts: AccountService;
   conversations: ConversationService;
   messages: MessageService;
-  presence: Presence;
+  receipts: ReceiptService;
+  typing: TypingService;
+  sync: SyncService;
+  presence: PresenceService;
   /** Only for /health. */
-  store: Pick<Store, 'ping' | 'setLastSeen'>;
+  store: Pick<Store, 'ping'>;
   metrics: Metrics;
   registry: Registry;
   now: () => number;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import { createApp, type Parley } from '../../src/app.js';
+import { createApp, type AppOptions, type Parley } from '../../src/app.js';
 
 export interface TestServer {
   url: string;
@@ -17,10 +17,10 @@ export function tempDir(prefix = 'parley-test-'): string {
 }
 
 /** A real server on an ephemeral port with a real SQLite file in a temp dir. */
-export async function startServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startServer(overrides: Partial<Config> = {}, options: AppOptions = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? tempDir();
   const config = loadConfig({}, { port: 0, logLevel: 'silent', scryptCost: 1024, ...overrides, dataDir });
-  const app = await createApp(config);
+  const app = await createApp(config, options);
   const url = await app.listen();
   return { url, app, config, dataDir, close: () => app.close() };
 }

@@ -77,4 +77,23 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE client_id IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'marker moves, for "seen by ... at"',
+    sql: `
+      -- One row per move of a member's delivered (0) or read (1) marker. Moves
+      -- within a second of the previous one update it instead, and only the
+      -- latest moves are kept per member, so storage grows with members and
+      -- time, not with members × messages.
+      CREATE TABLE marker_moves (
+        conversation_id INTEGER NOT NULL,
+        user_id         INTEGER NOT NULL,
+        type            INTEGER NOT NULL CHECK (type IN (0, 1)),
+        seq             INTEGER NOT NULL,
+        opened_at       INTEGER NOT NULL,        -- first move of this row's one-second window
+        at              INTEGER NOT NULL,        -- latest move: when the marker reached seq
+        PRIMARY KEY (conversation_id, user_id, type, seq)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

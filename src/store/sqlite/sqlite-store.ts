@@ -9,6 +9,10 @@ import {
   type ConversationListQuery,
   type ConversationRecord,
   type HistoryPage,
+  type MarkerMove,
+  type MarkerOutcome,
+  type MarkerTimes,
+  type MarkerType,
   type HistoryQuery,
   type MemberRecord,
   type MessageRecord,
@@ -117,6 +121,12 @@ function keys(kind: 'u' | 'c', ids: readonly string[]): number[] {
   return out;
 }
 
+/** Moves of one marker within this window share a log row. */
+const MOVE_WINDOW_MS = 1000;
+/** Log rows kept per (conversation, member, marker type). */
+const MOVES_KEPT = 64;
+const MARKER_CODE: Record<MarkerType, 0 | 1> = { delivered: 0, read: 1 };
+
 /** The highest code point: `p || MAX` bounds every string that starts with p. */
 const PREFIX_END = String.fromCodePoint(0x10ffff);
 
@@ -124,6 +134,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly s;
   private readonly appendTx;
+  private readonly markersTx;
 
   constructor(opts: SqliteStoreOptions) {
     if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(opts.file), { recursive: true });
@@ -137,6 +148,7 @@ export class SqliteStore implements Store {
     migrate(this.db);
     this.s = prepare(this.db);
     this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => this.applyAppend(batch));
+    this.markersTx = this.db.transaction((batch: readonly MarkerMove[]) => batch.map((m) => this.applyMarkerMove(m)));
   }
 
   async ping(): Promise<void> {
@@ -329,7 +341,7 @@ export class SqliteStore implements Store {
     // (conversation, sender, clientId) -> message stored earlier in this batch
     const inBatch = new Map<string, MessageRecord>();
     // (conversation, sender) -> highest seq this batch gave the sender
-    const senderMarks = new Map<string, { ck: number; uk: number; seq: number }>();
+    const senderMarks = new Map<string, { ck: number; uk: number; seq: number; at: number }>();
     // One tick per item, reserved up front (ticks may have gaps; they only order).
     let tick = this.reserveTicks(batch.length) - batch.length;
     for (const m of batch) {
@@ -372,12 +384,97 @@ export class SqliteStore implements Store {
         deletedAt: null,
       };
       if (m.clientId !== null) inBatch.set(`${ck}\u0000${uk}\u0000${m.clientId}`, message);
-      senderMarks.set(`${ck}:${uk}`, { ck, uk, seq: counters.last_seq });
+      senderMarks.set(`${ck}:${uk}`, { ck, uk, seq: counters.last_seq, at: m.createdAt });
       outcomes.push({ kind: 'stored', message });
     }
     // Sending moves the sender's own read and delivered markers to its seq.
-    for (const { ck, uk, seq } of senderMarks.values()) this.s.advanceOwnMarkers.run(seq, seq, ck, uk);
+    for (const { ck, uk, seq, at } of senderMarks.values()) {
+      this.s.advanceOwnMarkers.run(seq, seq, ck, uk);
+      this.logMove(ck, uk, 0, seq, at);
+      this.logMove(ck, uk, 1, seq, at);
+    }
     return outcomes;
+  }
+
+  /** Logs a marker move: into the latest row if its window is still open, else a new row. */
+  private logMove(ck: number, uk: number, type: 0 | 1, seq: number, at: number): void {
+    const last = this.s.lastMove.get(ck, uk, type) as { seq: number; opened_at: number } | undefined;
+    if (last && at - last.opened_at < MOVE_WINDOW_MS) {
+      this.s.extendMove.run(seq, at, ck, uk, type, last.seq);
+      return;
+    }
+    this.s.insertMove.run(ck, uk, type, seq, at, at);
+    this.s.pruneMoves.run(ck, uk, type, ck, uk, type, MOVES_KEPT - 1);
+  }
+
+  /** Runs inside the markers transaction. */
+  private applyMarkerMove(m: MarkerMove): MarkerOutcome {
+    const ck = decodeId('c', m.conversationId);
+    const uk = decodeId('u', m.userId);
+    if (ck === null || uk === null) return { kind: 'not_member' };
+    const member = this.s.memberMarkers.get(ck, uk) as { delivered_seq: number; read_seq: number; last_seq: number } | undefined;
+    if (!member) return { kind: 'not_member' };
+    if (m.seq > member.last_seq) return { kind: 'beyond_last_seq', lastSeq: member.last_seq };
+    const readSeq = m.type === 'read' ? Math.max(member.read_seq, m.seq) : member.read_seq;
+    const deliveredSeq = Math.max(member.delivered_seq, readSeq, m.type === 'delivered' ? m.seq : 0);
+    const moved: { type: MarkerType; seq: number }[] = [];
+    if (deliveredSeq > member.delivered_seq) moved.push({ type: 'delivered', seq: deliveredSeq });
+    if (readSeq > member.read_seq) moved.push({ type: 'read', seq: readSeq });
+    if (moved.length === 0) return { kind: 'unchanged', deliveredSeq, readSeq };
+    this.s.setMarkers.run(deliveredSeq, readSeq, ck, uk);
+    for (const mv of moved) this.logMove(ck, uk, MARKER_CODE[mv.type], mv.seq, m.at);
+    return { kind: 'moved', deliveredSeq, readSeq, moved };
+  }
+
+  async advanceMarkers(batch: readonly MarkerMove[]): Promise<MarkerOutcome[]> {
+    if (batch.length === 0) return [];
+    return this.markersTx.immediate(batch);
+  }
+
+  async markerTimes(conversationId: string, seq: number, userIds: readonly string[]): Promise<MarkerTimes> {
+    const out: MarkerTimes = { delivered: [], read: [] };
+    const ck = decodeId('c', conversationId);
+    if (ck === null) return out;
+    for (const userId of userIds) {
+      const uk = decodeId('u', userId);
+      if (uk === null) continue;
+      const member = this.s.memberMarkers.get(ck, uk) as { delivered_seq: number; read_seq: number } | undefined;
+      if (!member) continue;
+      for (const type of ['delivered', 'read'] as const) {
+        if ((type === 'read' ? member.read_seq : member.delivered_seq) < seq) continue;
+        const row = this.s.moveReaching.get(ck, uk, MARKER_CODE[type], seq) as { at: number } | undefined;
+        if (row) out[type].push({ userId, at: row.at });
+      }
+    }
+    return out;
+  }
+
+  async contactsOf(userId: string): Promise<string[]> {
+    const uk = decodeId('u', userId);
+    if (uk === null) return [];
+    return (this.s.contactsOf.all(uk, uk) as { user_id: number }[]).map((r) => encodeId('u', r.user_id));
+  }
+
+  async conversationRevs(userId: string): Promise<{ conversationId: string; lastRev: number }[]> {
+    const uk = decodeId('u', userId);
+    if (uk === null) return [];
+    return (this.s.conversationRevs.all(uk) as { id: number; last_rev: number }[]).map((r) => ({
+      conversationId: encodeId('c', r.id),
+      lastRev: r.last_rev,
+    }));
+  }
+
+  async messageById(id: string): Promise<MessageRecord | null> {
+    const k = decodeId('m', id);
+    if (k === null) return null;
+    const row = this.s.messageById.get(k) as MessageRow | undefined;
+    return row ? toMessage(row) : null;
+  }
+
+  async changesSince(conversationId: string, afterRev: number, limit: number): Promise<MessageRecord[]> {
+    const ck = decodeId('c', conversationId);
+    if (ck === null) return [];
+    return (this.s.changesSince.all(ck, afterRev, limit) as MessageRow[]).map(toMessage);
   }
 
   async history(conversationId: string, q: HistoryQuery): Promise<HistoryPage> {
@@ -512,6 +609,41 @@ function prepare(db: Database.Database) {
     unreadCount: db.prepare(
       `SELECT count(*) AS n FROM messages
        WHERE conversation_id = ? AND seq > ? AND sender_id != ? AND deleted_at IS NULL`,
+    ),
+    memberMarkers: db.prepare(
+      `SELECT m.delivered_seq, m.read_seq, c.last_seq FROM members m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.conversation_id = ? AND m.user_id = ?`,
+    ),
+    setMarkers: db.prepare('UPDATE members SET delivered_seq = ?, read_seq = ? WHERE conversation_id = ? AND user_id = ?'),
+    lastMove: db.prepare(
+      `SELECT seq, opened_at FROM marker_moves WHERE conversation_id = ? AND user_id = ? AND type = ?
+       ORDER BY seq DESC LIMIT 1`,
+    ),
+    extendMove: db.prepare(
+      `UPDATE marker_moves SET seq = ?, at = ? WHERE conversation_id = ? AND user_id = ? AND type = ? AND seq = ?`,
+    ),
+    insertMove: db.prepare(
+      'INSERT INTO marker_moves (conversation_id, user_id, type, seq, opened_at, at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    pruneMoves: db.prepare(
+      `DELETE FROM marker_moves WHERE conversation_id = ? AND user_id = ? AND type = ? AND seq < (
+         SELECT seq FROM marker_moves WHERE conversation_id = ? AND user_id = ? AND type = ?
+         ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+    ),
+    moveReaching: db.prepare(
+      `SELECT at FROM marker_moves WHERE conversation_id = ? AND user_id = ? AND type = ? AND seq >= ?
+       ORDER BY seq LIMIT 1`,
+    ),
+    contactsOf: db.prepare(
+      `SELECT DISTINCT other.user_id FROM members mine JOIN members other ON other.conversation_id = mine.conversation_id
+       WHERE mine.user_id = ? AND other.user_id != ?`,
+    ),
+    conversationRevs: db.prepare(
+      `SELECT c.id, c.last_rev FROM members m JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = ?`,
+    ),
+    messageById: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE id = ?`),
+    changesSince: db.prepare(
+      `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = ? AND rev > ? ORDER BY rev LIMIT ?`,
     ),
     messageBySeq: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE conversation_id = ? AND seq = ?`),
     historyLatest: db.prepare(

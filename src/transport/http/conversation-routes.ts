@@ -9,6 +9,8 @@ import {
   HistoryQuery,
   HistoryResponse,
   MemberParams,
+  MessageParams,
+  ReceiptsResponse,
   UpdateConversationBody,
 } from '../../protocol/http.js';
 import { Conversation } from '../../protocol/models.js';
@@ -19,7 +21,7 @@ import { authenticateHook } from './authenticate.js';
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 
 export const conversationRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { conversations, messages } = services;
+  const { conversations, messages, receipts } = services;
   app.addHook('preHandler', authenticateHook(services));
 
   app.post(
@@ -83,5 +85,11 @@ export const conversationRoutes: FastifyPluginAsyncTypebox<{ services: Services 
     '/api/conversations/:id/messages',
     { schema: { params: ConversationParams, querystring: HistoryQuery, response: { 200: HistoryResponse, ...errors } } },
     async (request) => messages.history(request.params.id, request.userId, request.query),
+  );
+
+  app.get(
+    '/api/conversations/:id/messages/:messageId/receipts',
+    { schema: { params: MessageParams, response: { 200: ReceiptsResponse, ...errors } } },
+    async (request) => receipts.receipts(request.params.id, request.params.messageId, request.userId),
   );
 };

@@ -8,8 +8,9 @@ import type { AckError } from '../../protocol/errors.js';
 import { ackError, splitArgs, toAckError, type AckFn } from './acks.js';
 import type { EventHandler } from './handler.js';
 import { messageHandlers } from './message-handlers.js';
+import { realtimeHandlers } from './realtime-handlers.js';
 
-const HANDLERS: readonly EventHandler[] = [...messageHandlers];
+const HANDLERS: readonly EventHandler[] = [...messageHandlers, ...realtimeHandlers];
 
 export interface SocketServerOptions {
   corsOrigins: string[];
@@ -52,7 +53,7 @@ export function attachSocketServer(http: HttpServer, services: Services, opts: S
   io.on('connection', (socket) => {
     const userId = socket.data.userId as string;
     void socket.join(userRoom(userId));
-    services.presence.connected(userId);
+    void services.presence.connected(userId);
     services.metrics.socketsConnected.inc();
     const ctx = { userId, socket, services };
 
@@ -86,9 +87,8 @@ export function attachSocketServer(http: HttpServer, services: Services, opts: S
 
     socket.on('disconnect', () => {
       services.metrics.socketsConnected.dec();
-      if (services.presence.disconnected(userId)) {
-        services.store.setLastSeen(userId, services.now()).catch((err: unknown) => log.error({ err }, 'setLastSeen failed'));
-      }
+      services.typing.socketClosed(socket.id);
+      void services.presence.disconnected(userId);
     });
   });
 
