@@ -183,7 +183,11 @@ export interface Store {
   /** The user's conversations, latest activity first. */
   listConversations(q: ConversationListQuery): Promise<ConversationListItem[]>;
   updateTitle(conversationId: string, title: string): Promise<ConversationRecord | null>;
-  /** Adds a member; false when already a member or there is no such conversation or user. */
+  /**
+   * Adds a member, with both markers at the conversation's lastSeq (logged as
+   * moves at `at`); false when already a member or there is no such
+   * conversation or user.
+   */
   addMember(conversationId: string, userId: string, at: number): Promise<boolean>;
   /** Removes a member and sets the new owner (or keeps it) in one transaction. */
   removeMember(conversationId: string, userId: string, newOwnerId: string | null): Promise<boolean>;

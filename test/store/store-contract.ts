@@ -467,6 +467,20 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         ]);
       });
 
+      it('a member added later starts with both markers at lastSeq, logged at the join', async () => {
+        const a = await user('a');
+        const b = await user('b');
+        const conv = await group([a], T0);
+        await store.appendMessages([msg(conv, a, 'one', null, T0 + 1), msg(conv, a, 'two', null, T0 + 2)]);
+        expect(await store.addMember(conv.id, b.id, T0 + 700)).toBe(true);
+        expect(await store.membership(conv.id, b.id)).toMatchObject({ readSeq: 2, deliveredSeq: 2 });
+        expect(await store.unreadCounts(b.id, [{ conversationId: conv.id, afterSeq: 2 }])).toEqual(new Map([[conv.id, 0]]));
+        expect(await store.markerTimes(conv.id, 1, [b.id])).toEqual({
+          delivered: [{ userId: b.id, at: T0 + 700 }],
+          read: [{ userId: b.id, at: T0 + 700 }],
+        });
+      });
+
       it('removes the owner and sets the new owner in the same step', async () => {
         const a = await user('a');
         const b = await user('b');
@@ -771,6 +785,148 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         expect(lasts.has(empty.id)).toBe(false);
         expect(lasts.size).toBe(2);
         expect((await store.lastMessages([])).size).toBe(0);
+      });
+    });
+
+    describe('markers', () => {
+      const move = (c: { id: string }, u: UserRecord, type: 'delivered' | 'read', seq: number, at = T0 + 5000) => ({
+        conversationId: c.id,
+        userId: u.id,
+        type,
+        seq,
+        at,
+      });
+
+      it('move forward only, never past lastSeq, and reading carries delivery along', async () => {
+        const a = await user('a');
+        const b = await user('b');
+        const outsider = await user('x');
+        const conv = await group([a, b]);
+        await sendEach([msg(conv, a, '1'), msg(conv, a, '2'), msg(conv, a, '3')]);
+        const out = await store.advanceMarkers([
+          move(conv, b, 'delivered', 2),
+          move(conv, b, 'delivered', 1),
+          move(conv, b, 'read', 1),
+          move(conv, b, 'read', 3),
+          move(conv, b, 'read', 4),
+          move(conv, outsider, 'read', 1),
+          move({ id: 'nope' }, b, 'read', 1),
+        ]);
+        expect(out).toEqual([
+          { kind: 'moved', deliveredSeq: 2, readSeq: 0, moved: [{ type: 'delivered', seq: 2 }] },
+          { kind: 'unchanged', deliveredSeq: 2, readSeq: 0 },
+          { kind: 'moved', deliveredSeq: 2, readSeq: 1, moved: [{ type: 'read', seq: 1 }] },
+          { kind: 'moved', deliveredSeq: 3, readSeq: 3, moved: [{ type: 'delivered', seq: 3 }, { type: 'read', seq: 3 }] },
+          { kind: 'beyond_last_seq', lastSeq: 3 },
+          { kind: 'not_member' },
+          { kind: 'not_member' },
+        ]);
+        expect(await store.membership(conv.id, b.id)).toMatchObject({ deliveredSeq: 3, readSeq: 3 });
+        expect(await store.advanceMarkers([])).toEqual([]);
+      });
+
+      it('tell when each member first reached a seq, leaving out those below it', async () => {
+        const a = await user('a');
+        const b = await user('b');
+        const c = await user('c');
+        const conv = await group([a, b, c]);
+        await sendEach([msg(conv, a, '1', null, T0), msg(conv, a, '2', null, T0), msg(conv, a, '3', null, T0)]);
+        await store.advanceMarkers([move(conv, b, 'delivered', 1, T0 + 10_000)]);
+        await store.advanceMarkers([move(conv, b, 'read', 2, T0 + 20_000)]);
+        await store.advanceMarkers([move(conv, c, 'delivered', 3, T0 + 30_000)]);
+        expect(await store.markerTimes(conv.id, 1, [b.id, c.id])).toEqual({
+          delivered: [
+            { userId: b.id, at: T0 + 10_000 },
+            { userId: c.id, at: T0 + 30_000 },
+          ],
+          read: [{ userId: b.id, at: T0 + 20_000 }],
+        });
+        expect(await store.markerTimes(conv.id, 2, [b.id, c.id])).toEqual({
+          delivered: [
+            { userId: b.id, at: T0 + 20_000 },
+            { userId: c.id, at: T0 + 30_000 },
+          ],
+          read: [{ userId: b.id, at: T0 + 20_000 }],
+        });
+        expect(await store.markerTimes(conv.id, 3, [b.id, c.id])).toEqual({
+          delivered: [{ userId: c.id, at: T0 + 30_000 }],
+          read: [],
+        });
+        // the sender's own markers moved when it sent
+        expect((await store.markerTimes(conv.id, 3, [a.id])).read).toEqual([{ userId: a.id, at: T0 }]);
+      });
+
+      it('moves within a second share one record, with the later time', async () => {
+        const a = await user('a');
+        const b = await user('b');
+        const conv = await group([a, b]);
+        await sendEach([msg(conv, a, '1', null, T0), msg(conv, a, '2', null, T0), msg(conv, a, '3', null, T0)]);
+        await store.advanceMarkers([move(conv, b, 'read', 1, T0 + 10_000)]);
+        await store.advanceMarkers([move(conv, b, 'read', 2, T0 + 10_400)]);
+        await store.advanceMarkers([move(conv, b, 'read', 3, T0 + 12_000)]);
+        const times = async (seq: number) => (await store.markerTimes(conv.id, seq, [b.id])).read[0]?.at;
+        expect(await times(1)).toBe(T0 + 10_400);
+        expect(await times(2)).toBe(T0 + 10_400);
+        expect(await times(3)).toBe(T0 + 12_000);
+      });
+    });
+
+    describe('marker log retention', () => {
+      it('keeps the latest moves; for older seqs the oldest kept time is an upper bound', async () => {
+        const a = await user('a');
+        const b = await user('b');
+        const conv = await group([a, b]);
+        const N = 70;
+        await store.appendMessages(Array.from({ length: N }, (_, i) => msg(conv, a, `m${i}`, null, T0)));
+        for (let seq = 1; seq <= N; seq++) {
+          await store.advanceMarkers([{ conversationId: conv.id, userId: b.id, type: 'read', seq, at: T0 + seq * 10_000 }]);
+        }
+        const at = async (seq: number) => (await store.markerTimes(conv.id, seq, [b.id])).read[0]?.at;
+        expect(await at(N)).toBe(T0 + N * 10_000);
+        expect(await at(N - 63)).toBe(T0 + (N - 63) * 10_000);
+        // seqs before the kept window answer the oldest kept move's time
+        expect(await at(1)).toBe(T0 + (N - 63) * 10_000);
+      });
+    });
+
+    describe('sync support', () => {
+      it('changesSince gives the messages above a rev, ascending, bounded', async () => {
+        const a = await user('a');
+        const conv = await group([a]);
+        const sent = await sendEach([msg(conv, a, '1'), msg(conv, a, '2'), msg(conv, a, '3'), msg(conv, a, '4')]);
+        expect(await store.changesSince(conv.id, 1, 2)).toEqual(sent.slice(1, 3));
+        expect(await store.changesSince(conv.id, 0, 100)).toEqual(sent);
+        expect(await store.changesSince(conv.id, 4, 100)).toEqual([]);
+        expect(await store.changesSince('nope', 0, 100)).toEqual([]);
+      });
+
+      it('conversationRevs lists every membership with its lastRev; contactsOf everyone sharing one', async () => {
+        const a = await user('a');
+        const b = await user('b');
+        const c = await user('c');
+        const loner = await user('l');
+        const g = await group([a, b]);
+        const d = (await direct(a, c)).conversation;
+        await group([loner]);
+        await sendEach([msg(g, a, '1'), msg(g, b, '2')]);
+        const revs = await store.conversationRevs(a.id);
+        expect(revs.sort((x, y) => (x.conversationId < y.conversationId ? -1 : 1))).toEqual(
+          [
+            { conversationId: g.id, lastRev: 2 },
+            { conversationId: d.id, lastRev: 0 },
+          ].sort((x, y) => (x.conversationId < y.conversationId ? -1 : 1)),
+        );
+        expect(sorted(await store.contactsOf(a.id))).toEqual(sorted([b.id, c.id]));
+        expect(await store.contactsOf(loner.id)).toEqual([]);
+        expect(await store.contactsOf('nope')).toEqual([]);
+      });
+
+      it('messageById finds a message, and nothing for other ids', async () => {
+        const a = await user('a');
+        const conv = await group([a]);
+        const [m] = await sendEach([msg(conv, a, 'find me')]);
+        expect(await store.messageById(m!.id)).toEqual(m);
+        for (const id of [...GARBAGE_IDS, conv.id, a.id, encodeId('m', 999_999)]) expect(await store.messageById(id)).toBeNull();
       });
     });
   });

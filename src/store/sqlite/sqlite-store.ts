@@ -304,9 +304,18 @@ export class SqliteStore implements Store {
     const uk = decodeId('u', userId);
     if (ck === null || uk === null) return false;
     return this.db.transaction(() => {
-      if (!this.s.conversationById.get(ck) || !this.s.userById.get(uk)) return false;
+      const conversation = this.s.conversationById.get(ck) as ConversationRow | undefined;
+      if (!conversation || !this.s.userById.get(uk)) return false;
       const tick = this.reserveTicks(1);
-      return this.s.insertMemberIfAbsent.run(ck, uk, at, tick).changes === 1;
+      // A newcomer starts level: the history before they joined is not unread
+      // for them, and its status does not fall back for everyone else.
+      const seq = conversation.last_seq;
+      if (this.s.insertMemberIfAbsent.run(ck, uk, at, tick, seq, seq).changes !== 1) return false;
+      if (seq > 0) {
+        this.logMove(ck, uk, 0, seq, at);
+        this.logMove(ck, uk, 1, seq, at);
+      }
+      return true;
     }).immediate();
   }
 
@@ -573,7 +582,8 @@ function prepare(db: Database.Database) {
     reserveTicks: db.prepare('UPDATE ticks SET value = value + ? WHERE id = 1 RETURNING value'),
     insertMember: db.prepare('INSERT INTO members (conversation_id, user_id, joined_at, joined_tick) VALUES (?, ?, ?, ?)'),
     insertMemberIfAbsent: db.prepare(
-      'INSERT INTO members (conversation_id, user_id, joined_at, joined_tick) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      `INSERT INTO members (conversation_id, user_id, joined_at, joined_tick, delivered_seq, read_seq)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
     deleteMember: db.prepare('DELETE FROM members WHERE conversation_id = ? AND user_id = ?'),
     setOwner: db.prepare('UPDATE conversations SET owner_id = ? WHERE id = ?'),
