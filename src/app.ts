@@ -28,12 +28,14 @@ import { systemRoutes } from './transport/http/system-routes.js';
 import { userRoutes } from './transport/http/user-routes.js';
 import { webRoutes } from './transport/http/web-routes.js';
 import { coercingAjv, strictAjv } from './transport/validation.js';
-import { attachSocketServer } from './transport/socket/server.js';
+import { createSocketServer, installSocketHandlers } from './transport/socket/server.js';
 
 export interface Parley {
   http: FastifyInstance;
   io: ParleyServer;
   services: Services;
+  /** The store (for operations and tests; the transports never write through it). */
+  store: Store;
   /** The offline notifier, when NOTIFY_WEBHOOK_URL is set. */
   notifier?: WebhookNotifier;
   /** Starts listening; resolves with the address (e.g. http://127.0.0.1:3000). */
@@ -65,25 +67,23 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const http = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: LIMITS.bodyBytesMax,
-    forceCloseConnections: true,
+    // Idle keep-alive connections close at once; requests in flight finish.
+    forceCloseConnections: 'idle',
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
   http.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema),
   );
 
+  const tokens = new TokenService(resolveJwtSecret(config.jwtSecret, config.dataDir), config.tokenTtlSeconds);
   const store = createStore(config);
   const { registry, metrics } = createMetrics();
   const presence = new Presence();
   const membership = new MembershipCache(store);
-  const tokens = new TokenService(resolveJwtSecret(config.jwtSecret, config.dataDir), config.tokenTtlSeconds);
 
-  // Sockets exist only once the HTTP server does; events go through this late-bound sink.
-  let fanout: SocketFanout | null = null;
-  const events: EventSink = {
-    toUsers: (...args) => fanout?.toUsers(...args),
-    toConversation: (...args) => fanout?.toConversation(...args),
-  };
+  const corsOrigins = config.corsOrigin.split(',').map((o) => o.trim()).filter(Boolean);
+  const io = createSocketServer(http.server, corsOrigins);
+  const events: EventSink = new SocketFanout(io);
 
   const notifier = config.notifyWebhookUrl
     ? new WebhookNotifier({
@@ -127,23 +127,29 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     now,
   };
 
-  const corsOrigins = config.corsOrigin.split(',').map((o) => o.trim()).filter(Boolean);
   await http.register(helmet, { contentSecurityPolicy: false });
   if (corsOrigins.length) await http.register(cors, { origin: corsOrigins, credentials: true });
   installErrorHandling(http, metrics);
+  // While shutting down, a response that finishes closes its connection, so
+  // keep-alive connections do not hold the shutdown open.
+  let shuttingDown = false;
+  http.addHook('onSend', async (_request, reply, payload) => {
+    if (shuttingDown) reply.header('connection', 'close');
+    return payload;
+  });
   await http.register(systemRoutes, { services });
   await http.register(webRoutes);
   await http.register(authRoutes, { services });
   await http.register(userRoutes, { services });
   await http.register(conversationRoutes, { services });
 
-  const sockets = attachSocketServer(http.server, services, { corsOrigins, log: http.log });
-  fanout = new SocketFanout(sockets.io);
+  const sockets = installSocketHandlers(io, services, http.log);
 
   let closing: Promise<void> | null = null;
   return {
     http,
-    io: sockets.io,
+    io,
+    store,
     services,
     notifier,
     async listen() {
@@ -151,14 +157,19 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     },
     close() {
       closing ??= (async () => {
+        // 1. New handshakes and socket events are refused with `unavailable`.
+        shuttingDown = true;
         sockets.stopAccepting();
-        // Every send already accepted commits and is acknowledged before sockets close.
+        sockets.close();
+        // 2. Every send and marker already accepted commits and is acknowledged.
         await Promise.all([services.messages.drain(), services.receipts.drain()]);
         await new Promise<void>((resolve) => setImmediate(resolve));
+        // 3. Sockets close; then HTTP stops listening and lets requests in flight finish.
         services.typing.close();
-        sockets.io.local.disconnectSockets(true);
-        sockets.io.engine.close();
+        io.local.disconnectSockets(true);
+        io.engine.close();
         await http.close();
+        // 4. Last, what writes after requests: presence, notifications, then the database.
         await services.presence.settled();
         await notifier?.close();
         await store.close();

@@ -3,16 +3,7 @@ import { createApp } from './app.js';
 
 /** Process entry: configuration from the environment, listen, graceful stop on signals. */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      process.exit(2);
-    }
-    throw e;
-  }
+  const config = loadConfig(process.env);
   const app = await createApp(config);
   const log = app.http.log;
   await app.listen();
@@ -43,6 +34,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // A configuration problem is the operator's to fix: say it in one line.
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
   console.error(err);
   process.exit(1);
 });

@@ -2,7 +2,7 @@ import type { AuthResponse, LoginBody, RegisterBody } from '../protocol/http.js'
 import type { User } from '../protocol/models.js';
 import { UniqueViolation, type Store, type UserRecord } from '../store/store.js';
 import { DomainError, notFound } from './errors.js';
-import { hashPassword, verifyPassword } from './passwords.js';
+import { PasswordHasher } from './passwords.js';
 import type { Presence } from './presence.js';
 import type { TokenService } from './tokens.js';
 import { userView } from './views.js';
@@ -19,8 +19,14 @@ export interface AccountDeps {
 export class AccountService {
   /** Verified against when the username is unknown, so timing does not tell. */
   private dummyHash: Promise<string> | null = null;
+  private readonly hasher: PasswordHasher;
 
-  constructor(private readonly d: AccountDeps) {}
+  constructor(private readonly d: AccountDeps) {
+    this.hasher = new PasswordHasher(
+      d.scryptCost,
+      () => new DomainError('unavailable', 'Too many sign-ins at once; retry shortly.', { retryAfter: 1000 }),
+    );
+  }
 
   view(u: UserRecord): User {
     return userView(u, this.d.presence);
@@ -29,7 +35,7 @@ export class AccountService {
   async register(body: RegisterBody): Promise<AuthResponse> {
     // Cheap check first, so a taken name costs no hashing; the unique index decides.
     if (await this.d.store.userByUsername(body.username)) throw usernameTaken();
-    const passwordHash = await hashPassword(body.password, this.d.scryptCost);
+    const passwordHash = await this.hasher.hash(body.password);
     let user: UserRecord;
     try {
       user = await this.d.store.createUser({
@@ -48,18 +54,20 @@ export class AccountService {
   async login(body: LoginBody): Promise<AuthResponse> {
     const user = await this.d.store.userByUsername(body.username);
     if (!user) {
-      this.dummyHash ??= hashPassword('not a real password', this.d.scryptCost);
-      await verifyPassword(body.password, await this.dummyHash);
+      this.dummyHash ??= this.hasher.hash('not a real password');
+      await this.hasher.verify(body.password, await this.dummyHash);
       throw badCredentials();
     }
-    if (!(await verifyPassword(body.password, user.passwordHash))) throw badCredentials();
+    if (!(await this.hasher.verify(body.password, user.passwordHash))) throw badCredentials();
     return { user: this.view(user), token: this.d.tokens.issue(user.id) };
   }
 
-  /** The user a bearer token stands for, or null. */
-  async authenticate(token: unknown): Promise<UserRecord | null> {
-    const id = this.d.tokens.subject(token);
-    return id === null ? null : this.d.store.userById(id);
+  /** The user a bearer token stands for and when the token expires (epoch ms), or null. */
+  async authenticate(token: unknown): Promise<{ user: UserRecord; expiresAt: number } | null> {
+    const verified = this.d.tokens.verifyToken(token);
+    if (!verified) return null;
+    const user = await this.d.store.userById(verified.userId);
+    return user ? { user, expiresAt: verified.expiresAt } : null;
   }
 
   async me(userId: string): Promise<User> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../protocol/errors.js';
 import type { ConversationKind, MemberRecord } from '../store/store.js';
-import { checkCanAddMember, checkCanRemoveMember, checkMember, checkNewConversation, nextOwner } from './conversations.js';
+import { checkCanAddMember, checkCanRemoveMember, checkMember, checkNewConversation } from './conversations.js';
 import { DomainError } from './errors.js';
 import type { ConversationMembers } from './membership.js';
 
@@ -111,23 +111,3 @@ describe('checkCanRemoveMember', () => {
   });
 });
 
-describe('nextOwner', () => {
-  it('keeps the owner when someone else leaves', () => {
-    expect(nextOwner(conv('group', 'u2', ['u1', 'u2', 'u3']), 'u3')).toBe('u2');
-    expect(nextOwner(conv('group', 'u2', ['u1', 'u2', 'u3']), 'u1')).toBe('u2');
-  });
-
-  it('passes ownership to the longest-standing remaining member when the owner leaves', () => {
-    expect(nextOwner(conv('group', 'u1', ['u1', 'u3', 'u2']), 'u1')).toBe('u3');
-    // the owner need not be the first to have joined
-    expect(nextOwner(conv('group', 'u2', ['u5', 'u2', 'u4']), 'u2')).toBe('u5');
-  });
-
-  it('is null when the owner was the last member', () => {
-    expect(nextOwner(conv('group', 'u1', ['u1']), 'u1')).toBeNull();
-  });
-
-  it('keeps no owner as no owner', () => {
-    expect(nextOwner(conv('direct', null, ['u1', 'u2']), 'u1')).toBeNull();
-  });
-});

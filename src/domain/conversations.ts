@@ -1,6 +1,7 @@
 import type { Conversation } from '../protocol/models.js';
 import type { CreateConversationBody } from '../protocol/http.js';
 import type { ConversationRecord, MemberRecord, Store, UserRecord } from '../store/store.js';
+import { LIMITS } from '../protocol/limits.js';
 import { forbidden, notFound, validation } from './errors.js';
 import type { EventSink } from './events.js';
 import type { ConversationMembers, MembershipCache } from './membership.js';
@@ -33,6 +34,7 @@ export function checkMember(c: ConversationMembers | null, userId: string): Conv
 
 export function checkCanAddMember(c: ConversationMembers): void {
   if (c.type !== 'group') throw validation('A direct conversation has exactly two members.');
+  if (c.members.size >= LIMITS.groupMembersMax) throw validation(`A group has at most ${LIMITS.groupMembersMax} members.`);
 }
 
 export function checkCanRemoveMember(c: ConversationMembers, actorId: string, targetId: string): void {
@@ -41,13 +43,6 @@ export function checkCanRemoveMember(c: ConversationMembers, actorId: string, ta
     throw forbidden('Only the owner may remove another member.');
   }
   if (!c.members.has(targetId)) throw notFound('That user is not a member of this conversation.');
-}
-
-/** Who owns the group once `leaving` is gone: the longest-standing remaining member. */
-export function nextOwner(c: ConversationMembers, leaving: string): string | null {
-  if (c.ownerId !== leaving) return c.ownerId;
-  for (const userId of c.members.keys()) if (userId !== leaving) return userId;
-  return null;
 }
 
 /** Direct: one other user. Group: the creator first, then the others, once each. */
@@ -61,6 +56,9 @@ export function checkNewConversation(creatorId: string, body: CreateConversation
   }
   const title = body.title?.trim();
   if (!title) throw validation('title: a group needs a title.');
+  if (others.length + 1 > LIMITS.groupMembersMax) {
+    throw validation(`memberIds: a group has at most ${LIMITS.groupMembersMax} members.`);
+  }
   return { memberIds: [creatorId, ...others], title };
 }
 
@@ -156,8 +154,9 @@ export class ConversationService {
   async removeMember(conversationId: string, actorId: string, userId: string): Promise<void> {
     const c = await this.requireMember(conversationId, actorId);
     checkCanRemoveMember(c, actorId, userId);
-    await this.d.store.removeMember(conversationId, userId, nextOwner(c, userId));
+    await this.d.store.removeMember(conversationId, userId);
     this.d.membership.invalidate(conversationId);
+    this.d.events.unsubscribe(userId, conversationId);
     this.d.events.toUsers([userId], 'conversation:removed', { conversationId });
     const remaining = [...c.members.keys()].filter((id) => id !== userId);
     await this.announce(conversationId, remaining, 'conversation:updated');
@@ -179,19 +178,54 @@ export class ConversationService {
     return view;
   }
 
-  /** Sends `event` with each recipient's own view of the conversation. */
+  /**
+   * Sends `event` with each recipient's own view of the conversation. The
+   * shared part (members, last message, status) is built once; recipients
+   * whose own fields (unread count, archived) are equal share one emit, so
+   * one encoding.
+   */
   private async announce(
     conversationId: string,
     recipients: Iterable<string>,
     event: 'conversation:new' | 'conversation:updated',
   ): Promise<void> {
-    const conversation = await this.d.store.conversationById(conversationId);
+    const [conversation, members] = await Promise.all([
+      this.d.store.conversationById(conversationId),
+      this.d.store.members(conversationId),
+    ]);
     if (!conversation) return;
-    for (const userId of recipients) {
-      const [view] = await this.views(userId, [conversation]);
-      if (view) this.d.events.toUsers([userId], event, { conversation: view });
+    const byUser = new Map(members.map((m) => [m.userId, m]));
+    const targets = [...new Set(recipients)].filter((id) => byUser.has(id));
+    if (targets.length === 0) return;
+    const [users, lastMessages] = await Promise.all([
+      this.d.store.usersByIds(members.map((m) => m.userId)),
+      this.d.store.lastMessages([conversation]),
+    ]);
+    const groups = new Map<string, { viewer: MemberRecord; unreadCount: number; userIds: string[] }>();
+    for (const userId of targets) {
+      const viewer = byUser.get(userId) as MemberRecord;
+      const unreadCount =
+        viewer.readSeq >= conversation.lastSeq
+          ? 0
+          : ((await this.d.store.unreadCounts(userId, [{ conversationId, afterSeq: viewer.readSeq }])).get(conversationId) ?? 0);
+      const key = `${unreadCount}:${viewer.archived}`;
+      const group = groups.get(key);
+      if (group) group.userIds.push(userId);
+      else groups.set(key, { viewer, unreadCount, userIds: [userId] });
+    }
+    const shared = {
+      conversation,
+      members,
+      users: new Map(users.map((u) => [u.id, u])),
+      lastMessage: lastMessages.get(conversationId) ?? null,
+      status: new StatusOracle(members),
+    };
+    for (const { viewer, unreadCount, userIds } of groups.values()) {
+      const view = conversationView({ ...shared, viewer, unreadCount }, this.d.presence);
+      this.d.events.toUsers(userIds, event, { conversation: view });
     }
   }
+
 
   /**
    * The wire views of many conversations as `viewerId` sees them, with a fixed

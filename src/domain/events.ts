@@ -18,4 +18,6 @@ export interface EventSink {
   ): void;
   /** To the sockets that joined the conversation, but every socket of `exceptUser`. */
   toConversation<E extends ServerEvent>(conversationId: string, event: E, payload: EventPayload<E>, exceptUser?: string): void;
+  /** Every socket of the user stops hearing the conversation's room (removed from it). */
+  unsubscribe(userId: string, conversationId: string): void;
 }

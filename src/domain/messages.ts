@@ -126,6 +126,10 @@ export class MessageService {
         results[index] = { ok: false, error: new DomainError('not_found', 'No such conversation.') };
         return;
       }
+      if (outcome.kind === 'not_member') {
+        results[index] = { ok: false, error: new DomainError('forbidden', 'You are not a member of this conversation.') };
+        return;
+      }
       if (outcome.kind === 'stored') {
         this.d.membership.advanceOwnMarkers(outcome.message.conversationId, item.origin.userId, outcome.message.seq);
       }

@@ -29,3 +29,44 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const key = await derive(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p) });
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
+
+/**
+ * Hashing costs 128·N·r bytes and tens of milliseconds each; a flood of
+ * logins must not queue without bound. At most `concurrency` run at once,
+ * at most `maxWaiting` wait; past that the caller gets `overloaded()`.
+ */
+export class PasswordHasher {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly cost: number,
+    private readonly overloaded: () => Error,
+    private readonly concurrency = 4,
+    private readonly maxWaiting = 256,
+  ) {}
+
+  hash(password: string): Promise<string> {
+    return this.limit(() => hashPassword(password, this.cost));
+  }
+
+  verify(password: string, stored: string): Promise<boolean> {
+    return this.limit(() => verifyPassword(password, stored));
+  }
+
+  private async limit<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.concurrency) {
+      if (this.waiting.length >= this.maxWaiting) throw this.overloaded();
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.running++;
+    }
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); // hand the slot over
+      else this.running--;
+    }
+  }
+}

@@ -30,4 +30,8 @@ export class SocketFanout implements EventSink {
     const target = exceptUser ? room.except(userRoom(exceptUser)) : room;
     (target.emit as (ev: string, p: unknown) => boolean)(event, payload);
   }
+
+  unsubscribe(userId: string, conversationId: string): void {
+    this.io.in(userRoom(userId)).socketsLeave(conversationRoom(conversationId));
+  }
 }

@@ -2,13 +2,13 @@ import { Type, type Static } from 'typebox';
 import type { AckError } from './errors.js';
 import { LIMITS } from './limits.js';
 import { Conversation, Id, IsoTime, Message } from './models.js';
-import { Text } from './http.js';
+import { ClientKey, Text } from './http.js';
 
 /** Socket payloads, client → server. Extra properties are ignored. */
 export const SendPayload = Type.Object({
   conversationId: Id,
   content: Text(LIMITS.contentMax),
-  clientId: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: LIMITS.clientIdMax }), Type.Null()])),
+  clientId: Type.Optional(Type.Union([ClientKey(LIMITS.clientIdMax), Type.Null()])),
 });
 export type SendPayload = Static<typeof SendPayload>;
 

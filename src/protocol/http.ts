@@ -2,8 +2,25 @@ import { Type, type Static } from 'typebox';
 import { LIMITS } from './limits.js';
 import { Conversation, Id, IsoTime, Message, User } from './models.js';
 
+/**
+ * Every string a client sends must be well-formed Unicode (no lone UTF-16
+ * surrogate): what is stored is then exactly what was acknowledged. The
+ * servers' validators know this keyword; it is ignored by others.
+ */
+const wellFormed = { wellFormed: true } as Record<string, unknown>;
+
 /** Text with at least one non-space character, counted in code points. */
-export const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S' });
+export const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '\\S', ...wellFormed });
+
+/**
+ * A name people see (display names, group titles): not blank, and no control
+ * or text-direction characters, which could spoof what a client shows.
+ */
+export const NAME_PATTERN = '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069]*$';
+export const Name = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: NAME_PATTERN, ...wellFormed });
+
+/** An identifier chosen by the client (e.g. clientId). */
+export const ClientKey = (max: number) => Type.String({ minLength: 1, maxLength: max, ...wellFormed });
 
 export const Username = Type.String({
   minLength: LIMITS.usernameMin,
@@ -11,8 +28,8 @@ export const Username = Type.String({
   pattern: '^[A-Za-z0-9_.\\-]+$',
   description: '3–32 of A-Z a-z 0-9 _ . -; unique ignoring case',
 });
-export const Password = Type.String({ minLength: LIMITS.passwordMin, maxLength: LIMITS.passwordMax });
-export const DisplayName = Text(LIMITS.displayNameMax);
+export const Password = Type.String({ minLength: LIMITS.passwordMin, maxLength: LIMITS.passwordMax, ...wellFormed });
+export const DisplayName = Name(LIMITS.displayNameMax);
 
 const limit = (r: { min: number; max: number; default: number }) =>
   Type.Integer({ minimum: r.min, maximum: r.max, default: r.default });
@@ -47,7 +64,7 @@ export const UsersResponse = Type.Object({ users: Type.Array(User) });
 // ---- conversations -------------------------------------------------------
 export const CreateConversationBody = Type.Object({
   type: Type.Union([Type.Literal('direct'), Type.Literal('group')]),
-  title: Type.Optional(Type.Union([Text(LIMITS.titleMax), Type.Null()])),
+  title: Type.Optional(Type.Union([Name(LIMITS.titleMax), Type.Null()])),
   memberIds: Type.Array(Id, { maxItems: LIMITS.groupMembersMax }),
 });
 export type CreateConversationBody = Static<typeof CreateConversationBody>;
@@ -68,7 +85,7 @@ export type ConversationParams = Static<typeof ConversationParams>;
 export const MemberParams = Type.Object({ id: Id, userId: Id });
 export type MemberParams = Static<typeof MemberParams>;
 
-export const UpdateConversationBody = Type.Object({ title: Text(LIMITS.titleMax) });
+export const UpdateConversationBody = Type.Object({ title: Name(LIMITS.titleMax) });
 export type UpdateConversationBody = Static<typeof UpdateConversationBody>;
 export const AddMemberBody = Type.Object({ userId: Id });
 export type AddMemberBody = Static<typeof AddMemberBody>;

@@ -94,7 +94,9 @@ export type AppendOutcome =
   | { kind: 'stored'; message: MessageRecord }
   /** The same (conversation, sender, clientId) was stored before: the original. */
   | { kind: 'duplicate'; message: MessageRecord }
-  | { kind: 'no_conversation' };
+  | { kind: 'no_conversation' }
+  /** The sender is not (any more) a member: checked in the same transaction. */
+  | { kind: 'not_member' };
 
 export interface HistoryPage {
   messages: MessageRecord[];
@@ -189,8 +191,12 @@ export interface Store {
    * conversation or user.
    */
   addMember(conversationId: string, userId: string, at: number): Promise<boolean>;
-  /** Removes a member and sets the new owner (or keeps it) in one transaction. */
-  removeMember(conversationId: string, userId: string, newOwnerId: string | null): Promise<boolean>;
+  /**
+   * Removes a member; if they owned the conversation, the longest-standing
+   * remaining member becomes the owner (none when nobody remains), in the same
+   * transaction. False when they were not a member.
+   */
+  removeMember(conversationId: string, userId: string): Promise<boolean>;
   setArchived(conversationId: string, userId: string, archived: boolean): Promise<boolean>;
 
   /** Everyone who shares at least one conversation with the user (not the user). */

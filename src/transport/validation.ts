@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { TSchema } from 'typebox';
+import { NAME_PATTERN } from '../protocol/http.js';
 
 /**
  * Two Ajv instances for the same TypeBox schemas: a strict one for bodies and
@@ -9,6 +10,17 @@ import type { TSchema } from 'typebox';
 const common = { allErrors: false, strict: false, useDefaults: true } as const;
 export const strictAjv = new Ajv({ ...common, coerceTypes: false });
 export const coercingAjv = new Ajv({ ...common, coerceTypes: true });
+
+/** A lone UTF-16 surrogate: text that cannot be stored as it was sent. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+for (const ajv of [strictAjv, coercingAjv]) {
+  ajv.addKeyword({
+    keyword: 'wellFormed',
+    type: 'string',
+    schemaType: 'boolean',
+    validate: (on: boolean, data: string) => !on || !LONE_SURROGATE.test(data),
+  });
+}
 
 /** A sentence that names the field and what is wrong with it. */
 export function describeErrors(errors: readonly ErrorObject[] | null | undefined, root = 'payload'): string {
@@ -22,8 +34,11 @@ export function describeErrors(errors: readonly ErrorObject[] | null | undefined
   }
   if (e.keyword === 'pattern') {
     const pattern = (e.params as { pattern: string }).pattern;
-    return pattern === '\\S' ? `${field} must not be blank` : `${field} has characters that are not allowed`;
+    if (pattern === '\\S') return `${field} must not be blank`;
+    if (pattern === NAME_PATTERN) return `${field} must not be blank, nor hold control or text-direction characters`;
+    return `${field} has characters that are not allowed`;
   }
+  if (e.keyword === 'wellFormed') return `${field} must be well-formed Unicode (no lone surrogate)`;
   if (e.keyword === 'additionalProperties') {
     return `${field} has an unknown property '${(e.params as { additionalProperty: string }).additionalProperty}'`;
   }

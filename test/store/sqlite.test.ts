@@ -50,6 +50,13 @@ describe('SqliteStore on a file', () => {
     return db;
   }
 
+  /** A writable raw connection, for what a test must do behind the store's back. */
+  function rawWritable(): Database.Database {
+    const db = new Database(file);
+    open.push(db);
+    return db;
+  }
+
   beforeEach(() => {
     dir = tempDir();
     file = path.join(dir, 'nested', 'parley.db');
@@ -189,15 +196,19 @@ describe('SqliteStore on a file', () => {
     const before = await store.conversationById(conversation.id);
     const membersBefore = await store.members(conversation.id);
 
-    // The third item's sender does not exist: its insert breaks a foreign key.
+    // The third item's insert fails (a trigger of the test's own makes it).
+    const writer = rawWritable();
+    writer.exec(`CREATE TRIGGER fail_on_breaks BEFORE INSERT ON messages WHEN NEW.content = 'breaks'
+                BEGIN SELECT RAISE(ABORT, 'forced failure'); END`);
     await expect(
       store.appendMessages([
         msg(conversation.id, bob, 'lost 1'),
         msg(conversation.id, alice, 'lost 2'),
-        msg(conversation.id, 'u999999', 'breaks'),
+        msg(conversation.id, alice, 'breaks'),
         msg(conversation.id, bob, 'never reached'),
       ]),
-    ).rejects.toThrow(/FOREIGN KEY/i);
+    ).rejects.toThrow(/forced failure/);
+    writer.exec('DROP TRIGGER fail_on_breaks');
 
     expect(await store.conversationById(conversation.id)).toEqual(before);
     expect(before?.lastSeq).toBe(1);
@@ -209,5 +220,43 @@ describe('SqliteStore on a file', () => {
     // the store carries on, with no gap in the seqs
     const next = await store.appendMessages([msg(conversation.id, bob, 'after')]);
     expect(next[0]).toMatchObject({ kind: 'stored', message: { seq: 2 } });
+  });
+});
+
+describe('SqliteStore: one process per database', () => {
+  it('refuses a second store on the same file while the first is open, and allows it after close', async () => {
+    const file = path.join(tempDir(), 'parley.db');
+    const first = new SqliteStore({ file });
+    expect(() => new SqliteStore({ file })).toThrow(/in use by process \d+/);
+    await first.close();
+    const second = new SqliteStore({ file });
+    await second.ping();
+    await second.close();
+    expect(fs.existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it('takes over a lock left by a process that is gone (a crash, SIGKILL)', async () => {
+    const file = path.join(tempDir(), 'parley.db');
+    const { spawnSync } = await import('node:child_process');
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    fs.writeFileSync(`${file}.lock`, `${gone}\n`);
+    const store = new SqliteStore({ file });
+    expect(fs.readFileSync(`${file}.lock`, 'utf8').trim()).toBe(String(process.pid));
+    await store.close();
+  });
+});
+
+describe('SqliteStore: durability settings', () => {
+  it('runs in WAL mode with synchronous=FULL: a commit is on disk before the ack', async () => {
+    const file = path.join(tempDir(), 'parley.db');
+    const store = new SqliteStore({ file });
+    try {
+      const db = (store as unknown as { db: Database.Database }).db;
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+      expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -481,12 +481,12 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         });
       });
 
-      it('removes the owner and sets the new owner in the same step', async () => {
+      it('removes the owner and passes the group to the longest-standing member in the same step', async () => {
         const a = await user('a');
         const b = await user('b');
         const c = await user('c');
         const conv = await group([a, b, c]);
-        expect(await store.removeMember(conv.id, a.id, b.id)).toBe(true);
+        expect(await store.removeMember(conv.id, a.id)).toBe(true);
         expect((await store.conversationById(conv.id))?.ownerId).toBe(b.id);
         expect((await store.members(conv.id)).map((m) => m.userId)).toEqual([b.id, c.id]);
         expect(await store.membership(conv.id, a.id)).toBeNull();
@@ -497,7 +497,7 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         const a = await user('a');
         const b = await user('b');
         const conv = await group([a, b]);
-        expect(await store.removeMember(conv.id, b.id, a.id)).toBe(true);
+        expect(await store.removeMember(conv.id, b.id)).toBe(true);
         expect((await store.conversationById(conv.id))?.ownerId).toBe(a.id);
         expect((await store.members(conv.id)).map((m) => m.userId)).toEqual([a.id]);
       });
@@ -505,7 +505,7 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
       it('removing the last member can leave no owner', async () => {
         const a = await user('a');
         const conv = await group([a]);
-        expect(await store.removeMember(conv.id, a.id, null)).toBe(true);
+        expect(await store.removeMember(conv.id, a.id)).toBe(true);
         expect(await store.members(conv.id)).toEqual([]);
         expect((await store.conversationById(conv.id))?.ownerId).toBeNull();
       });
@@ -515,16 +515,28 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         const b = await user('b');
         const outsider = await user('z');
         const conv = await group([a, b]);
-        expect(await store.removeMember(conv.id, outsider.id, b.id)).toBe(false);
+        expect(await store.removeMember(conv.id, outsider.id)).toBe(false);
         expect((await store.conversationById(conv.id))?.ownerId).toBe(a.id);
         expect((await store.members(conv.id)).map((m) => m.userId)).toEqual([a.id, b.id]);
-        expect(await store.removeMember('nope', a.id, null)).toBe(false);
+        expect(await store.removeMember('nope', a.id)).toBe(false);
       });
     });
 
     // ---- appendMessages ------------------------------------------------------------
 
     describe('appendMessages', () => {
+      it('refuses a sender who is not a member, in the same transaction, without disturbing the batch', async () => {
+        const a = await user('a');
+        const b = await user('b');
+        const outsider = await user('x');
+        const conv = await group([a, b]);
+        const out = await store.appendMessages([msg(conv, a, '1'), msg(conv, outsider, 'intruder'), msg(conv, b, '2')]);
+        expect(out.map((o) => o.kind)).toEqual(['stored', 'not_member', 'stored']);
+        expect(out.map((o) => (o.kind === 'stored' ? o.message.seq : null))).toEqual([1, null, 2]);
+        await store.removeMember(conv.id, b.id);
+        expect((await store.appendMessages([msg(conv, b, 'after leaving')]))[0]).toEqual({ kind: 'not_member' });
+      });
+
       it('gives one batch seqs 1..N in array order, with increasing revs', async () => {
         const a = await user('a');
         const b = await user('b');

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/store.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { http, register, uniqueName, type Account, type HttpResult } from '../helpers/client.js';
 import { expectError } from '../helpers/shapes.js';
@@ -44,8 +43,7 @@ describe('GET /health', () => {
 
     it('answers 503 {error:{code:"unavailable"}} with data.retryAfter', async () => {
       expect((await http(broken.url, 'GET', '/health')).status).toBe(200);
-      // Services exposes the store typed as Pick<Store, 'ping' | 'setLastSeen'>; the object is the whole store.
-      await (broken.app.services.store as unknown as Store).close();
+      await broken.app.store.close();
       const r = await http(broken.url, 'GET', '/health');
       expect(r.status).toBe(503);
       expect(r.body).toEqual({ error: { code: 'unavailable', message: expect.any(String), data: { retryAfter: expect.any(Number) } } });
@@ -151,5 +149,26 @@ describe('request bodies', () => {
     expect(Object.keys(r.body)).toEqual(['error']);
     expect(typeof r.body.error.code).toBe('string');
     expect(r.body.error.message.trim()).not.toBe('');
+  });
+});
+
+describe('a bug in a handler', () => {
+  it('answers 500 internal with a plain sentence, no stack or message of the error, and the server goes on', async () => {
+    const s = await startServer();
+    try {
+      const a = await register(s.url);
+      const accounts = s.app.services.accounts;
+      const me = accounts.me.bind(accounts);
+      accounts.me = async () => {
+        throw new Error('secret detail at /srv/app.js:42');
+      };
+      const r = await http(s.url, 'GET', '/api/users/me', { token: a.token });
+      expectError(r, 500, 'internal');
+      expect(JSON.stringify(r.body)).not.toMatch(/secret detail|app\.js|stack/);
+      accounts.me = me;
+      expect((await http(s.url, 'GET', '/api/users/me', { token: a.token })).status).toBe(200);
+    } finally {
+      await s.close();
+    }
   });
 });

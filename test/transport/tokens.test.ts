@@ -45,6 +45,14 @@ describe('tokens', () => {
     }
   });
 
+  it('refuses to start on an empty or short jwt-secret file, naming it, instead of signing with a weak key', async () => {
+    for (const content of ['', 'short\n']) {
+      const dataDir = tempDir();
+      fs.writeFileSync(path.join(dataDir, 'jwt-secret'), content);
+      await expect(startServer({ dataDir })).rejects.toThrow(/jwt-secret holds no usable secret/);
+    }
+  });
+
   it('with JWT_SECRET set, tokens hold across restarts with that secret and not with another', async () => {
     const dataDir = tempDir();
     const secret = 's'.repeat(40);

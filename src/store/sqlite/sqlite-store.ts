@@ -22,6 +22,7 @@ import {
   type Store,
   type UserRecord,
 } from '../store.js';
+import { DatabaseLock } from './lock.js';
 import { MIGRATIONS } from './migrations.js';
 
 export interface SqliteStoreOptions {
@@ -135,10 +136,18 @@ export class SqliteStore implements Store {
   private readonly s;
   private readonly appendTx;
   private readonly markersTx;
+  private readonly lock: DatabaseLock | null;
 
   constructor(opts: SqliteStoreOptions) {
-    if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(opts.file), { recursive: true });
-    this.db = new Database(opts.file);
+    const onDisk = opts.file !== ':memory:';
+    if (onDisk) fs.mkdirSync(path.dirname(opts.file), { recursive: true });
+    this.lock = onDisk ? DatabaseLock.acquire(opts.file) : null;
+    try {
+      this.db = new Database(opts.file);
+    } catch (e) {
+      this.lock?.release();
+      throw e;
+    }
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
     this.db.pragma('foreign_keys = ON');
@@ -157,6 +166,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+    this.lock?.release();
   }
 
   // ---- users ----------------------------------------------------------------
@@ -319,15 +329,15 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  async removeMember(conversationId: string, userId: string, newOwnerId: string | null): Promise<boolean> {
+  async removeMember(conversationId: string, userId: string): Promise<boolean> {
     const ck = decodeId('c', conversationId);
     const uk = decodeId('u', userId);
     if (ck === null || uk === null) return false;
-    const owner = newOwnerId === null ? null : decodeId('u', newOwnerId);
     return this.db.transaction(() => {
-      const removed = this.s.deleteMember.run(ck, uk).changes === 1;
-      if (removed) this.s.setOwner.run(owner, ck);
-      return removed;
+      if (this.s.deleteMember.run(ck, uk).changes !== 1) return false;
+      // The longest-standing remaining member inherits the group (or nobody).
+      this.s.passOwnership.run({ c: ck, u: uk });
+      return true;
     }).immediate();
   }
 
@@ -359,6 +369,10 @@ export class SqliteStore implements Store {
       const uk = decodeId('u', m.senderId);
       if (ck === null || uk === null) {
         outcomes.push({ kind: 'no_conversation' });
+        continue;
+      }
+      if (!this.s.isMember.get(ck, uk)) {
+        outcomes.push(this.s.conversationById.get(ck) ? { kind: 'not_member' } : { kind: 'no_conversation' });
         continue;
       }
       if (m.clientId !== null) {
@@ -586,7 +600,11 @@ function prepare(db: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
     deleteMember: db.prepare('DELETE FROM members WHERE conversation_id = ? AND user_id = ?'),
-    setOwner: db.prepare('UPDATE conversations SET owner_id = ? WHERE id = ?'),
+    passOwnership: db.prepare(
+      `UPDATE conversations SET owner_id = (
+         SELECT user_id FROM members WHERE conversation_id = @c ORDER BY joined_tick LIMIT 1)
+       WHERE id = @c AND owner_id = @u`,
+    ),
     setArchived: db.prepare('UPDATE members SET archived = ? WHERE conversation_id = ? AND user_id = ?'),
     members: db.prepare('SELECT * FROM members WHERE conversation_id = ? ORDER BY joined_tick'),
     membersOf: db.prepare(
@@ -594,6 +612,7 @@ function prepare(db: Database.Database) {
        ORDER BY conversation_id, joined_tick`,
     ),
     membership: db.prepare('SELECT * FROM members WHERE conversation_id = ? AND user_id = ?'),
+    isMember: db.prepare('SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?').pluck(),
     listConversations: db.prepare(
       `SELECT ${LIST_COLS} FROM members m JOIN conversations c ON c.id = m.conversation_id
        WHERE m.user_id = @user AND m.archived = @archived AND c.activity < @before

@@ -19,8 +19,8 @@ export function bearerToken(header: string | undefined): string | null {
 /** preHandler for every authenticated route: 401 unless the token is valid and its user exists. */
 export function authenticateHook(services: Services) {
   return async (request: FastifyRequest): Promise<void> => {
-    const user = await services.accounts.authenticate(bearerToken(request.headers.authorization));
-    if (!user) throw new DomainError('unauthorized', 'A valid bearer token is required.');
-    request.userId = user.id;
+    const session = await services.accounts.authenticate(bearerToken(request.headers.authorization));
+    if (!session) throw new DomainError('unauthorized', 'A valid bearer token is required.');
+    request.userId = session.user.id;
   };
 }

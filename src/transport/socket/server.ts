@@ -1,36 +1,56 @@
 import type { Server as HttpServer } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
-import { Server } from 'socket.io';
+import { Server, type Socket } from 'socket.io';
 import { LIMITS } from '../../protocol/limits.js';
+import type { AckError } from '../../protocol/errors.js';
 import { userRoom, type ParleyServer } from '../../fanout/fanout.js';
 import type { Services } from '../context.js';
-import type { AckError } from '../../protocol/errors.js';
 import { ackError, splitArgs, toAckError, type AckFn } from './acks.js';
 import type { EventHandler } from './handler.js';
 import { messageHandlers } from './message-handlers.js';
 import { realtimeHandlers } from './realtime-handlers.js';
 
 const HANDLERS: readonly EventHandler[] = [...messageHandlers, ...realtimeHandlers];
+const KNOWN = new Set<string>(HANDLERS.map((h) => h.event));
 
-export interface SocketServerOptions {
-  corsOrigins: string[];
-  log: FastifyBaseLogger;
-}
+/** Events one socket may have unanswered at once; past it: `rate_limited`. */
+export const MAX_IN_FLIGHT_PER_SOCKET = 64;
+/** A socket whose unsent output passes this many bytes has stopped reading: it is disconnected. */
+export const MAX_OUTGOING_BYTES = 16 * 1024 * 1024;
+/** How often sockets are checked for expired tokens. */
+const EXPIRY_SWEEP_MS = 60_000;
 
 export interface SocketTransport {
-  io: ParleyServer;
-  /** Refuse new events (acks answer `unavailable`) from now on. */
+  /** Refuse new handshakes and events (`unavailable`) from now on. */
   stopAccepting(): void;
+  /** Stops the transport's timers. */
+  close(): void;
 }
 
-/** Socket.IO on the HTTP server: handshake auth, rooms, one ack per event. */
-export function attachSocketServer(http: HttpServer, services: Services, opts: SocketServerOptions): SocketTransport {
-  const io: ParleyServer = new Server(http, {
+interface SocketData {
+  userId: string;
+  expiresAt: number;
+  inFlight: number;
+}
+
+/** The Socket.IO server on Parley's HTTP server (no handlers yet). */
+export function createSocketServer(http: HttpServer, corsOrigins: string[]): ParleyServer {
+  return new Server(http, {
     serveClient: false,
     maxHttpBufferSize: LIMITS.bodyBytesMax,
-    cors: opts.corsOrigins.length ? { origin: opts.corsOrigins, credentials: true } : undefined,
+    cors: corsOrigins.length ? { origin: corsOrigins, credentials: true } : undefined,
   });
-  const log = opts.log.child({ component: 'socket' });
+}
+
+/** Bytes written to a socket that its client has not taken yet (websocket transport). */
+function outgoingBytes(socket: Socket): number {
+  const transport = socket.conn.transport as { socket?: { bufferedAmount?: number } };
+  return transport.socket?.bufferedAmount ?? 0;
+}
+
+/** Handshake auth, rooms, presence, and one ack per event, for every socket. */
+export function installSocketHandlers(io: ParleyServer, services: Services, baseLog: FastifyBaseLogger): SocketTransport {
+  const log = baseLog.child({ component: 'socket' });
   let accepting = true;
 
   io.use((socket, next) => {
@@ -38,9 +58,10 @@ export function attachSocketServer(http: HttpServer, services: Services, opts: S
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
     const token = auth?.token ?? socket.handshake.query.token;
     services.accounts.authenticate(token).then(
-      (user) => {
-        if (!user) return next(new Error('unauthorized'));
-        socket.data.userId = user.id;
+      (session) => {
+        if (!session) return next(new Error('unauthorized'));
+        const data: SocketData = { userId: session.user.id, expiresAt: session.expiresAt, inFlight: 0 };
+        socket.data = data;
         next();
       },
       (err: unknown) => {
@@ -51,7 +72,8 @@ export function attachSocketServer(http: HttpServer, services: Services, opts: S
   });
 
   io.on('connection', (socket) => {
-    const userId = socket.data.userId as string;
+    const data = socket.data as SocketData;
+    const { userId } = data;
     void socket.join(userRoom(userId));
     void services.presence.connected(userId);
     services.metrics.socketsConnected.inc();
@@ -64,19 +86,29 @@ export function attachSocketServer(http: HttpServer, services: Services, opts: S
       };
       socket.on(h.event, (...args: unknown[]) => {
         const { payload, ack, hasPayload } = splitArgs(args);
-        if (!accepting) {
-          fail(ack, ackError('unavailable', 'The server is shutting down; retry shortly.', { retryAfter: 1000 }));
+        if (!accepting) return fail(ack, ackError('unavailable', 'The server is shutting down; retry shortly.', { retryAfter: 1000 }));
+        if (services.now() >= data.expiresAt) {
+          fail(ack, ackError('unauthorized', 'The token has expired.'));
+          socket.disconnect(true);
           return;
+        }
+        if (outgoingBytes(socket) > MAX_OUTGOING_BYTES) {
+          log.warn({ userId, socket: socket.id }, 'socket does not read its answers: disconnected');
+          socket.disconnect(true);
+          return;
+        }
+        if (data.inFlight >= MAX_IN_FLIGHT_PER_SOCKET) {
+          return fail(ack, ackError('rate_limited', `At most ${MAX_IN_FLIGHT_PER_SOCKET} unanswered events per connection.`, { retryAfter: 100 }));
         }
         const invalid = hasPayload ? h.check(payload) : 'payload is required';
-        if (invalid !== null) {
-          fail(ack, ackError('validation', invalid));
-          return;
-        }
-        h.handle(ctx, payload as never).then(
-          (answer) => ack?.({ ok: true, ...answer }),
-          (err: unknown) => fail(ack, toAckError(err, log)),
-        );
+        if (invalid !== null) return fail(ack, ackError('validation', invalid));
+        data.inFlight++;
+        h.handle(ctx, payload as never)
+          .then(
+            (answer) => ack?.({ ok: true, ...answer }),
+            (err: unknown) => fail(ack, toAckError(err, log)),
+          )
+          .finally(() => data.inFlight--);
       });
     }
 
@@ -92,12 +124,19 @@ export function attachSocketServer(http: HttpServer, services: Services, opts: S
     });
   });
 
+  // A socket outlives nothing: once its token expires it is disconnected.
+  const sweeper = setInterval(() => {
+    const now = services.now();
+    for (const socket of io.of('/').sockets.values()) {
+      if (now >= (socket.data as SocketData).expiresAt) socket.disconnect(true);
+    }
+  }, EXPIRY_SWEEP_MS);
+  sweeper.unref();
+
   return {
-    io,
     stopAccepting: () => {
       accepting = false;
     },
+    close: () => clearInterval(sweeper),
   };
 }
-
-const KNOWN = new Set<string>(HANDLERS.map((h) => h.event));

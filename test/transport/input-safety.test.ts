@@ -1,0 +1,92 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { direct, group, http, register, SocketPool } from '../helpers/client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { MAX_IN_FLIGHT_PER_SOCKET } from '../../src/transport/socket/server.js';
+
+let server: TestServer;
+const pool = new SocketPool(() => server.url);
+beforeAll(async () => {
+  server = await startServer();
+});
+afterEach(() => pool.closeAll());
+afterAll(() => server.close());
+
+describe('text is stored exactly as acknowledged', () => {
+  it('refuses lone surrogates in content and clientId (the ack could not match what is stored)', async () => {
+    const a = await register(server.url);
+    const b = await register(server.url);
+    const conv = await direct(server.url, a, b);
+    const sa = await pool.connect(a);
+    for (const payload of [
+      { conversationId: conv.id, content: 'a\ud800b' },
+      { conversationId: conv.id, content: 'x\udc00' },
+      { conversationId: conv.id, content: 'ok', clientId: 'id-\ud83d' },
+    ]) {
+      const ack = await sa.call('message:send', payload);
+      expect(ack.ok).toBe(false);
+      expect(ack.error.code).toBe('validation');
+      expect(ack.error.message).toMatch(/well-formed/);
+    }
+    const fine = await sa.send(conv.id, 'pair 😀 ok', { clientId: 'id-😀' });
+    const h = await http(server.url, 'GET', `/api/conversations/${conv.id}/messages`, { token: b.token });
+    expect(h.body.messages).toEqual([fine]);
+  });
+
+  it.each([
+    ['a NUL', 'bad\u0000name'],
+    ['a newline', 'two\nlines'],
+    ['a right-to-left override', 'admin\u202egnp.exe'],
+    ['a lone surrogate', 'x\ud800'],
+  ])('refuses %s in display names and group titles', async (_what, text) => {
+    const a = await register(server.url);
+    const b = await register(server.url);
+    const me = await http(server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: text } });
+    expect([me.status, me.body.error.code]).toEqual([400, 'validation']);
+    const created = await http(server.url, 'POST', '/api/conversations', {
+      token: a.token,
+      body: { type: 'group', title: text, memberIds: [b.id] },
+    });
+    expect([created.status, created.body.error.code]).toEqual([400, 'validation']);
+    const g = await group(server.url, a, [b], 'fine title');
+    const renamed = await http(server.url, 'PATCH', `/api/conversations/${g.id}`, { token: a.token, body: { title: text } });
+    expect([renamed.status, renamed.body.error.code]).toEqual([400, 'validation']);
+  });
+
+  it('accepts names in any script, with emoji and inner spaces', async () => {
+    const a = await register(server.url);
+    const r = await http(server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: 'Zoë 東京 🌸 עברית' } });
+    expect(r.status).toBe(200);
+    expect(r.body.displayName).toBe('Zoë 東京 🌸 עברית');
+  });
+});
+
+describe('one connection cannot flood the server', () => {
+  it(`answers rate_limited past ${MAX_IN_FLIGHT_PER_SOCKET} unanswered events, and serves it again once answers go out`, async () => {
+    const a = await register(server.url);
+    const b = await register(server.url);
+    const conv = await direct(server.url, a, b);
+    const sa = await pool.connect(a);
+    // Hold the commit so that sends stay unanswered.
+    const store = server.app.store;
+    const append = store.appendMessages.bind(store);
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    store.appendMessages = async (batch) => {
+      await opened;
+      return append(batch);
+    };
+    try {
+      const held = Array.from({ length: MAX_IN_FLIGHT_PER_SOCKET }, (_, i) =>
+        sa.call('message:send', { conversationId: conv.id, content: `m${i}` }),
+      );
+      const over = await sa.call('message:send', { conversationId: conv.id, content: 'one too many' });
+      expect(over).toMatchObject({ ok: false, error: { code: 'rate_limited', data: { retryAfter: expect.any(Number) } } });
+      open();
+      expect((await Promise.all(held)).every((x) => x.ok)).toBe(true);
+      expect((await sa.send(conv.id, 'after')).seq).toBe(MAX_IN_FLIGHT_PER_SOCKET + 1);
+    } finally {
+      store.appendMessages = append;
+      open();
+    }
+  });
+});
