@@ -30,6 +30,22 @@ describe('tokens', () => {
     }
   });
 
+  it('an open socket whose token expires is refused (unauthorized) and disconnected at its next event', async () => {
+    let now = Date.now();
+    const server = await startServer({ tokenTtlSeconds: 3600 }, { now: () => now });
+    try {
+      const a = await register(server.url);
+      const s = await connect(server.url, a.token);
+      const gone = new Promise((resolve) => s.socket.once('disconnect', resolve));
+      expect((await s.call('conversation:leave', { conversationId: 'c1' })).ok).toBe(true);
+      now += 3601 * 1000;
+      expect(await s.call('conversation:leave', { conversationId: 'c1' })).toMatchObject({ ok: false, error: { code: 'unauthorized' } });
+      await gone;
+    } finally {
+      await server.close();
+    }
+  });
+
   it('with no JWT_SECRET, the generated secret is kept in DATA_DIR (mode 0600) and reused', async () => {
     const dataDir = tempDir();
     let server = await startServer({ dataDir });
