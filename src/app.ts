@@ -11,6 +11,7 @@ import { MembershipCache } from './domain/membership.js';
 import { MessageService } from './domain/messages.js';
 import { Presence, PresenceService } from './domain/presence.js';
 import { ReceiptService } from './domain/receipts.js';
+import { SearchService } from './domain/search.js';
 import { SyncService } from './domain/sync.js';
 import { TypingService } from './domain/typing.js';
 import { WebhookNotifier, type WebhookOptions } from './notify/webhook.js';
@@ -23,6 +24,7 @@ import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Services } from './transport/context.js';
 import { authRoutes } from './transport/http/auth-routes.js';
 import { conversationRoutes } from './transport/http/conversation-routes.js';
+import { searchRoutes } from './transport/http/search-routes.js';
 import { installErrorHandling } from './transport/http/errors.js';
 import { systemRoutes } from './transport/http/system-routes.js';
 import { userRoutes } from './transport/http/user-routes.js';
@@ -115,6 +117,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     receipts: new ReceiptService({ store, membership, events, now }),
     typing: new TypingService({ membership, events }, opts.typingTimeoutMs),
     sync: new SyncService({ store, membership, conversations }),
+    search: new SearchService({ store, membership }),
     presence: new PresenceService(presence, {
       store,
       events,
@@ -142,6 +145,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await http.register(authRoutes, { services });
   await http.register(userRoutes, { services });
   await http.register(conversationRoutes, { services });
+  await http.register(searchRoutes, { services });
 
   const sockets = installSocketHandlers(io, services, http.log);
 

@@ -2,7 +2,7 @@ import type { JoinAck, SendPayload } from '../protocol/events.js';
 import type { HistoryResponse } from '../protocol/http.js';
 import { LIMITS } from '../protocol/limits.js';
 import type { Message } from '../protocol/models.js';
-import type { HistoryQuery, MessageRecord, NewMessage, Store } from '../store/store.js';
+import type { ChangeOutcome, HistoryQuery, MessageChange, MessageRecord, NewMessage, Store } from '../store/store.js';
 import { DomainError, validation } from './errors.js';
 import type { EventSink } from './events.js';
 import { checkMember } from './conversations.js';
@@ -52,6 +52,7 @@ export interface HistoryOptions {
 /** Sending (group commit, then fan-out) and reading history. */
 export class MessageService {
   private readonly queue: GroupCommitQueue<SendItem, SendResult>;
+  private readonly changes: GroupCommitQueue<MessageChange, ChangeOutcome>;
 
   constructor(private readonly d: MessageDeps) {
     this.queue = new GroupCommitQueue((items) => this.commit(items), {
@@ -59,6 +60,44 @@ export class MessageService {
       maxPending: d.maxPending ?? 20_000,
       overloaded: () => new DomainError('unavailable', 'The server is overloaded; retry shortly.', { retryAfter: 1000 }),
     });
+    this.changes = new GroupCommitQueue((batch) => d.store.changeMessages(batch), {
+      maxBatch: 512,
+      maxPending: 20_000,
+      overloaded: () => new DomainError('unavailable', 'The server is overloaded; retry shortly.', { retryAfter: 1000 }),
+    });
+  }
+
+  /** Edits a message (its sender only); members hear `message:updated`. */
+  edit(origin: Origin, messageId: string, content: string): Promise<Message> {
+    return this.change(origin, { kind: 'edit', messageId, userId: origin.userId, content, at: this.d.now() });
+  }
+
+  /**
+   * Deletes a message (its sender only): it keeps its seq, its text is erased
+   * from storage and the search index, and members hear `message:updated`.
+   * Deleting it again answers it unchanged.
+   */
+  delete(origin: Origin, messageId: string): Promise<Message> {
+    return this.change(origin, { kind: 'delete', messageId, userId: origin.userId, at: this.d.now() });
+  }
+
+  private async change(origin: Origin, change: MessageChange): Promise<Message> {
+    const outcome = await this.changes.enqueue(change);
+    switch (outcome.kind) {
+      case 'not_found':
+        throw new DomainError('not_found', 'No such message.');
+      case 'not_sender':
+        throw new DomainError('forbidden', 'Only its sender may change a message.');
+      case 'deleted':
+        throw validation('A deleted message cannot be edited.');
+    }
+    const state = await this.d.membership.get(outcome.message.conversationId);
+    const members = state ? [...state.members.values()] : [];
+    const message = messageView(outcome.message, new StatusOracle(members));
+    if (outcome.kind === 'changed' && state) {
+      this.d.events.toUsers(state.members.keys(), 'message:updated', { message }, origin.socketId);
+    }
+    return message;
   }
 
   /**
@@ -95,9 +134,9 @@ export class MessageService {
     if (offline.length) notifier.notify(message, offline);
   }
 
-  /** Resolves once every send accepted so far is committed (for shutdown). */
-  drain(): Promise<void> {
-    return this.queue.drain();
+  /** Resolves once every send and change accepted so far is committed (for shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all([this.queue.drain(), this.changes.drain()]);
   }
 
   /** One batch: membership checks in arrival order, then one transaction. */

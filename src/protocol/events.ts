@@ -12,6 +12,11 @@ export const SendPayload = Type.Object({
 });
 export type SendPayload = Static<typeof SendPayload>;
 
+export const EditPayload = Type.Object({ messageId: Id, content: Text(LIMITS.contentMax) });
+export type EditPayload = Static<typeof EditPayload>;
+export const DeletePayload = Type.Object({ messageId: Id });
+export type DeletePayload = Static<typeof DeletePayload>;
+
 export const JoinPayload = Type.Object({
   conversationId: Id,
   afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -55,6 +60,8 @@ export interface ClientToServerEvents {
   'message:delivered': Handler<MarkerPayload, OkAck>;
   'message:read': Handler<MarkerPayload, OkAck>;
   sync: Handler<SyncPayload, SyncAck>;
+  'message:edit': Handler<EditPayload, SendAck>;
+  'message:delete': Handler<DeletePayload, SendAck>;
 }
 
 export const MessageEvent = Type.Object({ message: Message });
@@ -87,6 +94,7 @@ export type PresenceEvent = Static<typeof PresenceEvent>;
 /** Every server → client event with its payload. */
 export interface ServerToClientEvents {
   'message:new': (event: MessageEvent) => void;
+  'message:updated': (event: MessageEvent) => void;
   typing: (event: TypingEvent) => void;
   receipt: (event: ReceiptEvent) => void;
   presence: (event: PresenceEvent) => void;

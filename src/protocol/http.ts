@@ -105,4 +105,19 @@ const ReceiptEntry = Type.Object({ userId: Id, at: IsoTime });
 export const ReceiptsResponse = Type.Object({ delivered: Type.Array(ReceiptEntry), read: Type.Array(ReceiptEntry) });
 export type ReceiptsResponse = Static<typeof ReceiptsResponse>;
 
+export const SearchQuery = Type.Object({
+  q: Type.String({ minLength: 1, maxLength: LIMITS.searchQueryMax, ...wellFormed }),
+  conversationId: Type.Optional(Id),
+  limit: limit(LIMITS.search),
+});
+export type SearchQuery = Static<typeof SearchQuery>;
+/** A message found, with the code-point ranges [start, end) of the matches in its content. */
+export const SearchResult = Type.Object({
+  ...Message.properties,
+  highlights: Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })])),
+});
+export type SearchResult = Static<typeof SearchResult>;
+export const SearchResponse = Type.Object({ results: Type.Array(SearchResult) });
+export type SearchResponse = Static<typeof SearchResponse>;
+
 export const HealthResponse = Type.Object({ status: Type.Literal('ok') });

@@ -98,6 +98,37 @@ export type AppendOutcome =
   /** The sender is not (any more) a member: checked in the same transaction. */
   | { kind: 'not_member' };
 
+/** A change to a stored message, by `userId`, who must be its sender and a member. */
+export type MessageChange =
+  | { kind: 'edit'; messageId: string; userId: string; content: string; at: number }
+  | { kind: 'delete'; messageId: string; userId: string; at: number };
+
+export type ChangeOutcome =
+  /** Applied: the message in its new state, with the conversation's next rev. */
+  | { kind: 'changed'; message: MessageRecord }
+  /** Deleting a deleted message: nothing changes. */
+  | { kind: 'unchanged'; message: MessageRecord }
+  /** No such message, or the user is not a member of its conversation. */
+  | { kind: 'not_found' }
+  | { kind: 'not_sender' }
+  /** Editing a deleted message. */
+  | { kind: 'deleted' };
+
+export interface SearchQuery {
+  userId: string;
+  /** Terms as the user meant them (see parseQuery); every term must match. */
+  terms: readonly string[];
+  /** Only this conversation (the caller must be a member: checked by the domain). */
+  conversationId?: string;
+  limit: number;
+}
+
+export interface SearchHit {
+  message: MessageRecord;
+  /** Lower is better. */
+  score: number;
+}
+
 export interface HistoryPage {
   messages: MessageRecord[];
   hasMore: boolean;
@@ -222,13 +253,27 @@ export interface Store {
   // ---- messages -----------------------------------------------------------
   /** One transaction for the whole batch; see the semantics above. */
   appendMessages(batch: readonly NewMessage[]): Promise<AppendOutcome[]>;
+  /**
+   * Edits and deletions, one transaction for the batch. Each applied change
+   * takes the conversation's next rev; a deletion erases the text from the
+   * message and from the search index.
+   */
+  changeMessages(batch: readonly MessageChange[]): Promise<ChangeOutcome[]>;
+  /**
+   * Full-text search over the conversations the user is a member of now,
+   * best match first; deleted messages are never found. Terms of 3+
+   * characters match as substrings; shorter ones as word prefixes (in
+   * unspaced scripts, as character sequences). Case and accents are ignored.
+   */
+  search(q: SearchQuery): Promise<SearchHit[]>;
   history(conversationId: string, q: HistoryQuery): Promise<HistoryPage>;
   messageById(id: string): Promise<MessageRecord | null>;
   /** Messages whose rev is above `afterRev`, ascending by rev, at most `limit`. */
   changesSince(conversationId: string, afterRev: number, limit: number): Promise<MessageRecord[]>;
   /**
    * Per conversation: messages after `afterSeq` that `userId` did not send
-   * and that are not deleted (an index range scan from the read marker).
+   * and that are not deleted. Sending moves the sender's read marker to its
+   * seq, so a caller's own messages are never after their read marker.
    */
   unreadCounts(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
   /** The message at each given conversation record's `lastSeq` (none for lastSeq 0). */

@@ -4,6 +4,7 @@ import type { ConversationService } from '../domain/conversations.js';
 import type { MessageService } from '../domain/messages.js';
 import type { PresenceService } from '../domain/presence.js';
 import type { ReceiptService } from '../domain/receipts.js';
+import type { SearchService } from '../domain/search.js';
 import type { SyncService } from '../domain/sync.js';
 import type { TypingService } from '../domain/typing.js';
 import type { Store } from '../store/store.js';
@@ -17,6 +18,7 @@ export interface Services {
   receipts: ReceiptService;
   typing: TypingService;
   sync: SyncService;
+  search: SearchService;
   presence: PresenceService;
   /** Only for /health. */
   store: Pick<Store, 'ping'>;

@@ -744,22 +744,25 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
     // ---- unread counts and last messages --------------------------------------------
 
     describe('unreadCounts', () => {
-      it("counts other members' messages after the marker, never the user's own", async () => {
+      it("counts the messages after the user's read marker: never their own, never deleted ones", async () => {
         const a = await user('a');
         const b = await user('b');
         const c = await user('c');
         const conv = await group([a, b, c]);
-        // seq: 1 a, 2 b, 3 a, 4 b, 5 a
-        await store.appendMessages([msg(conv, a, '1'), msg(conv, b, '2'), msg(conv, a, '3'), msg(conv, b, '4'), msg(conv, a, '5')]);
-        const count = async (u: UserRecord, afterSeq: number) =>
-          (await store.unreadCounts(u.id, [{ conversationId: conv.id, afterSeq }])).get(conv.id) ?? 0;
-        expect(await count(b, 0)).toBe(3);
-        expect(await count(b, 2)).toBe(2);
-        expect(await count(b, 3)).toBe(1);
-        expect(await count(b, 5)).toBe(0);
-        expect(await count(a, 0)).toBe(2);
-        expect(await count(c, 0)).toBe(5);
-        expect(await count(c, 4)).toBe(1);
+        // seq: 1 a, 2 b, 3 a, 4 b, 5 a — sending moves the sender's own marker
+        const sent = await sendEach([msg(conv, a, '1'), msg(conv, b, '2'), msg(conv, a, '3'), msg(conv, b, '4'), msg(conv, a, '5')]);
+        const unread = async (u: UserRecord) => {
+          const marker = (await store.membership(conv.id, u.id))!.readSeq;
+          return (await store.unreadCounts(u.id, [{ conversationId: conv.id, afterSeq: marker }])).get(conv.id);
+        };
+        expect([await unread(a), await unread(b), await unread(c)]).toEqual([0, 1, 5]);
+        await store.advanceMarkers([{ conversationId: conv.id, userId: c.id, type: 'read', seq: 3, at: T0 }]);
+        expect(await unread(c)).toBe(2);
+        // a deleted message is no longer unread
+        await store.changeMessages([{ kind: 'delete', messageId: sent[4]!.id, userId: a.id, at: T0 }]);
+        expect([await unread(b), await unread(c)]).toEqual([0, 1]);
+        await store.changeMessages([{ kind: 'delete', messageId: sent[1]!.id, userId: b.id, at: T0 }]);
+        expect(await unread(c)).toBe(1); // seq 2 was before c's marker
       });
 
       it('answers several conversations in one call', async () => {

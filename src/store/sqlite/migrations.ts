@@ -96,4 +96,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'search indexes; deleted messages index',
+    sql: `
+      -- Substrings of 3+ characters, case and accents folded (trigram), and
+      -- words (unicode61), where characters of unspaced scripts (CJK, Thai...)
+      -- are words of their own (parley_words spaces them out), so two-character
+      -- words are found as phrases. Contentless: the text lives in messages;
+      -- a deletion removes the row (contentless_delete).
+      CREATE VIRTUAL TABLE message_trigrams USING fts5(
+        content, content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
+      CREATE VIRTUAL TABLE message_words USING fts5(
+        content, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+      INSERT INTO message_trigrams (rowid, content) SELECT id, content FROM messages WHERE deleted_at IS NULL;
+      INSERT INTO message_words (rowid, content) SELECT id, parley_words(content) FROM messages WHERE deleted_at IS NULL;
+
+      -- Unread counts subtract the deleted messages after a marker: a small
+      -- index, holding only deleted messages.
+      CREATE INDEX messages_deleted ON messages(conversation_id, seq) WHERE deleted_at IS NOT NULL;
+    `,
+  },
 ];

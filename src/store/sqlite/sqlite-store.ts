@@ -8,7 +8,11 @@ import {
   type ConversationListItem,
   type ConversationListQuery,
   type ConversationRecord,
+  type ChangeOutcome,
   type HistoryPage,
+  type MessageChange,
+  type SearchHit,
+  type SearchQuery,
   type MarkerMove,
   type MarkerOutcome,
   type MarkerTimes,
@@ -22,6 +26,7 @@ import {
   type Store,
   type UserRecord,
 } from '../store.js';
+import { spaceOutScripts } from '../../text/search-text.js';
 import { DatabaseLock } from './lock.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -136,6 +141,8 @@ export class SqliteStore implements Store {
   private readonly s;
   private readonly appendTx;
   private readonly markersTx;
+  private readonly changesTx;
+  private readonly searchStatements = new Map<string, Database.Statement>();
   private readonly lock: DatabaseLock | null;
 
   constructor(opts: SqliteStoreOptions) {
@@ -154,10 +161,13 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('temp_store = MEMORY');
     this.db.pragma('cache_size = -65536');
+    // The word index's view of a text (used by migrations and inserts alike).
+    this.db.function('parley_words', { deterministic: true }, (text: unknown) => spaceOutScripts(String(text ?? '')));
     migrate(this.db);
     this.s = prepare(this.db);
     this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => this.applyAppend(batch));
     this.markersTx = this.db.transaction((batch: readonly MarkerMove[]) => batch.map((m) => this.applyMarkerMove(m)));
+    this.changesTx = this.db.transaction((batch: readonly MessageChange[]) => batch.map((c) => this.applyChange(c)));
   }
 
   async ping(): Promise<void> {
@@ -394,6 +404,8 @@ export class SqliteStore implements Store {
         continue;
       }
       const info = this.s.insertMessage.run(ck, counters.last_seq, counters.last_rev, uk, m.content, m.clientId, m.createdAt);
+      this.s.indexTrigrams.run(info.lastInsertRowid, m.content);
+      this.s.indexWords.run(info.lastInsertRowid, m.content);
       const message: MessageRecord = {
         id: encodeId('m', info.lastInsertRowid),
         conversationId: m.conversationId,
@@ -500,6 +512,87 @@ export class SqliteStore implements Store {
     return (this.s.changesSince.all(ck, afterRev, limit) as MessageRow[]).map(toMessage);
   }
 
+  async changeMessages(batch: readonly MessageChange[]): Promise<ChangeOutcome[]> {
+    if (batch.length === 0) return [];
+    return this.changesTx.immediate(batch);
+  }
+
+  /** Runs inside the changes transaction. */
+  private applyChange(c: MessageChange): ChangeOutcome {
+    const mk = decodeId('m', c.messageId);
+    const uk = decodeId('u', c.userId);
+    if (mk === null || uk === null) return { kind: 'not_found' };
+    const row = this.s.messageById.get(mk) as MessageRow | undefined;
+    if (!row || !this.s.isMember.get(row.conversation_id, uk)) return { kind: 'not_found' };
+    if (row.sender_id !== uk) return { kind: 'not_sender' };
+    if (row.deleted_at !== null) return c.kind === 'delete' ? { kind: 'unchanged', message: toMessage(row) } : { kind: 'deleted' };
+    const rev = (this.s.bumpRev.get(row.conversation_id) as { last_rev: number }).last_rev;
+    this.s.unindexTrigrams.run(mk);
+    this.s.unindexWords.run(mk);
+    let updated: MessageRow;
+    if (c.kind === 'edit') {
+      updated = this.s.editMessage.get(c.content, c.at, rev, mk) as MessageRow;
+      this.s.indexTrigrams.run(mk, c.content);
+      this.s.indexWords.run(mk, c.content);
+    } else {
+      // The text is erased from the row and the indexes, not hidden.
+      updated = this.s.eraseMessage.get(c.at, rev, mk) as MessageRow;
+    }
+    return { kind: 'changed', message: toMessage(updated) };
+  }
+
+  async search(q: SearchQuery): Promise<SearchHit[]> {
+    const uk = decodeId('u', q.userId);
+    const ck = q.conversationId === undefined ? undefined : decodeId('c', q.conversationId);
+    if (uk === null || ck === null) return [];
+    // Terms of 3+ characters: substrings (trigrams). Shorter: word prefixes,
+    // or character sequences in unspaced scripts; terms with no letter or
+    // digit cannot be matched by words and are left out.
+    const long: string[] = [];
+    const short: string[] = [];
+    for (const term of q.terms) {
+      if ([...term].length >= 3) long.push(`"${term.replaceAll('"', '""')}"`);
+      else if (/[\p{L}\p{N}]/u.test(term)) short.push(`"${spaceOutScripts(term).trim().replaceAll('"', '""')}"*`);
+    }
+    if (long.length === 0 && short.length === 0) return [];
+    const statement = this.searchStatement(long.length > 0, short.length > 0, ck !== undefined);
+    const rows = statement.all({
+      trigrams: long.join(' AND '),
+      words: short.join(' AND '),
+      user: uk,
+      conversation: ck ?? null,
+      limit: q.limit,
+    }) as (MessageRow & { score: number })[];
+    return rows.map((r) => ({ message: toMessage(r), score: r.score }));
+  }
+
+  private searchStatement(trigrams: boolean, words: boolean, oneConversation: boolean): Database.Statement {
+    const key = `${trigrams}${words}${oneConversation}`;
+    let statement = this.searchStatements.get(key);
+    if (statement) return statement;
+    const hits =
+      trigrams && words
+        ? `SELECT t.rowid AS id, bm25(message_trigrams) + w.score AS score FROM message_trigrams t
+             JOIN (SELECT rowid, bm25(message_words) AS score FROM message_words WHERE message_words MATCH @words) w
+               ON w.rowid = t.rowid
+           WHERE message_trigrams MATCH @trigrams`
+        : trigrams
+          ? 'SELECT rowid AS id, bm25(message_trigrams) AS score FROM message_trigrams WHERE message_trigrams MATCH @trigrams'
+          : 'SELECT rowid AS id, bm25(message_words) AS score FROM message_words WHERE message_words MATCH @words';
+    const scope = oneConversation
+      ? 'm.conversation_id = @conversation AND EXISTS (SELECT 1 FROM members WHERE conversation_id = @conversation AND user_id = @user)'
+      : 'm.conversation_id IN (SELECT conversation_id FROM members WHERE user_id = @user)';
+    statement = this.db.prepare(
+      `WITH hits AS (${hits})
+       SELECT ${MSG_COLS.split(', ').map((c) => `m.${c}`).join(', ')}, hits.score
+       FROM hits JOIN messages m ON m.id = hits.id
+       WHERE m.deleted_at IS NULL AND ${scope}
+       ORDER BY hits.score, m.id DESC LIMIT @limit`,
+    );
+    this.searchStatements.set(key, statement);
+    return statement;
+  }
+
   async history(conversationId: string, q: HistoryQuery): Promise<HistoryPage> {
     const ck = decodeId('c', conversationId);
     if (ck === null) return { messages: [], hasMore: false };
@@ -524,7 +617,8 @@ export class SqliteStore implements Store {
     const uk = decodeId('u', userId);
     for (const { conversationId, afterSeq } of markers) {
       const ck = decodeId('c', conversationId);
-      const n = uk === null || ck === null ? 0 : (this.s.unreadCount.get(ck, afterSeq, uk) as { n: number }).n;
+      const row = uk === null || ck === null ? undefined : (this.s.unreadCount.get({ c: ck, after: afterSeq }) as { n: number } | undefined);
+      const n = row?.n ?? 0;
       out.set(conversationId, n);
     }
     return out;
@@ -635,9 +729,23 @@ function prepare(db: Database.Database) {
       `UPDATE members SET read_seq = max(read_seq, ?), delivered_seq = max(delivered_seq, ?)
        WHERE conversation_id = ? AND user_id = ?`,
     ),
+    // lastSeq − marker − deleted after the marker: own messages are never
+    // after one's read marker (sending moves it), so no per-message scan.
     unreadCount: db.prepare(
-      `SELECT count(*) AS n FROM messages
-       WHERE conversation_id = ? AND seq > ? AND sender_id != ? AND deleted_at IS NULL`,
+      `SELECT max(0, c.last_seq - @after - (
+         SELECT count(*) FROM messages WHERE conversation_id = @c AND seq > @after AND deleted_at IS NOT NULL)) AS n
+       FROM conversations c WHERE c.id = @c`,
+    ),
+    indexTrigrams: db.prepare('INSERT INTO message_trigrams (rowid, content) VALUES (?, ?)'),
+    indexWords: db.prepare('INSERT INTO message_words (rowid, content) VALUES (?, parley_words(?))'),
+    unindexTrigrams: db.prepare('DELETE FROM message_trigrams WHERE rowid = ?'),
+    unindexWords: db.prepare('DELETE FROM message_words WHERE rowid = ?'),
+    bumpRev: db.prepare('UPDATE conversations SET last_rev = last_rev + 1 WHERE id = ? RETURNING last_rev'),
+    editMessage: db.prepare(
+      `UPDATE messages SET content = ?, edited_at = ?, rev = ? WHERE id = ? RETURNING ${MSG_COLS}`,
+    ),
+    eraseMessage: db.prepare(
+      `UPDATE messages SET content = '', deleted_at = ?, rev = ? WHERE id = ? RETURNING ${MSG_COLS}`,
     ),
     memberMarkers: db.prepare(
       `SELECT m.delivered_seq, m.read_seq, c.last_seq FROM members m JOIN conversations c ON c.id = m.conversation_id

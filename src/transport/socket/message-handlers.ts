@@ -1,4 +1,4 @@
-import { JoinPayload, LeavePayload, SendPayload } from '../../protocol/events.js';
+import { DeletePayload, EditPayload, JoinPayload, LeavePayload, SendPayload } from '../../protocol/events.js';
 import { conversationRoom } from '../../fanout/fanout.js';
 import { defineHandler, type SocketContext } from './handler.js';
 
@@ -11,6 +11,14 @@ export const messageHandlers = [
   defineHandler('message:send', SendPayload, send),
   // The plain Socket.IO `send()` emits `message`: the same thing.
   defineHandler('message', SendPayload, send),
+
+  defineHandler('message:edit', EditPayload, async (ctx, p) => ({
+    message: await ctx.services.messages.edit({ userId: ctx.userId, socketId: ctx.socket.id }, p.messageId, p.content),
+  })),
+
+  defineHandler('message:delete', DeletePayload, async (ctx, p) => ({
+    message: await ctx.services.messages.delete({ userId: ctx.userId, socketId: ctx.socket.id }, p.messageId),
+  })),
 
   defineHandler('conversation:join', JoinPayload, async (ctx, p) => {
     const answer = await ctx.services.messages.join(p.conversationId, ctx.userId, p);

@@ -1,0 +1,81 @@
+/**
+ * Text rules of search, shared by the store (what it indexes) and the domain
+ * (how a query is read and where its matches are highlighted). Imports nothing.
+ */
+
+/** Scripts written without spaces between words: each character is a word of its own. */
+const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/gu;
+const HAS_UNSPACED = new RegExp(UNSPACED.source, 'u');
+
+/** Puts spaces around every character of an unspaced script, so a word index sees each as a token. */
+export function spaceOutScripts(text: string): string {
+  return text.replace(UNSPACED, ' $& ');
+}
+
+export const hasUnspacedScript = (text: string): boolean => HAS_UNSPACED.test(text);
+
+/**
+ * A search query read as terms: `"quoted words"` are one term (a phrase,
+ * spaces included); everything else splits on white space. Quotes that do not
+ * pair are dropped. Any text is a valid query; it may have no terms.
+ */
+export function parseQuery(q: string): string[] {
+  const terms: string[] = [];
+  for (const m of q.matchAll(/"([^"]*)"|([^\s"]+)/gu)) {
+    const term = (m[1] ?? m[2] ?? '').trim().replace(/\s+/gu, ' ');
+    if (term) terms.push(term);
+  }
+  return [...new Set(terms)];
+}
+
+/** Case and accents folded, one folded string per code point of the input. */
+function foldEach(text: string): string[] {
+  return Array.from(text, (ch) =>
+    ch
+      .normalize('NFD')
+      .replace(/\p{M}/gu, '')
+      .toLowerCase(),
+  );
+}
+
+/**
+ * Where the terms occur in `content`, ignoring case and accents: sorted,
+ * merged [start, end) ranges in code points.
+ */
+export function highlights(content: string, terms: readonly string[]): [number, number][] {
+  const folded = foldEach(content);
+  // folded text, with the code point each of its UTF-16 units came from
+  let text = '';
+  const origin: number[] = [];
+  folded.forEach((f, i) => {
+    text += f;
+    for (let k = 0; k < f.length; k++) origin.push(i);
+  });
+  const ranges: [number, number][] = [];
+  for (const term of terms) {
+    const needle = foldEach(term).join('');
+    if (!needle) continue;
+    for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+      const start = origin[at] as number;
+      let end = (origin[at + needle.length - 1] as number) + 1;
+      // combining marks that folded away belong to the character before them
+      while (end < folded.length && folded[end] === '') end++;
+      ranges.push([start, end]);
+    }
+  }
+  ranges.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const merged: [number, number][] = [];
+  for (const r of ranges) {
+    const last = merged[merged.length - 1];
+    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+    else merged.push([r[0], r[1]]);
+  }
+  return merged;
+}
+
+/** Code points in a string. */
+export const codePoints = (s: string): number => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
