@@ -55,6 +55,7 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (conversation_id, user_id)
       ) WITHOUT ROWID;
       CREATE INDEX members_by_user ON members(user_id, archived);
+      CREATE INDEX members_by_join ON members(conversation_id, joined_tick);
 
       CREATE TABLE messages (
         id              INTEGER PRIMARY KEY,
@@ -114,7 +115,7 @@ export const MIGRATIONS: readonly Migration[] = [
 
       -- Unread counts subtract the deleted messages after a marker: a small
       -- index, holding only deleted messages.
-      CREATE INDEX messages_deleted ON messages(conversation_id, seq) WHERE deleted_at IS NOT NULL;
+      CREATE INDEX messages_deleted ON messages(conversation_id, seq, deleted_at) WHERE deleted_at IS NOT NULL;
     `,
   },
 ];

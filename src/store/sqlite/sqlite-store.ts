@@ -127,6 +127,8 @@ function keys(kind: 'u' | 'c', ids: readonly string[]): number[] {
   return out;
 }
 
+/** Search ranks at most this many of the newest matches in the caller's conversations. */
+const SEARCH_CANDIDATES = 2000;
 /** Moves of one marker within this window share a log row. */
 const MOVE_WINDOW_MS = 1000;
 /** Log rows kept per (conversation, member, marker type). */
@@ -566,27 +568,31 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ message: toMessage(r), score: r.score }));
   }
 
+  /**
+   * The search statement for a combination of term kinds. The driving index
+   * is read newest first and stops after SEARCH_CANDIDATES matches in the
+   * caller's conversations; those are ranked by BM25. A word matching half a
+   * million messages therefore costs the same as a rare one: among very many
+   * matches, the most recent ones are ranked (decisions.md, "search").
+   */
   private searchStatement(trigrams: boolean, words: boolean, oneConversation: boolean): Database.Statement {
     const key = `${trigrams}${words}${oneConversation}`;
     let statement = this.searchStatements.get(key);
     if (statement) return statement;
-    const hits =
-      trigrams && words
-        ? `SELECT t.rowid AS id, bm25(message_trigrams) + w.score AS score FROM message_trigrams t
-             JOIN (SELECT rowid, bm25(message_words) AS score FROM message_words WHERE message_words MATCH @words) w
-               ON w.rowid = t.rowid
-           WHERE message_trigrams MATCH @trigrams`
-        : trigrams
-          ? 'SELECT rowid AS id, bm25(message_trigrams) AS score FROM message_trigrams WHERE message_trigrams MATCH @trigrams'
-          : 'SELECT rowid AS id, bm25(message_words) AS score FROM message_words WHERE message_words MATCH @words';
+    const [drive, query, filter] = trigrams
+      ? ['message_trigrams', '@trigrams', words ? 'AND d.rowid IN (SELECT rowid FROM message_words WHERE message_words MATCH @words)' : '']
+      : ['message_words', '@words', ''];
     const scope = oneConversation
       ? 'm.conversation_id = @conversation AND EXISTS (SELECT 1 FROM members WHERE conversation_id = @conversation AND user_id = @user)'
       : 'm.conversation_id IN (SELECT conversation_id FROM members WHERE user_id = @user)';
     statement = this.db.prepare(
-      `WITH hits AS (${hits})
-       SELECT ${MSG_COLS.split(', ').map((c) => `m.${c}`).join(', ')}, hits.score
-       FROM hits JOIN messages m ON m.id = hits.id
-       WHERE m.deleted_at IS NULL AND ${scope}
+      `SELECT ${MSG_COLS.split(', ').map((c) => `m.${c}`).join(', ')}, hits.score
+       FROM (
+         SELECT d.rowid AS id, bm25(${drive}) AS score
+         FROM ${drive} d JOIN messages m ON m.id = d.rowid
+         WHERE ${drive} MATCH ${query} ${filter} AND m.deleted_at IS NULL AND ${scope}
+         ORDER BY d.rowid DESC LIMIT ${SEARCH_CANDIDATES}
+       ) hits JOIN messages m ON m.id = hits.id
        ORDER BY hits.score, m.id DESC LIMIT @limit`,
     );
     this.searchStatements.set(key, statement);

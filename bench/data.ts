@@ -1,0 +1,192 @@
+/**
+ * Read paths on a big database, end to end through the real server:
+ * history of a 100,000-message conversation, the conversation list of a user
+ * in 1,000 conversations (with last messages and unread counts), and search
+ * over 1,000,000 messages.
+ *
+ *   npm run build && npx tsx bench/data.ts [--size full|smoke] [--keep DIR]
+ *
+ * The database is seeded through the Store (setup, not measured); every
+ * figure after that is a client's view over HTTP or Socket.IO.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { io } from 'socket.io-client';
+import { hashPassword } from '../src/domain/passwords.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { NewMessage } from '../src/store/store.js';
+import { machine, printRow, rng, startServer, timeEach } from './lib.js';
+
+const SIZES = {
+  full: { users: 1001, userConversations: 1000, otherConversations: 1000, big: 100_000, total: 1_000_000, samples: 300 },
+  smoke: { users: 21, userConversations: 20, otherConversations: 10, big: 500, total: 2_000, samples: 10 },
+};
+
+const args = process.argv.slice(2);
+const size = SIZES[(args[args.indexOf('--size') + 1] as keyof typeof SIZES) ?? 'full'] ?? SIZES.full;
+const keep = args.includes('--keep') ? args[args.indexOf('--keep') + 1] : undefined;
+
+// ---- a vocabulary with a Zipf-like distribution ------------------------------
+const random = rng(42);
+const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'to', 'vi', 'ze', 'po', 'an', 'el', 'is', 'or', 'un', 'ba', 'de', 'fi', 'go', 'hu'];
+const VOCAB: string[] = [];
+for (let i = 0; VOCAB.length < 20_000; i++) {
+  const n = 2 + Math.floor(random() * 3);
+  let w = '';
+  for (let k = 0; k < n; k++) w += SYLLABLES[Math.floor(random() * SYLLABLES.length)];
+  VOCAB.push(w + (i % 7 === 0 ? String(i % 100) : ''));
+}
+const CJK = ['東京都に行きます', '京都で会いましょう', '明日は雨です', '会議は午後三時から', '新しい版を出しました'];
+/** Word rank r has weight 1/r: index by inverse transform of a uniform draw. */
+function zipfWord(): string {
+  const u = random();
+  const r = Math.floor(Math.exp(u * Math.log(VOCAB.length)));
+  return VOCAB[Math.min(VOCAB.length - 1, r - 1)] as string;
+}
+function sentence(): string {
+  if (random() < 0.05) return CJK[Math.floor(random() * CJK.length)] as string;
+  const n = 5 + Math.floor(random() * 15);
+  const words: string[] = [];
+  for (let i = 0; i < n; i++) words.push(zipfWord());
+  if (random() < 0.02) words.push('see https://example.com/docs/v2/guide.html');
+  return words.join(' ');
+}
+
+// ---- seeding ------------------------------------------------------------------
+async function seed(dataDir: string) {
+  const store = new SqliteStore({ file: path.join(dataDir, 'parley.db') });
+  const passwordHash = await hashPassword('bench-password', 1024);
+  const users = [];
+  for (let i = 0; i < size.users; i++) {
+    users.push(await store.createUser({ username: `bench${i}`, displayName: `Bench ${i}`, passwordHash, createdAt: Date.now() }));
+  }
+  const me = users[0]!;
+  const conversations: string[] = [];
+  const membersOf = new Map<string, string[]>();
+  // The user's conversations: a direct one with each other user (the first is the big one), and one group.
+  for (let i = 1; i < size.userConversations; i++) {
+    const memberIds = [me.id, users[i]!.id];
+    const { conversation } = await store.createConversation({ type: 'direct', title: null, ownerId: null, memberIds, createdAt: Date.now() });
+    conversations.push(conversation.id);
+    membersOf.set(conversation.id, memberIds);
+  }
+  const groupMembers = users.slice(0, 50).map((u) => u.id);
+  const g = await store.createConversation({ type: 'group', title: 'everyone', ownerId: me.id, memberIds: groupMembers, createdAt: Date.now() });
+  conversations.push(g.conversation.id);
+  membersOf.set(g.conversation.id, groupMembers);
+  // Conversations the user is not in: search must never look there, but they weigh on the index.
+  const others: string[] = [];
+  for (let i = 0; i < size.otherConversations; i++) {
+    const a = users[1 + (i % (users.length - 1))]!;
+    const b = users[1 + ((i + 1) % (users.length - 1))]!;
+    const { conversation } = await store.createConversation({ type: 'group', title: `others ${i}`, ownerId: a.id, memberIds: [a.id, b.id], createdAt: Date.now() });
+    others.push(conversation.id);
+    membersOf.set(conversation.id, [a.id, b.id]);
+  }
+  const big = conversations[0]!;
+  const all = [...conversations.slice(1), ...others];
+  const started = performance.now();
+  let batch: NewMessage[] = [];
+  const flush = async () => {
+    if (batch.length) await store.appendMessages(batch);
+    batch = [];
+  };
+  let t = Date.now() - size.total;
+  for (let i = 0; i < size.total; i++) {
+    const conversationId = i < size.big ? big : (all[i % all.length] as string);
+    const members = membersOf.get(conversationId) as string[];
+    const senderId = members[i % members.length] as string;
+    batch.push({ conversationId, senderId, content: sentence(), clientId: null, createdAt: t++ });
+    if (batch.length === 2000) await flush();
+  }
+  await flush();
+  const seconds = (performance.now() - started) / 1000;
+  const stored = (await store.history(big, { latest: true, limit: 1 })).messages[0]?.seq ?? 0;
+  await store.close();
+  return { big, seconds, bigSeq: stored };
+}
+
+// ---- measuring ------------------------------------------------------------------
+async function main() {
+  const dataDir = keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bench-data-'));
+  const seeded = fs.existsSync(path.join(dataDir, 'parley.db'));
+  console.log(`# data scenarios on ${machine()}`);
+  console.log(`# data dir ${dataDir}${seeded ? ' (reused)' : ''}`);
+  let big: string;
+  if (!seeded) {
+    const s = await seed(dataDir);
+    big = s.big;
+    printRow('seed', { messages: size.total, seconds: Math.round(s.seconds), msgsPerSec: Math.round(size.total / s.seconds), bigSeq: s.bigSeq });
+  } else {
+    big = 'c1';
+  }
+  const server = await startServer(dataDir);
+  try {
+    const login = async (username: string) =>
+      ((await (await fetch(server.url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: 'bench-password' }) })).json()) as { token: string }).token;
+    const token = await login('bench0');
+    const get = async (p: string) => {
+      const r = await fetch(server.url + p, { headers: { authorization: `Bearer ${token}` } });
+      if (r.status !== 200) throw new Error(`${p} -> ${r.status} ${await r.text()}`);
+      return r.json() as Promise<any>;
+    };
+    const n = size.samples;
+    const bigLast = (await get(`/api/conversations/${big}`)).lastSeq as number;
+
+    // warm up the caches the way a running server has them
+    for (let i = 0; i < 20; i++) await get(`/api/conversations/${big}/messages?limit=50`);
+
+    printRow('history latest 50 (REST)', await timeEach(n, () => get(`/api/conversations/${big}/messages?limit=50`)));
+    const mid = Math.floor(bigLast / 2);
+    printRow('history middle page (REST)', await timeEach(n, (i) => get(`/api/conversations/${big}/messages?before=${Math.max(1, mid - (i % 100) * Math.floor(mid / 100))}&limit=50`)));
+
+    const socket = io(server.url, { auth: { token }, transports: ['websocket'] });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    printRow('conversation:join latest 50', await timeEach(n, () => socket.emitWithAck('conversation:join', { conversationId: big, limit: 50 })));
+    socket.disconnect();
+
+    printRow('conversation list (200 of 1000)', await timeEach(Math.max(10, n / 3), () => get('/api/conversations?limit=200')));
+    printRow(
+      'conversation list, all pages',
+      await timeEach(Math.max(5, n / 10), async () => {
+        let cursor: string | null = null;
+        do {
+          const page: { nextCursor: string | null } = await get(`/api/conversations?limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+          cursor = page.nextCursor;
+        } while (cursor);
+      }),
+    );
+
+    // Search: words across the frequency range, substrings, CJK, phrases.
+    const queries: Record<string, string[]> = {
+      'rare word': VOCAB.slice(15_000, 15_000 + n),
+      'mid word': VOCAB.slice(100, 100 + n),
+      'common word': VOCAB.slice(0, 20),
+      'substring (4 chars)': VOCAB.slice(200, 200 + n).map((w) => w.slice(1, 5)),
+      'two words': VOCAB.slice(300, 300 + n).map((w, i) => `${w} ${VOCAB[i + 1]}`),
+      'CJK two chars': ['東京', '京都', '会議', '明日', '新し'],
+      'URL part': ['example.com/docs', 'guide.html'],
+    };
+    const all: number[] = [];
+    for (const [kind, qs] of Object.entries(queries)) {
+      const samples = Math.min(n, Math.max(qs.length, 20));
+      const s = await timeEach(samples, async (i) => {
+        const t = performance.now();
+        await get(`/api/search?q=${encodeURIComponent(qs[i % qs.length]!)}&limit=20`);
+        all.push(performance.now() - t);
+      });
+      printRow(`search: ${kind}`, s);
+    }
+    const sorted = all.sort((a, b) => a - b);
+    printRow('search: all kinds', { n: sorted.length, p50: sorted[Math.floor(sorted.length * 0.5)], p95: sorted[Math.floor(sorted.length * 0.95)], p99: sorted[Math.floor(sorted.length * 0.99)] });
+  } finally {
+    await server.stop();
+    if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,106 @@
+/**
+ * Every hot query is an index range scan (or a point lookup): proved on the
+ * very statements the SQLite store runs, with EXPLAIN QUERY PLAN.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+
+type Statement = { source: string };
+let store: SqliteStore;
+let statements: Record<string, Statement>;
+let raw: Database.Database;
+let file: string;
+
+beforeAll(async () => {
+  file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'parley-plans-')), 'parley.db');
+  store = new SqliteStore({ file });
+  // Some data, so that the plans are those of a used database.
+  const users = await Promise.all(['a', 'b', 'c'].map((u) => store.createUser({ username: u, displayName: u, passwordHash: 'x', createdAt: 1 })));
+  for (let i = 0; i < 20; i++) {
+    const { conversation } = await store.createConversation({
+      type: 'group',
+      title: `g${i}`,
+      ownerId: users[0]!.id,
+      memberIds: users.map((u) => u.id),
+      createdAt: 1,
+    });
+    await store.appendMessages(
+      Array.from({ length: 30 }, (_, k) => ({ conversationId: conversation.id, senderId: users[k % 3]!.id, content: `hello ${k}`, clientId: `k${k}`, createdAt: 2 })),
+    );
+  }
+  statements = (store as unknown as { s: Record<string, Statement> }).s;
+  raw = new Database(file, { readonly: true });
+  raw.function('parley_words', (t: unknown) => String(t));
+});
+
+afterAll(async () => {
+  raw.close();
+  await store.close();
+});
+
+function plan(sql: string, params: unknown[] | Record<string, unknown>): string {
+  const rows = raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...(Array.isArray(params) ? params : [params])) as { detail: string }[];
+  return rows.map((r) => r.detail).join(' | ');
+}
+
+/** No full scan of a real table (FTS5 virtual-table "scans" are index lookups). */
+function expectNoTableScan(text: string, name: string) {
+  for (const table of ['messages', 'members', 'conversations', 'users', 'marker_moves']) {
+    expect(text, `${name}: ${text}`).not.toMatch(new RegExp(`SCAN ${table}( |$)`));
+    expect(text, `${name}: ${text}`).not.toMatch(new RegExp(`SCAN ${table[0]}( |$)`));
+  }
+}
+
+describe('query plans of the hot queries', () => {
+  const cases: [string, string, unknown[] | Record<string, unknown>, RegExp][] = [
+    ['history: latest page', 'historyLatest', [1, 51], /SEARCH messages USING INDEX messages_seq \(conversation_id=\?\)/],
+    ['history: page before a seq', 'historyBefore', [1, 20, 51], /SEARCH messages USING INDEX messages_seq \(conversation_id=\? AND seq<\?\)/],
+    ['history: page after a seq', 'historyAfter', [1, 10, 51], /SEARCH messages USING INDEX messages_seq \(conversation_id=\? AND seq>\?\)/],
+    ['last message of a conversation', 'messageBySeq', [1, 30], /SEARCH messages USING INDEX messages_seq \(conversation_id=\? AND seq=\?\)/],
+    ['unread count', 'unreadCount', { c: 1, after: 5 }, /SEARCH messages USING COVERING INDEX messages_deleted \(conversation_id=\? AND seq>\?\)/],
+    ['sync: changes after a rev', 'changesSince', [1, 10, 101], /SEARCH messages USING INDEX messages_rev \(conversation_id=\? AND rev>\?\)/],
+    ['idempotent send: clientId lookup', 'messageByClientId', [1, 1, 'k1'], /SEARCH messages USING INDEX messages_client_id/],
+    ['membership check', 'isMember', [1, 1], /SEARCH members USING PRIMARY KEY \(conversation_id=\? AND user_id=\?\)/],
+    ['members of a conversation', 'members', [1], /SEARCH members USING INDEX members_by_join \(conversation_id=\?\)/],
+    ['conversation list', 'listConversations', { user: 1, archived: 0, before: 1e15, limit: 201 }, /SEARCH m USING INDEX members_by_user \(user_id=\? AND archived=\?\)/],
+    ['marker log: latest move', 'lastMove', [1, 1, 0], /SEARCH marker_moves USING PRIMARY KEY \(conversation_id=\? AND user_id=\? AND type=\?\)/],
+    ['seen by: first move reaching a seq', 'moveReaching', [1, 1, 0, 3], /SEARCH marker_moves USING PRIMARY KEY \(conversation_id=\? AND user_id=\? AND type=\? AND seq>\?\)/],
+    ['user by name', 'userByUsername', ['a'], /SEARCH users USING INDEX sqlite_autoindex_users_1 \(username_key=\?\)/],
+  ];
+
+  it.each(cases)('%s', (name, key, params, expected) => {
+    const sql = statements[key]?.source;
+    expect(sql, `statement ${key}`).toBeDefined();
+    const text = plan(sql!, params);
+    expect(text, `${name}: ${text}`).toMatch(expected);
+    expectNoTableScan(text, name);
+    // Only the conversation list sorts: the user's own conversations, by activity.
+    if (key !== 'listConversations') expect(text, `${name}: ${text}`).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it('search: the full-text indexes drive, messages and members are point lookups', () => {
+    const searchStatement = (store as unknown as { searchStatement(t: boolean, w: boolean, one: boolean): Statement }).searchStatement.bind(store);
+    for (const [trigrams, words, one] of [
+      [true, false, false],
+      [false, true, false],
+      [true, true, false],
+      [true, false, true],
+    ] as const) {
+      const text = plan(searchStatement(trigrams, words, one).source, {
+        trigrams: '"hello"',
+        words: '"he"*',
+        user: 1,
+        conversation: 1,
+        limit: 20,
+      });
+      if (trigrams) expect(text).toMatch(/SCAN (message_trigrams|t) VIRTUAL TABLE INDEX/);
+      if (words) expect(text).toMatch(/message_words VIRTUAL TABLE INDEX/);
+      expect(text).toMatch(/SEARCH m USING INTEGER PRIMARY KEY \(rowid=\?\)/);
+      expectNoTableScan(text, `search ${trigrams}/${words}/${one}`);
+    }
+  });
+});
