@@ -116,7 +116,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     }),
     receipts: new ReceiptService({ store, membership, events, now }),
     typing: new TypingService({ membership, events }, opts.typingTimeoutMs),
-    sync: new SyncService({ store, membership, conversations }),
+    sync: new SyncService({ store, conversations }),
     search: new SearchService({ store, membership }),
     presence: new PresenceService(presence, {
       store,

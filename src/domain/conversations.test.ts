@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../protocol/errors.js';
-import type { ConversationKind, MemberRecord } from '../store/store.js';
+import type { ConversationKind } from '../store/store.js';
 import { checkCanAddMember, checkCanRemoveMember, checkMember, checkNewConversation } from './conversations.js';
 import { DomainError } from './errors.js';
 import type { ConversationMembers } from './membership.js';
 
 /** Members in join order, longest-standing first. */
 function conv(type: ConversationKind, ownerId: string | null, memberIds: string[]): ConversationMembers {
-  const members = new Map<string, MemberRecord>(
-    memberIds.map((userId, i) => [
-      userId,
-      { conversationId: 'c1', userId, joinedAt: 1000 + i, deliveredSeq: 0, readSeq: 0, archived: false },
-    ]),
-  );
-  return { id: 'c1', type, ownerId, members };
+  return { id: 'c1', type, ownerId, members: new Set(memberIds) };
 }
 
 function codeOf(fn: () => unknown): ErrorCode | 'no error' {

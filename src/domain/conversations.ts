@@ -132,7 +132,7 @@ export class ConversationService {
     if (c.type !== 'group') throw validation('Only a group has a title.');
     const updated = await this.d.store.updateTitle(conversationId, title.trim());
     if (!updated) throw notFound('No such conversation.');
-    await this.announce(conversationId, c.members.keys(), 'conversation:updated');
+    await this.announce(conversationId, c.members, 'conversation:updated');
     return this.viewFor(conversationId, actorId);
   }
 
@@ -146,7 +146,7 @@ export class ConversationService {
     this.d.membership.invalidate(conversationId);
     if (added) {
       await this.announce(conversationId, [userId], 'conversation:new');
-      await this.announce(conversationId, c.members.keys(), 'conversation:updated');
+      await this.announce(conversationId, c.members, 'conversation:updated');
     }
     return { conversation: await this.viewFor(conversationId, actorId), added };
   }
@@ -158,7 +158,7 @@ export class ConversationService {
     this.d.membership.invalidate(conversationId);
     this.d.events.unsubscribe(userId, conversationId);
     this.d.events.toUsers([userId], 'conversation:removed', { conversationId });
-    const remaining = [...c.members.keys()].filter((id) => id !== userId);
+    const remaining = [...c.members].filter((id) => id !== userId);
     await this.announce(conversationId, remaining, 'conversation:updated');
   }
 

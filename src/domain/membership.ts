@@ -1,12 +1,15 @@
-import type { ConversationKind, MemberRecord, Store } from '../store/store.js';
+import type { ConversationKind, Store } from '../store/store.js';
 
 /** What the send path and fan-out need to know of a conversation, cached. */
 export interface ConversationMembers {
   id: string;
   type: ConversationKind;
   ownerId: string | null;
-  /** Longest-standing first. */
-  members: Map<string, MemberRecord>;
+  /**
+   * Who is a member, longest-standing first. Only who: markers move too often
+   * to cache (and move on other nodes); they are read from the store.
+   */
+  members: ReadonlySet<string>;
 }
 
 /**
@@ -44,7 +47,7 @@ export class MembershipCache {
       id: conversation.id,
       type: conversation.type,
       ownerId: conversation.ownerId,
-      members: new Map(members.map((m) => [m.userId, m])),
+      members: new Set(members.map((m) => m.userId)),
     };
     if (this.epoch === epoch && (this.generation.get(conversationId) ?? 0) === gen) {
       this.entries.set(conversationId, loaded);
@@ -65,21 +68,5 @@ export class MembershipCache {
       this.generation.clear();
       this.epoch++;
     }
-  }
-
-  /** After a committed marker move. */
-  setMarkers(conversationId: string, userId: string, deliveredSeq: number, readSeq: number): void {
-    const m = this.entries.get(conversationId)?.members.get(userId);
-    if (!m) return;
-    m.deliveredSeq = Math.max(m.deliveredSeq, deliveredSeq);
-    m.readSeq = Math.max(m.readSeq, readSeq);
-  }
-
-  /** After a committed send: the sender's own markers moved to `seq`. */
-  advanceOwnMarkers(conversationId: string, userId: string, seq: number): void {
-    const m = this.entries.get(conversationId)?.members.get(userId);
-    if (!m) return;
-    m.readSeq = Math.max(m.readSeq, seq);
-    m.deliveredSeq = Math.max(m.deliveredSeq, seq);
   }
 }

@@ -91,11 +91,11 @@ export class MessageService {
       case 'deleted':
         throw validation('A deleted message cannot be edited.');
     }
-    const state = await this.d.membership.get(outcome.message.conversationId);
-    const members = state ? [...state.members.values()] : [];
+    const conversationId = outcome.message.conversationId;
+    const [state, members] = await Promise.all([this.d.membership.get(conversationId), this.d.store.members(conversationId)]);
     const message = messageView(outcome.message, new StatusOracle(members));
     if (outcome.kind === 'changed' && state) {
-      this.d.events.toUsers(state.members.keys(), 'message:updated', { message }, origin.socketId);
+      this.d.events.toUsers(state.members, 'message:updated', { message }, origin.socketId);
     }
     return message;
   }
@@ -118,11 +118,13 @@ export class MessageService {
     });
     if (!result.ok) throw result.error;
     const { state } = result;
-    const message = messageView(result.message, new StatusOracle([...state.members.values()]));
-    if (result.fresh) {
-      this.d.events.toUsers(state.members.keys(), 'message:new', { message }, origin.socketId);
-      this.notifyOffline(result.message, state);
+    if (!result.fresh) {
+      // A repeated clientId: the original, in its status of now.
+      return messageView(result.message, new StatusOracle(await this.d.store.members(state.id)));
     }
+    const message = messageView(result.message, StatusOracle.FRESH);
+    this.d.events.toUsers(state.members, 'message:new', { message }, origin.socketId);
+    this.notifyOffline(result.message, state);
     return message;
   }
 
@@ -130,7 +132,7 @@ export class MessageService {
     const { notifier, presence } = this.d;
     if (!notifier || !presence) return;
     const offline: string[] = [];
-    for (const userId of state.members.keys()) if (userId !== message.senderId && !presence.isOnline(userId)) offline.push(userId);
+    for (const userId of state.members) if (userId !== message.senderId && !presence.isOnline(userId)) offline.push(userId);
     if (offline.length) notifier.notify(message, offline);
   }
 
@@ -169,9 +171,6 @@ export class MessageService {
         results[index] = { ok: false, error: new DomainError('forbidden', 'You are not a member of this conversation.') };
         return;
       }
-      if (outcome.kind === 'stored') {
-        this.d.membership.advanceOwnMarkers(outcome.message.conversationId, item.origin.userId, outcome.message.seq);
-      }
       results[index] = { ok: true, message: outcome.message, fresh: outcome.kind === 'stored', state };
     });
     return results as SendResult[];
@@ -204,9 +203,9 @@ export class MessageService {
   }
 
   private async page(conversationId: string, viewerId: string, q: HistoryQuery): Promise<HistoryResponse> {
-    const state = checkMember(await this.d.membership.get(conversationId), viewerId);
-    const page = await this.d.store.history(conversationId, q);
-    const status = new StatusOracle([...state.members.values()]);
+    checkMember(await this.d.membership.get(conversationId), viewerId);
+    const [page, members] = await Promise.all([this.d.store.history(conversationId, q), this.d.store.members(conversationId)]);
+    const status = new StatusOracle(members);
     return { messages: page.messages.map((m) => messageView(m, status)), hasMore: page.hasMore };
   }
 }

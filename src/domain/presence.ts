@@ -55,11 +55,11 @@ export class PresenceService {
   ) {}
 
   connected(userId: string): Promise<void> {
-    return this.presence.connected(userId) ? this.announce(userId) : Promise.resolve();
+    return this.presence.connected(userId) ? this.transition(userId) : Promise.resolve();
   }
 
   disconnected(userId: string): Promise<void> {
-    return this.presence.disconnected(userId) ? this.announce(userId) : Promise.resolve();
+    return this.presence.disconnected(userId) ? this.transition(userId) : Promise.resolve();
   }
 
   /** Resolves when every announcement started so far is done. */
@@ -67,17 +67,19 @@ export class PresenceService {
     await Promise.all(this.chains.values());
   }
 
-  private announce(userId: string): Promise<void> {
+  /** A first socket came or a last one went: store the time, and announce the change. */
+  private transition(userId: string): Promise<void> {
+    const at = this.d.now();
     const previous = this.chains.get(userId) ?? Promise.resolve();
     const next = previous.then(async () => {
+      // Every transition is the last moment the user was seen, announced or not.
+      await this.d.store.setLastSeen(userId, at);
       // Read the state when it is this announcement's turn, and say only
       // changes: a quick connect/disconnect pair announces nothing twice.
       const online = this.presence.isOnline(userId);
       if (online === this.announcedOnline.has(userId)) return;
       if (online) this.announcedOnline.add(userId);
       else this.announcedOnline.delete(userId);
-      const at = this.d.now();
-      await this.d.store.setLastSeen(userId, at);
       const contacts = await this.d.store.contactsOf(userId);
       this.d.events.toUsers(contacts, 'presence', { userId, online, lastSeenAt: iso(at) });
     }).catch(this.d.onError);

@@ -31,7 +31,7 @@ export class ReceiptService {
   }
 
   async mark(userId: string, conversationId: string, type: 'delivered' | 'read', seq: number): Promise<void> {
-    const state = checkMember(await this.d.membership.get(conversationId), userId);
+    checkMember(await this.d.membership.get(conversationId), userId);
     const at = this.d.now();
     const outcome = await this.queue.enqueue({ conversationId, userId, type, seq, at });
     switch (outcome.kind) {
@@ -41,11 +41,15 @@ export class ReceiptService {
         throw validation(`seq: the conversation's last seq is ${outcome.lastSeq}.`);
       case 'unchanged':
         return;
-      case 'moved':
-        this.d.membership.setMarkers(conversationId, userId, outcome.deliveredSeq, outcome.readSeq);
+      case 'moved': {
+        // The members of now, after the commit: not those of before it, so a
+        // member removed meanwhile hears nothing and one added hears it.
+        const now = await this.d.membership.get(conversationId);
+        if (!now) return;
         for (const m of outcome.moved) {
-          this.d.events.toUsers(state.members.keys(), 'receipt', { conversationId, userId, seq: m.seq, type: m.type, at: iso(at) });
+          this.d.events.toUsers(now.members, 'receipt', { conversationId, userId, seq: m.seq, type: m.type, at: iso(at) });
         }
+      }
     }
   }
 
@@ -54,7 +58,7 @@ export class ReceiptService {
     const state = checkMember(await this.d.membership.get(conversationId), viewerId);
     const message = await this.d.store.messageById(messageId);
     if (!message || message.conversationId !== conversationId) throw notFound('No such message in this conversation.');
-    const others = [...state.members.keys()].filter((id) => id !== message.senderId);
+    const others = [...state.members].filter((id) => id !== message.senderId);
     const times = await this.d.store.markerTimes(conversationId, message.seq, others);
     return {
       delivered: times.delivered.map((t) => ({ userId: t.userId, at: iso(t.at) })),

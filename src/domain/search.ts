@@ -24,8 +24,7 @@ export class SearchService {
     for (const { message } of hits) {
       let oracle = oracles.get(message.conversationId);
       if (!oracle) {
-        const state = await this.d.membership.get(message.conversationId);
-        oracle = new StatusOracle(state ? [...state.members.values()] : []);
+        oracle = new StatusOracle(await this.d.store.members(message.conversationId));
         oracles.set(message.conversationId, oracle);
       }
       results.push({ ...messageView(message, oracle), highlights: highlights(message.content, terms) });

@@ -17,6 +17,9 @@ export interface Markers {
  * the runner-up, so that "everyone but the sender" is O(1) per message.
  */
 export class StatusOracle {
+  /** For a message just stored: nobody else can have reached its seq yet. */
+  static readonly FRESH = new StatusOracle([]);
+
   private readonly read: MinPair;
   private readonly delivered: MinPair;
   private readonly count: number;

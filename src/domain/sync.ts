@@ -3,7 +3,6 @@ import { LIMITS } from '../protocol/limits.js';
 import type { Message } from '../protocol/models.js';
 import type { Store } from '../store/store.js';
 import type { ConversationService } from './conversations.js';
-import type { MembershipCache } from './membership.js';
 import { StatusOracle } from './status.js';
 import { messageView } from './views.js';
 
@@ -18,7 +17,6 @@ export class SyncService {
   constructor(
     private readonly d: {
       store: Store;
-      membership: MembershipCache;
       conversations: ConversationService;
     },
   ) {}
@@ -45,11 +43,11 @@ export class SyncService {
         hasMore = true;
         break;
       }
-      const [records, state] = await Promise.all([
+      const [records, members] = await Promise.all([
         this.d.store.changesSince(conversationId, cursor, room),
-        this.d.membership.get(conversationId),
+        this.d.store.members(conversationId),
       ]);
-      const status = new StatusOracle(state ? [...state.members.values()] : []);
+      const status = new StatusOracle(members);
       for (const r of records) messages.push(messageView(r, status));
       const last = records[records.length - 1];
       if (records.length === room && last && last.rev < (lastRev.get(conversationId) ?? 0)) hasMore = true;

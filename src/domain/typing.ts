@@ -11,8 +11,13 @@ export const TYPING_TIMEOUT_MS = 5000;
  * TYPING_TIMEOUT_MS after the last `true`, and when the typist's socket goes.
  */
 export class TypingService {
-  /** `${conversationId} ${userId}` -> the pending automatic stop, and the socket that typed. */
+  /**
+   * `${conversationId} ${userId}` -> the pending automatic stop, and the
+   * socket that typed. Typing is per user: two devices share one indicator.
+   */
   private readonly active = new Map<string, { timer: NodeJS.Timeout; socketId: string; conversationId: string; userId: string }>();
+  /** socket id -> the keys it is typing under, so a disconnect finds them at once. */
+  private readonly bySocket = new Map<string, Set<string>>();
 
   constructor(
     private readonly d: { membership: MembershipCache; events: EventSink },
@@ -22,28 +27,38 @@ export class TypingService {
   async set(userId: string, socketId: string, conversationId: string, isTyping: boolean): Promise<void> {
     checkMember(await this.d.membership.get(conversationId), userId);
     const key = `${conversationId} ${userId}`;
-    const current = this.active.get(key);
-    if (current) clearTimeout(current.timer);
+    this.forget(key);
     if (isTyping) {
       const timer = setTimeout(() => this.stop(key), this.timeoutMs);
       timer.unref();
       this.active.set(key, { timer, socketId, conversationId, userId });
-    } else {
-      this.active.delete(key);
+      let keys = this.bySocket.get(socketId);
+      if (!keys) this.bySocket.set(socketId, (keys = new Set()));
+      keys.add(key);
     }
     this.d.events.toConversation(conversationId, 'typing', { conversationId, userId, isTyping }, userId);
   }
 
   /** The socket went away: whatever it was typing stops now. */
   socketClosed(socketId: string): void {
-    for (const [key, t] of this.active) if (t.socketId === socketId) this.stop(key);
+    for (const key of [...(this.bySocket.get(socketId) ?? [])]) this.stop(key);
+  }
+
+  /** Drops a key's timer and index entries; answers what was there. */
+  private forget(key: string) {
+    const t = this.active.get(key);
+    if (!t) return undefined;
+    clearTimeout(t.timer);
+    this.active.delete(key);
+    const keys = this.bySocket.get(t.socketId);
+    keys?.delete(key);
+    if (keys?.size === 0) this.bySocket.delete(t.socketId);
+    return t;
   }
 
   private stop(key: string): void {
-    const t = this.active.get(key);
+    const t = this.forget(key);
     if (!t) return;
-    clearTimeout(t.timer);
-    this.active.delete(key);
     this.d.events.toConversation(t.conversationId, 'typing', { conversationId: t.conversationId, userId: t.userId, isTyping: false }, t.userId);
   }
 
@@ -51,5 +66,6 @@ export class TypingService {
   close(): void {
     for (const t of this.active.values()) clearTimeout(t.timer);
     this.active.clear();
+    this.bySocket.clear();
   }
 }

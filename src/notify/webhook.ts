@@ -52,10 +52,16 @@ export interface WebhookNotification {
  */
 export class WebhookNotifier implements OfflineNotifier {
   private readonly ready: Job[] = [];
-  private readonly waiting = new Set<NodeJS.Timeout>();
+  /** Jobs waiting to retry, with their timers. */
+  private readonly waiting = new Map<NodeJS.Timeout, Job>();
+  /** Deliveries in flight, to abort at shutdown. */
+  private readonly inFlight = new Set<AbortController>();
   private queued = 0;
   private running = 0;
   private closed = false;
+  private pumpScheduled = false;
+  private droppedSinceLog = 0;
+  private dropLogTimer: NodeJS.Timeout | null = null;
   private readonly idle: (() => void)[] = [];
   private readonly o: Required<Omit<WebhookOptions, 'secret'>> & { secret?: string };
 
@@ -71,18 +77,42 @@ export class WebhookNotifier implements OfflineNotifier {
     };
   }
 
+  /** Queues one notification per recipient and returns at once: the work starts on a later turn. */
   notify(message: MessageRecord, recipientIds: readonly string[]): void {
+    let dropped = 0;
     for (const recipientId of recipientIds) {
       if (this.closed || this.queued >= this.o.maxQueue) {
-        this.o.metrics.notifications.inc({ outcome: 'dropped' });
-        this.o.log.warn({ recipientId, messageId: message.id }, 'notification dropped: queue full or shutting down');
+        dropped++;
         continue;
       }
       this.queued++;
-      this.o.metrics.notificationsQueued.set(this.queued);
       this.ready.push({ id: randomUUID(), recipientId, message, attempt: 0 });
     }
-    this.pump();
+    this.o.metrics.notificationsQueued.set(this.queued);
+    if (dropped) this.dropped(dropped, 'queue full');
+    if (!this.pumpScheduled && this.ready.length) {
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
+  }
+
+  /** Counts drops, and logs them as one line per 10 s at most (a flood must not flood the log). */
+  private dropped(n: number, why: string): void {
+    this.o.metrics.notifications.inc({ outcome: 'dropped' }, n);
+    this.droppedSinceLog += n;
+    if (this.dropLogTimer) return;
+    const flush = () => {
+      this.dropLogTimer = null;
+      if (this.droppedSinceLog === 0) return;
+      this.o.log.warn({ dropped: this.droppedSinceLog, why }, 'offline notifications dropped');
+      this.droppedSinceLog = 0;
+    };
+    flush();
+    this.dropLogTimer = setTimeout(flush, 10_000);
+    this.dropLogTimer.unref();
   }
 
   /** Resolves when nothing is queued, running or waiting to retry (for tests). */
@@ -91,16 +121,32 @@ export class WebhookNotifier implements OfflineNotifier {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops: what waits (queued or between retries) is dropped at once; what is
+   * in flight gets up to `graceMs` to finish, then is aborted. Every one of
+   * them is counted and logged as dropped.
+   */
+  async close(graceMs = Math.min(this.o.timeoutMs, 3000)): Promise<void> {
+    if (this.closed) return this.whenIdle();
     this.closed = true;
-    for (const t of this.waiting) clearTimeout(t);
+    const pending = this.ready.length + this.waiting.size;
+    for (const t of this.waiting.keys()) clearTimeout(t);
     this.waiting.clear();
-    const pending = this.queued - this.running;
-    if (pending > 0) {
-      this.o.metrics.notifications.inc({ outcome: 'dropped' }, pending);
-      this.o.log.warn({ pending }, 'notifications not sent: shutting down');
-    }
     this.ready.length = 0;
+    if (pending > 0) {
+      this.o.log.warn({ pending }, 'notifications not sent: shutting down');
+      this.o.metrics.notifications.inc({ outcome: 'dropped' }, pending);
+      for (let i = 0; i < pending; i++) this.finish();
+    }
+    if (this.running > 0) {
+      const grace = setTimeout(() => {
+        for (const c of this.inFlight) c.abort();
+      }, graceMs);
+      await this.whenIdle();
+      clearTimeout(grace);
+    }
+    if (this.dropLogTimer) clearTimeout(this.dropLogTimer);
+    if (this.droppedSinceLog) this.o.log.warn({ dropped: this.droppedSinceLog }, 'offline notifications dropped');
   }
 
   private pump(): void {
@@ -124,15 +170,25 @@ export class WebhookNotifier implements OfflineNotifier {
     job.attempt++;
     let retry: boolean;
     let why: string;
+    const controller = new AbortController();
+    this.inFlight.add(controller);
     try {
-      const body = JSON.stringify(await this.build(job));
+      const notification = await this.build(job);
+      if (!notification) {
+        // The recipient left, or the conversation or user is gone: nothing to tell.
+        this.o.metrics.notifications.inc({ outcome: 'dropped' });
+        this.finish();
+        return;
+      }
+      const body = JSON.stringify(notification);
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         'x-parley-event': 'message',
         'x-parley-delivery': job.id,
       };
       if (this.o.secret) headers['x-parley-signature'] = 'sha256=' + createHmac('sha256', this.o.secret).update(body).digest('hex');
-      const res = await fetch(this.o.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.o.timeoutMs) });
+      const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(this.o.timeoutMs)]);
+      const res = await fetch(this.o.url, { method: 'POST', headers, body, signal });
       await res.arrayBuffer().catch(() => undefined);
       if (res.ok) {
         this.o.metrics.notifications.inc({ outcome: 'sent' });
@@ -144,8 +200,17 @@ export class WebhookNotifier implements OfflineNotifier {
     } catch (err) {
       retry = true;
       why = (err as Error).message;
+    } finally {
+      this.inFlight.delete(controller);
     }
-    if (retry && job.attempt < this.o.maxAttempts && !this.closed) {
+    if (this.closed) {
+      // Shutting down: not sent, and not the receiver's fault.
+      this.o.metrics.notifications.inc({ outcome: 'dropped' });
+      this.o.log.warn({ delivery: job.id, recipientId: job.recipientId, why }, 'notification not sent: shutting down');
+      this.finish();
+      return;
+    }
+    if (retry && job.attempt < this.o.maxAttempts) {
       this.o.metrics.notifications.inc({ outcome: 'retried' });
       const delay = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (job.attempt - 1)) * (0.8 + Math.random() * 0.4);
       const timer = setTimeout(() => {
@@ -154,7 +219,7 @@ export class WebhookNotifier implements OfflineNotifier {
         this.pump();
       }, delay);
       timer.unref();
-      this.waiting.add(timer);
+      this.waiting.set(timer, job);
       return;
     }
     this.o.metrics.notifications.inc({ outcome: 'failed' });
@@ -162,7 +227,8 @@ export class WebhookNotifier implements OfflineNotifier {
     this.finish();
   }
 
-  private async build(job: Job): Promise<WebhookNotification> {
+  /** The body, or null when there is no one to tell any more. */
+  private async build(job: Job): Promise<WebhookNotification | null> {
     const m = job.message;
     const [recipient, sender, conversation, membership] = await Promise.all([
       this.o.store.userById(job.recipientId),
@@ -170,9 +236,9 @@ export class WebhookNotifier implements OfflineNotifier {
       this.o.store.conversationById(m.conversationId),
       this.o.store.membership(m.conversationId, job.recipientId),
     ]);
-    if (!recipient || !conversation) throw new Error('recipient or conversation is gone');
+    if (!recipient || !conversation || !membership) return null;
     const unread = await this.o.store.unreadCounts(job.recipientId, [
-      { conversationId: m.conversationId, afterSeq: membership?.readSeq ?? 0 },
+      { conversationId: m.conversationId, afterSeq: membership.readSeq },
     ]);
     const chars = [...m.content];
     return {

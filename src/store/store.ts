@@ -244,9 +244,10 @@ export interface Store {
   advanceMarkers(batch: readonly MarkerMove[]): Promise<MarkerOutcome[]>;
   /**
    * For these users, when their delivered / read marker first reached `seq`
-   * (users whose marker is below it are left out). Times are exact to about
-   * a second for recent moves; for a seq older than the moves kept, the
-   * oldest kept move's time (an upper bound).
+   * (users whose marker is below it are left out): by a receipt, or by
+   * sending a message at or after it. Receipt times are exact to about a
+   * second for recent moves; the log keeps a bounded number of records per
+   * member, merging the closest in time, so older times may be a little late.
    */
   markerTimes(conversationId: string, seq: number, userIds: readonly string[]): Promise<MarkerTimes>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { codePoints, highlights, parseQuery, spaceOutScripts } from './search-text.js';
+import { codePoints, highlights, parseQuery, spaceOutScripts, wordPrefixes } from './search-text.js';
 
 describe('parseQuery', () => {
   it('splits on white space, keeps quoted phrases, drops unpaired quotes and repeats', () => {
@@ -10,6 +10,7 @@ describe('parseQuery', () => {
     expect(parseQuery('   ')).toEqual([]);
     expect(parseQuery('""')).toEqual([]);
     expect(parseQuery("x' OR '1'='1")).toEqual(["x'", 'OR', "'1'='1"]);
+    expect(parseQuery('a\u0000b c\u0007')).toEqual(['a', 'b', 'c']);
   });
 });
 
@@ -17,6 +18,15 @@ describe('spaceOutScripts', () => {
   it('makes each character of unspaced scripts a word, and leaves others alone', () => {
     expect(spaceOutScripts('東京都に行きます').trim().split(/\s+/)).toEqual(['東', '京', '都', 'に', '行', 'き', 'ま', 'す']);
     expect(spaceOutScripts('hello world')).toBe('hello world');
+  });
+});
+
+describe('wordPrefixes', () => {
+  it('keeps the first two characters of each word; each CJK character is a word', () => {
+    expect(wordPrefixes('Going home, café!')).toBe('Go ho ca');
+    expect(wordPrefixes('東京都に行きます')).toBe('東 京 都 に 行 き ま す');
+    expect(wordPrefixes('e\u0301cole')).toBe('éc');
+    expect(wordPrefixes('...')).toBe('');
   });
 });
 
@@ -31,6 +41,10 @@ describe('highlights', () => {
     // decomposed accents (e + combining acute) map back to whole code points
     expect(highlights('cafe\u0301!', ['café'])).toEqual([[0, 5]]);
     expect(highlights('東京都に行きます', ['東京'])).toEqual([[0, 2]]);
+  });
+
+  it('highlights a short term by its letters, as it matched as a word prefix', () => {
+    expect(highlights('see x=1', ['^x'])).toEqual([[4, 5]]);
   });
 
   it('merges overlapping matches and ignores empty terms', () => {

@@ -15,17 +15,44 @@ export function spaceOutScripts(text: string): string {
 export const hasUnspacedScript = (text: string): boolean => HAS_UNSPACED.test(text);
 
 /**
+ * What the word index holds of a text: the first two characters of each word
+ * (each character of an unspaced script being a word). Enough to find words
+ * by a one- or two-character prefix and two-character CJK words as phrases
+ * (longer terms use the trigram index), and it keeps no whole word in the
+ * index: what a deletion leaves behind in the index's pages reveals nothing.
+ */
+export function wordPrefixes(text: string): string {
+  const out: string[] = [];
+  for (const word of spaceOutScripts(text.normalize('NFC')).matchAll(/(?:[\p{L}\p{N}]\p{M}*)+/gu)) {
+    const chars = word[0].match(/[\p{L}\p{N}]\p{M}*/gu) ?? [];
+    out.push(chars.slice(0, 2).join(''));
+  }
+  return out.join(' ');
+}
+
+/**
  * A search query read as terms: `"quoted words"` are one term (a phrase,
  * spaces included); everything else splits on white space. Quotes that do not
  * pair are dropped. Any text is a valid query; it may have no terms.
  */
 export function parseQuery(q: string): string[] {
   const terms: string[] = [];
-  for (const m of q.matchAll(/"([^"]*)"|([^\s"]+)/gu)) {
+  // Control characters (NUL...) separate terms like white space.
+  const text = q.replace(/\p{Cc}/gu, ' ');
+  for (const m of text.matchAll(/"([^"]*)"|([^\s"]+)/gu)) {
     const term = (m[1] ?? m[2] ?? '').trim().replace(/\s+/gu, ' ');
     if (term) terms.push(term);
   }
   return [...new Set(terms)];
+}
+
+/**
+ * What to highlight for a term: a term of 3+ characters as it is (it matched
+ * as a substring); a shorter one by its letters and digits (it matched as a
+ * word prefix, whatever punctuation was around it).
+ */
+export function highlightNeedle(term: string): string {
+  return [...term].length >= 3 ? term : (term.match(/[\p{L}\p{N}]\p{M}*/gu) ?? []).join('');
 }
 
 /** Case and accents folded, one folded string per code point of the input. */
@@ -53,7 +80,7 @@ export function highlights(content: string, terms: readonly string[]): [number, 
   });
   const ranges: [number, number][] = [];
   for (const term of terms) {
-    const needle = foldEach(term).join('');
+    const needle = foldEach(highlightNeedle(term)).join('');
     if (!needle) continue;
     for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
       const start = origin[at] as number;

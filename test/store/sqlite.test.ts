@@ -7,6 +7,7 @@ import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { NewMessage, UserRecord } from '../../src/store/store.js';
 import { runStoreContract } from './store-contract.js';
+import { runDataContract } from './store-contract-data.js';
 
 const T0 = 1_700_000_000_000;
 const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -14,6 +15,21 @@ const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'parley-sqlite-'));
 }
+
+/** A store on a fresh file, removed afterwards. */
+async function fileStore() {
+  const dir = tempDir();
+  const store = new SqliteStore({ file: path.join(dir, 'parley.db') });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+runDataContract('SQLite file', fileStore);
 
 runStoreContract('SQLite file', async () => {
   const dir = tempDir();

@@ -887,7 +887,7 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
     });
 
     describe('marker log retention', () => {
-      it('keeps the latest moves; for older seqs the oldest kept time is an upper bound', async () => {
+      it('bounds the log by merging: with even gaps the oldest merge, and a later time is an upper bound', async () => {
         const a = await user('a');
         const b = await user('b');
         const conv = await group([a, b]);
@@ -901,6 +901,25 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         expect(await at(N - 63)).toBe(T0 + (N - 63) * 10_000);
         // seqs before the kept window answer the oldest kept move's time
         expect(await at(1)).toBe(T0 + (N - 63) * 10_000);
+      });
+    });
+
+    describe('marker log merging', () => {
+      it('merges the moves closest in time first, so isolated old moves keep their exact time', async () => {
+        const a = await user('a');
+        const b = await user('b');
+        const conv = await group([a, b]);
+        const N = 70;
+        await store.appendMessages(Array.from({ length: N }, (_, i) => msg(conv, a, `m${i}`, null, T0)));
+        // seq 1 alone, long ago; then 69 moves 10 s apart, except a burst of 2 s gaps in the middle
+        const times = [T0 + 1000, ...Array.from({ length: N - 1 }, (_, i) => T0 + 1_000_000 + i * 10_000 - (i > 30 && i < 40 ? (i - 30) * 8_000 : 0))];
+        for (let seq = 1; seq <= N; seq++) {
+          await store.advanceMarkers([{ conversationId: conv.id, userId: b.id, type: 'read', seq, at: times[seq - 1]! }]);
+        }
+        const at = async (seq: number) => (await store.markerTimes(conv.id, seq, [b.id])).read[0]?.at;
+        expect(await at(1)).toBe(T0 + 1000);
+        expect(await at(N)).toBe(times[N - 1]);
+        expect(await at(2)).toBe(times[1]);
       });
     });
 

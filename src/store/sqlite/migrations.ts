@@ -102,16 +102,20 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'search indexes; deleted messages index',
     sql: `
       -- Substrings of 3+ characters, case and accents folded (trigram), and
-      -- words (unicode61), where characters of unspaced scripts (CJK, Thai...)
-      -- are words of their own (parley_words spaces them out), so two-character
-      -- words are found as phrases. Contentless: the text lives in messages;
-      -- a deletion removes the row (contentless_delete).
+      -- the first two characters of each word (unicode61 over
+      -- parley_word_prefixes), where each character of an unspaced script
+      -- (CJK, Thai...) is a word, so two-character words are found as
+      -- phrases. Contentless: the text lives in messages; a deletion removes
+      -- the row (contentless_delete) and its entries (secure-delete).
       CREATE VIRTUAL TABLE message_trigrams USING fts5(
         content, content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
       CREATE VIRTUAL TABLE message_words USING fts5(
         content, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+      -- A deletion removes the entries from the index itself, not only marks them.
+      INSERT INTO message_trigrams (message_trigrams, rank) VALUES ('secure-delete', 1);
+      INSERT INTO message_words (message_words, rank) VALUES ('secure-delete', 1);
       INSERT INTO message_trigrams (rowid, content) SELECT id, content FROM messages WHERE deleted_at IS NULL;
-      INSERT INTO message_words (rowid, content) SELECT id, parley_words(content) FROM messages WHERE deleted_at IS NULL;
+      INSERT INTO message_words (rowid, content) SELECT id, parley_word_prefixes(content) FROM messages WHERE deleted_at IS NULL;
 
       -- Unread counts subtract the deleted messages after a marker: a small
       -- index, holding only deleted messages.

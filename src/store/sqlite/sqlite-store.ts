@@ -26,7 +26,7 @@ import {
   type Store,
   type UserRecord,
 } from '../store.js';
-import { spaceOutScripts } from '../../text/search-text.js';
+import { spaceOutScripts, wordPrefixes } from '../../text/search-text.js';
 import { DatabaseLock } from './lock.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -131,7 +131,7 @@ function keys(kind: 'u' | 'c', ids: readonly string[]): number[] {
 const SEARCH_CANDIDATES = 2000;
 /** Moves of one marker within this window share a log row. */
 const MOVE_WINDOW_MS = 1000;
-/** Log rows kept per (conversation, member, marker type). */
+/** Log rows kept per (conversation, member, marker type); older ones are merged. */
 const MOVES_KEPT = 64;
 const MARKER_CODE: Record<MarkerType, 0 | 1> = { delivered: 0, read: 1 };
 
@@ -160,11 +160,13 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
     this.db.pragma('foreign_keys = ON');
+    // Deleted text is overwritten in the file, not left in free space.
+    this.db.pragma('secure_delete = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('temp_store = MEMORY');
     this.db.pragma('cache_size = -65536');
     // The word index's view of a text (used by migrations and inserts alike).
-    this.db.function('parley_words', { deterministic: true }, (text: unknown) => spaceOutScripts(String(text ?? '')));
+    this.db.function('parley_word_prefixes', { deterministic: true }, (text: unknown) => wordPrefixes(String(text ?? '')));
     migrate(this.db);
     this.s = prepare(this.db);
     this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => this.applyAppend(batch));
@@ -347,6 +349,7 @@ export class SqliteStore implements Store {
     if (ck === null || uk === null) return false;
     return this.db.transaction(() => {
       if (this.s.deleteMember.run(ck, uk).changes !== 1) return false;
+      this.s.forgetMoves.run(ck, uk);
       // The longest-standing remaining member inherits the group (or nobody).
       this.s.passOwnership.run({ c: ck, u: uk });
       return true;
@@ -372,7 +375,7 @@ export class SqliteStore implements Store {
     // (conversation, sender, clientId) -> message stored earlier in this batch
     const inBatch = new Map<string, MessageRecord>();
     // (conversation, sender) -> highest seq this batch gave the sender
-    const senderMarks = new Map<string, { ck: number; uk: number; seq: number; at: number }>();
+    const senderMarks = new Map<string, { ck: number; uk: number; seq: number }>();
     // One tick per item, reserved up front (ticks may have gaps; they only order).
     let tick = this.reserveTicks(batch.length) - batch.length;
     for (const m of batch) {
@@ -421,15 +424,13 @@ export class SqliteStore implements Store {
         deletedAt: null,
       };
       if (m.clientId !== null) inBatch.set(`${ck}\u0000${uk}\u0000${m.clientId}`, message);
-      senderMarks.set(`${ck}:${uk}`, { ck, uk, seq: counters.last_seq, at: m.createdAt });
+      senderMarks.set(`${ck}:${uk}`, { ck, uk, seq: counters.last_seq });
       outcomes.push({ kind: 'stored', message });
     }
     // Sending moves the sender's own read and delivered markers to its seq.
-    for (const { ck, uk, seq, at } of senderMarks.values()) {
-      this.s.advanceOwnMarkers.run(seq, seq, ck, uk);
-      this.logMove(ck, uk, 0, seq, at);
-      this.logMove(ck, uk, 1, seq, at);
-    }
+    // (Not logged: when a sender's marker reached a seq by sending is the
+    // time of their first message at or after it; markerTimes looks there.)
+    for (const { ck, uk, seq } of senderMarks.values()) this.s.advanceOwnMarkers.run(seq, seq, ck, uk);
     return outcomes;
   }
 
@@ -441,7 +442,24 @@ export class SqliteStore implements Store {
       return;
     }
     this.s.insertMove.run(ck, uk, type, seq, at, at);
-    this.s.pruneMoves.run(ck, uk, type, ck, uk, type, MOVES_KEPT - 1);
+    if ((this.s.countMoves.get(ck, uk, type) as number) > MOVES_KEPT) this.compactMoves(ck, uk, type);
+  }
+
+  /**
+   * Keeps the log at MOVES_KEPT rows by merging the two neighbouring rows
+   * closest in time (the later one absorbs the earlier): the error this adds
+   * to `at` is that smallest gap, so recent and dense moves stay exact and old
+   * ones lose precision in proportion to their age, not all at once.
+   */
+  private compactMoves(ck: number, uk: number, type: 0 | 1): void {
+    const rows = this.s.allMoves.all(ck, uk, type) as { seq: number; at: number; opened_at: number }[];
+    let best = 0;
+    for (let i = 1; i < rows.length - 1; i++) {
+      if (rows[i + 1]!.at - rows[i]!.at < rows[best + 1]!.at - rows[best]!.at) best = i;
+    }
+    const [earlier, later] = [rows[best]!, rows[best + 1]!];
+    this.s.deleteMove.run(ck, uk, type, earlier.seq);
+    this.s.setMoveOpened.run(earlier.opened_at, ck, uk, type, later.seq);
   }
 
   /** Runs inside the markers transaction. */
@@ -479,8 +497,15 @@ export class SqliteStore implements Store {
       if (!member) continue;
       for (const type of ['delivered', 'read'] as const) {
         if ((type === 'read' ? member.read_seq : member.delivered_seq) < seq) continue;
-        const row = this.s.moveReaching.get(ck, uk, MARKER_CODE[type], seq) as { at: number } | undefined;
-        if (row) out[type].push({ userId, at: row.at });
+        // Reached by a receipt (the log), or by sending a later message: the
+        // earlier of the two. A message sent after the logged move cannot
+        // count (the marker was already past), so only seqs up to it are looked at.
+        const row = this.s.moveReaching.get(ck, uk, MARKER_CODE[type], seq) as { seq: number; at: number } | undefined;
+        const own = this.s.ownMessageReaching.get({ c: ck, u: uk, from: seq, to: row?.seq ?? Number.MAX_SAFE_INTEGER }) as
+          | { created_at: number }
+          | undefined;
+        const at = Math.min(row?.at ?? Infinity, own?.created_at ?? Infinity);
+        if (at !== Infinity) out[type].push({ userId, at });
       }
     }
     return out;
@@ -743,7 +768,7 @@ function prepare(db: Database.Database) {
        FROM conversations c WHERE c.id = @c`,
     ),
     indexTrigrams: db.prepare('INSERT INTO message_trigrams (rowid, content) VALUES (?, ?)'),
-    indexWords: db.prepare('INSERT INTO message_words (rowid, content) VALUES (?, parley_words(?))'),
+    indexWords: db.prepare('INSERT INTO message_words (rowid, content) VALUES (?, parley_word_prefixes(?))'),
     unindexTrigrams: db.prepare('DELETE FROM message_trigrams WHERE rowid = ?'),
     unindexWords: db.prepare('DELETE FROM message_words WHERE rowid = ?'),
     bumpRev: db.prepare('UPDATE conversations SET last_rev = last_rev + 1 WHERE id = ? RETURNING last_rev'),
@@ -768,13 +793,21 @@ function prepare(db: Database.Database) {
     insertMove: db.prepare(
       'INSERT INTO marker_moves (conversation_id, user_id, type, seq, opened_at, at) VALUES (?, ?, ?, ?, ?, ?)',
     ),
-    pruneMoves: db.prepare(
-      `DELETE FROM marker_moves WHERE conversation_id = ? AND user_id = ? AND type = ? AND seq < (
-         SELECT seq FROM marker_moves WHERE conversation_id = ? AND user_id = ? AND type = ?
-         ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+    countMoves: db.prepare('SELECT count(*) FROM marker_moves WHERE conversation_id = ? AND user_id = ? AND type = ?').pluck(),
+    allMoves: db.prepare(
+      'SELECT seq, at, opened_at FROM marker_moves WHERE conversation_id = ? AND user_id = ? AND type = ? ORDER BY seq',
+    ),
+    deleteMove: db.prepare('DELETE FROM marker_moves WHERE conversation_id = ? AND user_id = ? AND type = ? AND seq = ?'),
+    setMoveOpened: db.prepare(
+      'UPDATE marker_moves SET opened_at = ? WHERE conversation_id = ? AND user_id = ? AND type = ? AND seq = ?',
+    ),
+    forgetMoves: db.prepare('DELETE FROM marker_moves WHERE conversation_id = ? AND user_id = ?'),
+    ownMessageReaching: db.prepare(
+      `SELECT created_at FROM messages WHERE conversation_id = @c AND seq >= @from AND seq <= @to AND sender_id = @u
+       ORDER BY seq LIMIT 1`,
     ),
     moveReaching: db.prepare(
-      `SELECT at FROM marker_moves WHERE conversation_id = ? AND user_id = ? AND type = ? AND seq >= ?
+      `SELECT seq, at FROM marker_moves WHERE conversation_id = ? AND user_id = ? AND type = ? AND seq >= ?
        ORDER BY seq LIMIT 1`,
     ),
     contactsOf: db.prepare(

@@ -1,0 +1,66 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { EventSink } from './events.js';
+import type { MembershipCache } from './membership.js';
+import { TYPING_TIMEOUT_MS, TypingService } from './typing.js';
+
+function setup() {
+  const sent: { conversationId: string; payload: unknown; exceptUser?: string }[] = [];
+  const events = {
+    toUsers: () => undefined,
+    toConversation: (conversationId: string, _e: string, payload: unknown, exceptUser?: string) => sent.push({ conversationId, payload, exceptUser }),
+    unsubscribe: () => undefined,
+  } as unknown as EventSink;
+  const membership = {
+    get: async (id: string) => (id === 'c1' || id === 'c2' ? { id, type: 'group', ownerId: 'u1', members: new Set(['u1', 'u2']) } : null),
+  } as unknown as MembershipCache;
+  return { typing: new TypingService({ membership, events }), sent };
+}
+
+beforeEach(() => vi.useFakeTimers());
+afterEach(() => vi.useRealTimers());
+
+describe('TypingService', () => {
+  it('stops by itself 5 s after the last true, by default', async () => {
+    expect(TYPING_TIMEOUT_MS).toBe(5000);
+    const { typing, sent } = setup();
+    await typing.set('u1', 's1', 'c1', true);
+    vi.advanceTimersByTime(3000);
+    await typing.set('u1', 's1', 'c1', true); // restarts the 5 s
+    vi.advanceTimersByTime(4999);
+    expect(sent.map((e) => (e.payload as { isTyping: boolean }).isTyping)).toEqual([true, true]);
+    vi.advanceTimersByTime(1);
+    expect(sent.at(-1)).toEqual({ conversationId: 'c1', payload: { conversationId: 'c1', userId: 'u1', isTyping: false }, exceptUser: 'u1' });
+    vi.advanceTimersByTime(60_000);
+    expect(sent).toHaveLength(3);
+  });
+
+  it('an explicit false cancels the automatic one', async () => {
+    const { typing, sent } = setup();
+    await typing.set('u1', 's1', 'c1', true);
+    await typing.set('u1', 's1', 'c1', false);
+    vi.advanceTimersByTime(60_000);
+    expect(sent.map((e) => (e.payload as { isTyping: boolean }).isTyping)).toEqual([true, false]);
+  });
+
+  it("stops everything a socket typed when it closes, and nothing of other sockets'", async () => {
+    const { typing, sent } = setup();
+    await typing.set('u1', 's1', 'c1', true);
+    await typing.set('u1', 's1', 'c2', true);
+    await typing.set('u2', 's2', 'c1', true);
+    typing.socketClosed('s1');
+    expect(sent.slice(3).map((e) => [e.conversationId, (e.payload as { userId: string }).userId, (e.payload as { isTyping: boolean }).isTyping])).toEqual([
+      ['c1', 'u1', false],
+      ['c2', 'u1', false],
+    ]);
+    typing.socketClosed('s1');
+    expect(sent).toHaveLength(5);
+    vi.advanceTimersByTime(5000); // u2's own stop still comes
+    expect(sent).toHaveLength(6);
+  });
+
+  it('refuses non-members and unknown conversations', async () => {
+    const { typing } = setup();
+    await expect(typing.set('u9', 's9', 'c1', true)).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(typing.set('u1', 's1', 'nope', true)).rejects.toMatchObject({ code: 'not_found' });
+  });
+});
