@@ -162,7 +162,7 @@ export class MessageService {
     const outcomes = await this.d.store.appendMessages(accepted.map((a) => a.item.message));
     this.d.onCommit?.(outcomes.filter((o) => o.kind === 'stored').length, (performance.now() - started) / 1000);
     outcomes.forEach((outcome, k) => {
-      const { index, item, state } = accepted[k] as (typeof accepted)[number];
+      const { index, state } = accepted[k] as (typeof accepted)[number];
       if (outcome.kind === 'no_conversation') {
         results[index] = { ok: false, error: new DomainError('not_found', 'No such conversation.') };
         return;

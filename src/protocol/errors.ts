@@ -31,8 +31,6 @@ export type WireError = Static<typeof WireError>;
 export const ErrorBody = Type.Object({ error: WireError });
 export type ErrorBody = Static<typeof ErrorBody>;
 
-/** A failed socket acknowledgement. */
-export interface AckError {
-  ok: false;
-  error: WireError;
-}
+/** A failed socket acknowledgement: `{ok:false, error:{code, message, data?}}`. */
+export const AckError = Type.Object({ ok: Type.Literal(false), error: WireError });
+export type AckError = Static<typeof AckError>;

@@ -1,7 +1,7 @@
 import { Ajv } from 'ajv';
 import { expect } from 'vitest';
 import type { TSchema } from 'typebox';
-import { ErrorBody } from '../../src/protocol/errors.js';
+import { AckError, ErrorBody } from '../../src/protocol/errors.js';
 import { Conversation, Message, User } from '../../src/protocol/models.js';
 import type { HttpResult } from './client.js';
 
@@ -39,4 +39,12 @@ export function expectError(r: HttpResult, status: number, code: string): void {
   expectShape(ErrorBody, r.body);
   expect(r.body.error.message.trim()).not.toBe('');
   expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+}
+
+/** A failed ack: exactly {ok:false, error:{code, message, data?}}, with this code and a sentence. */
+export function expectAckError(ack: unknown, code: string): void {
+  expectShape(AckError, ack);
+  const error = (ack as { error: { code: string; message: string } }).error;
+  expect(error.code, JSON.stringify(ack)).toBe(code);
+  expect(error.message).toMatch(/\S/);
 }

@@ -91,8 +91,6 @@ export function runDataContract(name: string, factory: () => Promise<StoreUnderT
 
     const find = (userId: string, q: string, opts: { conversationId?: string; limit?: number } = {}): Promise<SearchHit[]> =>
       store.search({ userId, terms: parseQuery(q), conversationId: opts.conversationId, limit: opts.limit ?? 100 });
-    const foundContents = async (u: UserRecord, q: string, opts: { conversationId?: string; limit?: number } = {}) =>
-      (await find(u.id, q, opts)).map((h) => h.message.content);
     const foundIds = async (u: UserRecord, q: string, opts: { conversationId?: string; limit?: number } = {}) =>
       (await find(u.id, q, opts)).map((h) => h.message.id);
 

@@ -3,7 +3,7 @@ import { createApp, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
 import { SocketPool, direct, group, http, register, type Account, type HttpResult } from '../helpers/client.js';
-import { expectError, expectUser, expectMessage, expectConversation } from '../helpers/shapes.js';
+import { expectError, expectMessage, expectConversation } from '../helpers/shapes.js';
 
 /** REST conversations through a real server. Contract: "Conversations (REST)". */
 

@@ -2,8 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { expectConversation, expectMessage, expectShape } from '../helpers/shapes.js';
-import { WireError } from '../../src/protocol/errors.js';
+import { expectConversation, expectMessage, expectShape, expectAckError } from '../helpers/shapes.js';
 
 /**
  * Membership and archive, as they meet edits and deletions. What
@@ -25,13 +24,7 @@ beforeAll(async () => {
 afterEach(() => pool.closeAll());
 afterAll(() => server.close());
 
-const AckFailure = Type.Object({ ok: Type.Literal(false), error: WireError });
 const MessageAck = Type.Object({ ok: Type.Literal(true), message: Type.Any() });
-
-function expectAckError(ack: unknown, code: string): void {
-  expectShape(AckFailure, ack);
-  expect((ack as any).error.code, JSON.stringify(ack)).toBe(code);
-}
 
 const api = (who: Account, method: string, path: string, body?: unknown) => http(base, method, path, { token: who.token, body });
 const removeMember = async (cid: string, actor: Account, userId: string) => {

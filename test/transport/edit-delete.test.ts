@@ -4,9 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { expectConversation, expectMessage, expectShape } from '../helpers/shapes.js';
+import { expectConversation, expectMessage, expectShape, expectAckError } from '../helpers/shapes.js';
 import { MessageEvent } from '../../src/protocol/events.js';
-import { WireError } from '../../src/protocol/errors.js';
 
 /**
  * Editing and deleting messages, through a real server.
@@ -32,13 +31,7 @@ afterAll(() => server.close());
 
 // ---- helpers ------------------------------------------------------------------------
 
-const AckFailure = Type.Object({ ok: Type.Literal(false), error: WireError });
 const MessageAck = Type.Object({ ok: Type.Literal(true), message: Type.Any() });
-
-function expectAckError(ack: unknown, code: string): void {
-  expectShape(AckFailure, ack);
-  expect((ack as any).error.code, JSON.stringify(ack)).toBe(code);
-}
 
 /** Checks a message against the wire schema; returns it. */
 function wire(m: unknown): any {

@@ -2,10 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { connect, direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
-import { expectConversation, expectMessage, expectShape } from '../helpers/shapes.js';
+import { expectConversation, expectMessage, expectShape, expectAckError } from '../helpers/shapes.js';
 import { ReceiptEvent } from '../../src/protocol/events.js';
 import { ReceiptsResponse } from '../../src/protocol/http.js';
-import { WireError } from '../../src/protocol/errors.js';
 
 /**
  * Receipts and message status, through a real server.
@@ -28,14 +27,7 @@ afterAll(() => server.close());
 
 // ---- helpers ------------------------------------------------------------------
 
-const AckFailure = Type.Object({ ok: Type.Literal(false), error: WireError });
 const OkAck = Type.Object({ ok: Type.Literal(true) });
-
-function expectAckError(ack: unknown, code: string): void {
-  expectShape(AckFailure, ack);
-  expect((ack as any).error.code).toBe(code);
-  expect((ack as any).error.message).toMatch(/\S/);
-}
 
 /** Every `receipt` a socket got, each checked against the wire schema. */
 function receipts(s: TestSocket, pred: (p: any) => boolean = () => true): any[] {

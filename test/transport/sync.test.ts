@@ -2,9 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { expectConversation, expectMessage, expectShape } from '../helpers/shapes.js';
+import { expectConversation, expectMessage, expectShape, expectAckError } from '../helpers/shapes.js';
 import { ConversationEvent, MessageEvent, PresenceEvent } from '../../src/protocol/events.js';
-import { WireError } from '../../src/protocol/errors.js';
 
 /**
  * Offline catch-up (`sync`) and `conversation:new`, through a real server.
@@ -23,7 +22,6 @@ beforeAll(async () => {
 afterEach(() => pool.closeAll());
 afterAll(() => server.close());
 
-const AckFailure = Type.Object({ ok: Type.Literal(false), error: WireError });
 const SyncOk = Type.Object({
   ok: Type.Literal(true),
   messages: Type.Array(Type.Any()),
@@ -93,11 +91,6 @@ const seqsOf = (msgs: any[] | undefined) => (msgs ?? []).map((m) => m.seq);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const lastRevOf = async (who: Account, cid: string) =>
   (await http(base, 'GET', `/api/conversations/${cid}`, { token: who.token })).body.lastRev as number;
-
-function expectAckError(ack: unknown, code: string): void {
-  expectShape(AckFailure, ack);
-  expect((ack as any).error.code).toBe(code);
-}
 
 // ---- a disconnect in the middle of a conversation --------------------------------------
 

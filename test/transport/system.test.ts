@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { http, register, uniqueName, type Account, type HttpResult } from '../helpers/client.js';
+import { http, register, uniqueName, type Account } from '../helpers/client.js';
 import { expectError } from '../helpers/shapes.js';
 
 /** Health, metrics, the web client's page, and what every route shares. Contract: "One process, one port", "Common shapes". */

@@ -2,9 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { expectConversation, expectShape, expectUser } from '../helpers/shapes.js';
+import { expectConversation, expectShape, expectUser, expectAckError } from '../helpers/shapes.js';
 import { PresenceEvent, TypingEvent } from '../../src/protocol/events.js';
-import { WireError } from '../../src/protocol/errors.js';
 
 /**
  * Typing indicators and presence, through a real server.
@@ -23,13 +22,7 @@ beforeAll(async () => {
 afterEach(() => pool.closeAll());
 afterAll(() => server.close());
 
-const AckFailure = Type.Object({ ok: Type.Literal(false), error: WireError });
 const OkAck = Type.Object({ ok: Type.Literal(true) });
-
-function expectAckError(ack: unknown, code: string): void {
-  expectShape(AckFailure, ack);
-  expect((ack as any).error.code).toBe(code);
-}
 
 /** Every `typing` a socket got, checked against the wire schema. */
 function typings(s: TestSocket, pred: (p: any) => boolean = () => true): any[] {
