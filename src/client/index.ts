@@ -1,0 +1,2 @@
+export { ParleyClient, ParleyError, type ConnectionState, type ParleyClientOptions } from './parley-client.js';
+export { MessageStore, type ConversationTimeline, type PendingMessage } from './message-store.js';

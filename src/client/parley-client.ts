@@ -1,0 +1,496 @@
+import { io, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, ServerToClientEvents, SyncAck } from '../protocol/events.js';
+import type { WireError } from '../protocol/errors.js';
+import type { AuthResponse, HistoryResponse, SearchResponse } from '../protocol/http.js';
+import type { Conversation, Message, User } from '../protocol/models.js';
+import { MessageStore } from './message-store.js';
+
+/** An error the server answered (HTTP or ack), or a network failure (`code: 'network'`). */
+export class ParleyError extends Error {
+  constructor(
+    readonly code: WireError['code'] | 'network' | 'timeout',
+    message: string,
+    readonly data?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'ParleyError';
+  }
+
+  /** Worth trying again later, with the same clientId for a send. */
+  get retryable(): boolean {
+    return ['network', 'timeout', 'internal', 'unavailable', 'rate_limited'].includes(this.code);
+  }
+}
+
+/** `unauthorized`: the token is refused (expired, or the account is gone): sign in again. */
+export type ConnectionState = 'connecting' | 'online' | 'reconnecting' | 'syncing' | 'unauthorized';
+
+interface OutboxEntry {
+  clientId: string;
+  conversationId: string;
+  content: string;
+  inFlight: boolean;
+  attempts: number;
+}
+
+export interface ParleyClientOptions {
+  /** The server, e.g. http://localhost:3000 ('' for the page's own origin). */
+  baseUrl: string;
+  token: string;
+  /** How long to wait for an ack (ms). */
+  ackTimeoutMs?: number;
+}
+
+type AppSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+async function request<T>(baseUrl: string, method: string, path: string, token?: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(baseUrl + path, {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+  } catch (e) {
+    throw new ParleyError('network', (e as Error).message);
+  }
+  if (res.status === 204) return undefined as T;
+  const json = (await res.json().catch(() => null)) as { error?: WireError } | null;
+  if (!res.ok) {
+    const err = json?.error;
+    throw new ParleyError(err?.code ?? 'internal', err?.message ?? `HTTP ${res.status}`, err?.data);
+  }
+  return json as T;
+}
+
+/**
+ * A small typed client for Parley: REST calls, the socket with typed events,
+ * an outbox that retries unacknowledged sends with the same clientId (so a
+ * message is stored exactly once), `sync` on every reconnect before the
+ * outbox goes again, and a local message store keyed by conversation and seq.
+ *
+ * State changes are announced to `subscribe` listeners (for React's
+ * useSyncExternalStore, or anything else); read them from the fields.
+ */
+export class ParleyClient {
+  readonly messages = new MessageStore();
+  readonly conversations = new Map<string, Conversation>();
+  /** userId → the users typing now, per conversation. */
+  readonly typing = new Map<string, Set<string>>();
+  /** Presence learnt from events (REST answers carry it too). */
+  readonly online = new Map<string, boolean>();
+  me: User | null = null;
+  connection: ConnectionState = 'connecting';
+  /** Bumped on every change: a cheap snapshot for React. */
+  version = 0;
+
+  private readonly socket: AppSocket;
+  private readonly outbox: OutboxEntry[] = [];
+  private readonly listeners = new Set<() => void>();
+  private everConnected = false;
+  private stopped = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryDelay = 1000;
+  private readonly ackTimeoutMs: number;
+
+  constructor(private readonly o: ParleyClientOptions) {
+    this.ackTimeoutMs = o.ackTimeoutMs ?? 10_000;
+    this.socket = io(o.baseUrl || undefined, {
+      auth: { token: o.token },
+      transports: ['websocket', 'polling'],
+      autoConnect: false,
+      reconnectionDelayMax: 5000,
+    }) as AppSocket;
+    this.wire();
+  }
+
+  // ---- accounts (no client needed yet) ---------------------------------------------
+  static register(baseUrl: string, body: { username: string; password: string; displayName?: string }): Promise<AuthResponse> {
+    return request(baseUrl, 'POST', '/api/auth/register', undefined, body);
+  }
+
+  static login(baseUrl: string, body: { username: string; password: string }): Promise<AuthResponse> {
+    return request(baseUrl, 'POST', '/api/auth/login', undefined, body);
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    this.version++;
+    for (const l of this.listeners) l();
+  }
+
+  /** Loads the user and the conversation list, then connects the socket. */
+  async start(): Promise<void> {
+    this.me = await this.api<User>('GET', '/api/users/me');
+    await this.refreshConversations();
+    this.socket.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.socket.disconnect();
+    this.listeners.clear();
+  }
+
+  /**
+   * Socket.IO reconnects by itself after a network loss, but not when the
+   * server ended the connection (a restart) or refused the handshake: then
+   * this tries again, with backoff, until it connects or the token is refused.
+   */
+  private reconnectLater(): void {
+    if (this.stopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.stopped && !this.socket.connected) this.socket.connect();
+    }, this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, 30_000);
+  }
+
+  api<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return request<T>(this.o.baseUrl, method, path, this.o.token, body);
+  }
+
+  // ---- conversations ----------------------------------------------------------------------
+  async refreshConversations(): Promise<void> {
+    const [active, archived] = await Promise.all([
+      this.api<{ conversations: Conversation[] }>('GET', '/api/conversations?limit=500'),
+      this.api<{ conversations: Conversation[] }>('GET', '/api/conversations?limit=500&archived=true'),
+    ]);
+    this.conversations.clear();
+    for (const c of [...active.conversations, ...archived.conversations]) this.putConversation(c);
+    this.changed();
+  }
+
+  private putConversation(c: Conversation): void {
+    this.conversations.set(c.id, c);
+    for (const u of c.members) this.online.set(u.id, u.online);
+    if (c.lastMessage) this.messages.apply([c.lastMessage]);
+  }
+
+  /** Conversations, latest activity first (by their last message, then creation). */
+  conversationList(archived: boolean): Conversation[] {
+    const when = (c: Conversation) => c.lastMessage?.createdAt ?? c.createdAt;
+    return [...this.conversations.values()].filter((c) => c.archived === archived).sort((a, b) => (when(a) < when(b) ? 1 : -1));
+  }
+
+  async findPeople(q: string): Promise<User[]> {
+    return (await this.api<{ users: User[] }>('GET', `/api/users?q=${encodeURIComponent(q)}&limit=20`)).users;
+  }
+
+  async createDirect(userId: string): Promise<Conversation> {
+    const c = await this.api<Conversation>('POST', '/api/conversations', { type: 'direct', memberIds: [userId] });
+    this.putConversation(c);
+    this.changed();
+    return c;
+  }
+
+  async createGroup(title: string, memberIds: string[]): Promise<Conversation> {
+    const c = await this.api<Conversation>('POST', '/api/conversations', { type: 'group', title, memberIds });
+    this.putConversation(c);
+    this.changed();
+    return c;
+  }
+
+  async setArchived(conversationId: string, archived: boolean): Promise<void> {
+    const c = await this.api<Conversation>(archived ? 'PUT' : 'DELETE', `/api/conversations/${conversationId}/archive`);
+    this.putConversation(c);
+    this.changed();
+  }
+
+  // ---- messages ---------------------------------------------------------------------------
+  /** Joins (typing) and loads the latest page. */
+  async open(conversationId: string): Promise<void> {
+    const ack = await this.call('conversation:join', { conversationId, limit: 50 });
+    this.messages.apply(ack.messages);
+    this.changed();
+  }
+
+  async close(conversationId: string): Promise<void> {
+    await this.call('conversation:leave', { conversationId }).catch(() => undefined);
+  }
+
+  /** Loads the page before the oldest loaded message; answers whether more is left. */
+  async loadOlder(conversationId: string): Promise<boolean> {
+    const oldest = this.messages.timeline(conversationId).oldestSeq;
+    if (oldest === null || oldest <= 1) return false;
+    const page = await this.api<HistoryResponse>('GET', `/api/conversations/${conversationId}/messages?before=${oldest}&limit=50`);
+    this.messages.apply(page.messages);
+    this.changed();
+    return page.hasMore;
+  }
+
+  /**
+   * Shows the message at once (pending), then sends it; an unacknowledged
+   * send is retried with the same clientId, so it is stored exactly once.
+   */
+  send(conversationId: string, content: string): string {
+    const clientId = newClientId();
+    this.messages.addPending({ clientId, conversationId, content, createdAt: new Date().toISOString(), state: 'sending' });
+    this.outbox.push({ clientId, conversationId, content, inFlight: false, attempts: 0 });
+    this.changed();
+    this.flushOutbox();
+    return clientId;
+  }
+
+  /** Sends a failed message again (same clientId). */
+  retry(conversationId: string, clientId: string): void {
+    const entry = this.outbox.find((e) => e.clientId === clientId);
+    if (entry) entry.attempts = 0;
+    else {
+      const p = this.messages.timeline(conversationId).pending.find((x) => x.clientId === clientId);
+      if (!p) return;
+      this.outbox.push({ clientId, conversationId, content: p.content, inFlight: false, attempts: 0 });
+    }
+    this.messages.updatePending(conversationId, clientId, { state: 'sending', error: undefined });
+    this.changed();
+    this.flushOutbox();
+  }
+
+  async edit(messageId: string, content: string): Promise<Message> {
+    const { message } = await this.call('message:edit', { messageId, content });
+    this.messages.apply([message]);
+    this.changed();
+    return message;
+  }
+
+  async remove(messageId: string): Promise<Message> {
+    const { message } = await this.call('message:delete', { messageId });
+    this.messages.apply([message]);
+    this.changed();
+    return message;
+  }
+
+  /** Marks everything up to `seq` read (and so delivered). */
+  async markRead(conversationId: string, seq: number): Promise<void> {
+    const c = this.conversations.get(conversationId);
+    if (c) this.conversations.set(conversationId, { ...c, unreadCount: 0 });
+    this.changed();
+    await this.call('message:read', { conversationId, seq }).catch(() => undefined);
+  }
+
+  setTyping(conversationId: string, isTyping: boolean): void {
+    if (this.socket.connected) this.socket.emit('typing', { conversationId, isTyping }, () => undefined);
+  }
+
+  async search(q: string, conversationId?: string): Promise<SearchResponse['results']> {
+    const scope = conversationId ? `&conversationId=${encodeURIComponent(conversationId)}` : '';
+    return (await this.api<SearchResponse>('GET', `/api/search?q=${encodeURIComponent(q)}${scope}&limit=50`)).results;
+  }
+
+  /** Loads the messages around a seq (to jump to a search hit). */
+  async loadAround(conversationId: string, seq: number): Promise<void> {
+    const [before, after] = await Promise.all([
+      this.api<HistoryResponse>('GET', `/api/conversations/${conversationId}/messages?before=${seq}&limit=25`),
+      this.api<HistoryResponse>('GET', `/api/conversations/${conversationId}/messages?after=${seq - 1}&limit=25`),
+    ]);
+    this.messages.apply([...before.messages, ...after.messages]);
+    this.changed();
+  }
+
+  // ---- the socket ---------------------------------------------------------------------
+  private call<E extends keyof ClientToServerEvents>(
+    event: E,
+    payload: Parameters<ClientToServerEvents[E]>[0],
+  ): Promise<Exclude<Parameters<Parameters<ClientToServerEvents[E]>[1]>[0], { ok: false }>> {
+    type Answer = { ok: boolean; error?: WireError };
+    return new Promise((resolve, reject) => {
+      if (!this.socket.connected) return reject(new ParleyError('network', 'not connected'));
+      (this.socket.timeout(this.ackTimeoutMs).emit as (e: string, p: unknown, cb: (err: Error | null, a: Answer) => void) => void)(
+        event,
+        payload,
+        (err, answer) => {
+          if (err) return reject(new ParleyError('timeout', 'no answer from the server'));
+          if (!answer.ok) return reject(new ParleyError(answer.error!.code, answer.error!.message, answer.error!.data));
+          resolve(answer as never);
+        },
+      );
+    });
+  }
+
+  private flushOutbox(): void {
+    if (!this.socket.connected || this.connection === 'syncing') return;
+    for (const entry of this.outbox) {
+      if (entry.inFlight) continue;
+      entry.inFlight = true;
+      entry.attempts++;
+      this.call('message:send', { conversationId: entry.conversationId, content: entry.content, clientId: entry.clientId }).then(
+        ({ message }) => {
+          this.outbox.splice(this.outbox.indexOf(entry), 1);
+          this.messages.apply([message]);
+          this.bumpConversation(message);
+          this.changed();
+        },
+        (err: ParleyError) => {
+          entry.inFlight = false;
+          if (err.retryable && entry.attempts < 5) {
+            // Again after a pause; a reconnect flushes at once anyway.
+            setTimeout(() => this.flushOutbox(), Math.min(8000, 500 * 2 ** entry.attempts));
+            return;
+          }
+          this.outbox.splice(this.outbox.indexOf(entry), 1);
+          this.messages.updatePending(entry.conversationId, entry.clientId, { state: 'failed', error: err.message });
+          this.changed();
+        },
+      );
+    }
+  }
+
+  private bumpConversation(m: Message): void {
+    const c = this.conversations.get(m.conversationId);
+    if (!c) return;
+    const mine = m.senderId === this.me?.id;
+    this.conversations.set(m.conversationId, {
+      ...c,
+      lastMessage: !c.lastMessage || c.lastMessage.seq <= m.seq ? m : c.lastMessage,
+      lastSeq: Math.max(c.lastSeq, m.seq),
+      lastRev: Math.max(c.lastRev, m.rev),
+      unreadCount: mine ? 0 : c.lastMessage && c.lastMessage.seq >= m.seq ? c.unreadCount : c.unreadCount + 1,
+    });
+  }
+
+  /**
+   * After a reconnect: every change missed, through `sync` pages, before the
+   * outbox sends again. Cursors move only from sync answers.
+   */
+  private async catchUp(): Promise<void> {
+    this.connection = 'syncing';
+    this.changed();
+    try {
+      const cursors: Record<string, number> = {};
+      for (const id of this.messages.knownConversations()) if (this.conversations.has(id)) cursors[id] = this.messages.lastRev(id);
+      for (let page = 0; page < 1000; page++) {
+        const ack: Omit<SyncAck, 'ok'> = await this.call('sync', { cursors, limit: 500 });
+        this.messages.apply(ack.messages);
+        for (const m of ack.messages) if (m.conversationId in cursors && m.rev > (cursors[m.conversationId] ?? 0)) cursors[m.conversationId] = m.rev;
+        if (!ack.hasMore) break;
+      }
+      await this.refreshConversations();
+    } catch {
+      // the next reconnect tries again
+    } finally {
+      this.connection = this.socket.connected ? 'online' : 'reconnecting';
+      this.changed();
+      this.flushOutbox();
+    }
+  }
+
+  private wire(): void {
+    const s = this.socket;
+    s.on('connect', () => {
+      this.retryDelay = 1000;
+      if (this.everConnected) void this.catchUp();
+      else {
+        this.everConnected = true;
+        this.connection = 'online';
+        this.changed();
+        this.flushOutbox();
+      }
+    });
+    s.on('disconnect', (reason) => {
+      this.connection = 'reconnecting';
+      for (const e of this.outbox) e.inFlight = false;
+      this.typing.clear();
+      this.changed();
+      if (reason === 'io server disconnect') this.reconnectLater();
+    });
+    s.on('connect_error', (err) => {
+      if (err.message === 'unauthorized') {
+        this.connection = 'unauthorized';
+        this.changed();
+        return;
+      }
+      this.connection = this.everConnected ? 'reconnecting' : 'connecting';
+      this.changed();
+      // A refused handshake (the server is shutting down) is not retried by Socket.IO itself.
+      if (!s.active) this.reconnectLater();
+    });
+    s.io.on('reconnect_attempt', () => {
+      this.connection = 'reconnecting';
+      this.changed();
+    });
+    s.on('message:new', ({ message }) => {
+      this.messages.apply([message]);
+      this.bumpConversation(message);
+      this.typing.get(message.conversationId)?.delete(message.senderId);
+      this.changed();
+      // It reached this device: the sender's tick can turn to "delivered".
+      if (message.senderId !== this.me?.id) {
+        s.emit('message:delivered', { conversationId: message.conversationId, seq: message.seq }, () => undefined);
+      }
+    });
+    s.on('message:updated', ({ message }) => {
+      this.messages.apply([message]);
+      const c = this.conversations.get(message.conversationId);
+      if (c?.lastMessage?.id === message.id) this.conversations.set(c.id, { ...c, lastMessage: message });
+      this.changed();
+    });
+    s.on('receipt', (r) => {
+      if (r.userId === this.me?.id) {
+        // read on another device: the unread count clears here too
+        const c = this.conversations.get(r.conversationId);
+        if (c && r.type === 'read' && r.seq >= c.lastSeq) this.conversations.set(c.id, { ...c, unreadCount: 0 });
+      } else if (this.me) {
+        this.applyReceipt(r.conversationId, r.userId, r.seq, r.type);
+      }
+      this.changed();
+    });
+    s.on('typing', ({ conversationId, userId, isTyping }) => {
+      let set = this.typing.get(conversationId);
+      if (!set) this.typing.set(conversationId, (set = new Set()));
+      if (isTyping) set.add(userId);
+      else set.delete(userId);
+      this.changed();
+    });
+    s.on('presence', ({ userId, online }) => {
+      this.online.set(userId, online);
+      this.changed();
+    });
+    s.on('conversation:new', ({ conversation }) => {
+      this.putConversation(conversation);
+      this.changed();
+    });
+    s.on('conversation:updated', ({ conversation }) => {
+      this.putConversation(conversation);
+      this.changed();
+    });
+    s.on('conversation:removed', ({ conversationId }) => {
+      this.conversations.delete(conversationId);
+      this.messages.drop(conversationId);
+      this.changed();
+    });
+  }
+
+  /** Members' markers as far as this client has seen them, for the ticks of its own messages. */
+  private readonly markers = new Map<string, Map<string, { delivered: number; read: number }>>();
+
+  private applyReceipt(conversationId: string, userId: string, seq: number, type: 'delivered' | 'read'): void {
+    const c = this.conversations.get(conversationId);
+    if (!c || !this.me) return;
+    let byUser = this.markers.get(conversationId);
+    if (!byUser) this.markers.set(conversationId, (byUser = new Map()));
+    const m = byUser.get(userId) ?? { delivered: 0, read: 0 };
+    if (type === 'read') m.read = Math.max(m.read, seq);
+    m.delivered = Math.max(m.delivered, m.read, type === 'delivered' ? seq : 0);
+    byUser.set(userId, m);
+    // Status: every other member has reached the seq. Members not heard of
+    // yet count as reached only as far as the server's own status said.
+    const others = c.members.filter((u) => u.id !== this.me!.id).map((u) => byUser.get(u.id));
+    if (others.some((x) => x === undefined)) return;
+    const minRead = Math.min(...others.map((x) => x!.read));
+    const minDelivered = Math.min(...others.map((x) => x!.delivered));
+    this.messages.raiseStatus(conversationId, this.me.id, minDelivered, 'delivered');
+    this.messages.raiseStatus(conversationId, this.me.id, minRead, 'read');
+  }
+}
+
+function newClientId(): string {
+  const c = globalThis.crypto;
+  if (c?.randomUUID) return c.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}

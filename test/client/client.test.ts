@@ -1,0 +1,145 @@
+/**
+ * The client library against a real server: optimistic sends reconciled by
+ * clientId, a network loss with catch-up through sync, and messages typed
+ * while offline sent exactly once when the connection is back.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ParleyClient } from '../../src/client/index.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { http, uniqueName } from '../helpers/client.js';
+
+let server: TestServer;
+const clients: ParleyClient[] = [];
+beforeAll(async () => {
+  server = await startServer();
+});
+afterEach(() => {
+  for (const c of clients.splice(0)) c.stop();
+});
+afterAll(() => server.close());
+
+async function signUp(): Promise<ParleyClient> {
+  const { token } = await ParleyClient.register(server.url, { username: uniqueName('cl'), password: 'password123' });
+  const client = new ParleyClient({ baseUrl: server.url, token, ackTimeoutMs: 5000 });
+  clients.push(client);
+  await client.start();
+  await until(client, () => client.connection === 'online');
+  return client;
+}
+
+/** Resolves when `done()` holds, checked at every change of the client (10 s at most). */
+function until(client: ParleyClient, done: () => boolean, what = 'condition'): Promise<void> {
+  if (done()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out waiting for ${what}`));
+    }, 10_000);
+    const off = client.subscribe(() => {
+      if (!done()) return;
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+  });
+}
+
+/** Cuts the client's connection the way a network loss does (it reconnects by itself). */
+function dropConnection(client: ParleyClient): void {
+  (client as unknown as { socket: { io: { engine: { close(): void } } } }).socket.io.engine.close();
+}
+
+const contents = (client: ParleyClient, id: string) => client.messages.timeline(id).messages.map((m) => m.content);
+
+describe('ParleyClient', () => {
+  it('shows a send at once, then the stored message, and the other side receives it', async () => {
+    const alice = await signUp();
+    const bob = await signUp();
+    const conv = await alice.createDirect(bob.me!.id);
+    await until(bob, () => bob.conversations.has(conv.id), 'conversation:new at bob');
+    const clientId = alice.send(conv.id, 'hello bob');
+    expect(alice.messages.timeline(conv.id).pending.map((p) => p.clientId)).toEqual([clientId]);
+    await until(alice, () => alice.messages.timeline(conv.id).pending.length === 0, 'the ack');
+    expect(alice.messages.timeline(conv.id).messages).toMatchObject([{ clientId, content: 'hello bob', seq: 1 }]);
+    await until(bob, () => contents(bob, conv.id).includes('hello bob'), 'message:new at bob');
+    expect(bob.conversations.get(conv.id)?.unreadCount).toBe(1);
+  });
+
+  it('after a network loss, catches up through sync: every missed message once, in order', async () => {
+    const alice = await signUp();
+    const bob = await signUp();
+    const conv = await alice.createDirect(bob.me!.id);
+    await bob.open(conv.id);
+    alice.send(conv.id, 'before');
+    await until(bob, () => contents(bob, conv.id).includes('before'));
+
+    dropConnection(bob);
+    await until(bob, () => bob.connection !== 'online', 'bob noticing the loss');
+    // While bob is away (his client reconnects by itself), alice sends more over REST-free sockets.
+    for (let i = 1; i <= 5; i++) alice.send(conv.id, `while away ${i}`);
+    await until(alice, () => alice.messages.timeline(conv.id).pending.length === 0);
+    await until(bob, () => bob.connection === 'online' && contents(bob, conv.id).length === 6, 'bob caught up');
+    expect(contents(bob, conv.id)).toEqual(['before', 'while away 1', 'while away 2', 'while away 3', 'while away 4', 'while away 5']);
+    expect(bob.messages.timeline(conv.id).messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('messages typed while offline are sent once the connection is back, exactly once', async () => {
+    const alice = await signUp();
+    const bob = await signUp();
+    const conv = await alice.createDirect(bob.me!.id);
+    await alice.open(conv.id);
+    dropConnection(alice);
+    await until(alice, () => alice.connection !== 'online');
+    alice.send(conv.id, 'typed offline 1');
+    alice.send(conv.id, 'typed offline 2');
+    await until(alice, () => alice.connection === 'online' && alice.messages.timeline(conv.id).pending.length === 0, 'the outbox flushed');
+    const history = await http(server.url, 'GET', `/api/conversations/${conv.id}/messages`, { token: (bob as unknown as { o: { token: string } }).o.token });
+    expect(history.body.messages.map((m: { content: string }) => m.content)).toEqual(['typed offline 1', 'typed offline 2']);
+  });
+
+  it('a send the server refuses for good is marked failed, with its clientId kept for a retry', async () => {
+    const alice = await signUp();
+    const bob = await signUp();
+    const conv = await alice.createDirect(bob.me!.id);
+    const clientId = alice.send(conv.id, 'x'.repeat(4001));
+    await until(alice, () => alice.messages.timeline(conv.id).pending[0]?.state === 'failed', 'the failure');
+    expect(alice.messages.timeline(conv.id).pending[0]).toMatchObject({ clientId, state: 'failed' });
+  });
+});
+
+describe('ParleyClient and server restarts', () => {
+  it('reconnects by itself after the server ends its connection, and catches up', async () => {
+    const { tempDir } = await import('../helpers/server.js');
+    const dataDir = tempDir();
+    let own = await startServer({ dataDir });
+    const port = Number(new URL(own.url).port);
+    const { token } = await ParleyClient.register(own.url, { username: uniqueName('rs'), password: 'password123' });
+    const other = await ParleyClient.register(own.url, { username: uniqueName('rs'), password: 'password123' });
+    const client = new ParleyClient({ baseUrl: own.url, token, ackTimeoutMs: 5000 });
+    clients.push(client);
+    await client.start();
+    await until(client, () => client.connection === 'online');
+    const conv = await client.createDirect(other.user.id);
+    await client.open(conv.id);
+    await own.close(); // a graceful stop ends every socket from the server's side
+    await until(client, () => client.connection !== 'online');
+    own = await startServer({ dataDir, port });
+    try {
+      // a message sent while the client was away arrives through the catch-up
+      const s = await (await import('../helpers/client.js')).connect(own.url, other.token);
+      await s.send(conv.id, 'after the restart');
+      s.close();
+      await until(client, () => client.connection === 'online' && contents(client, conv.id).includes('after the restart'), 'reconnect and catch-up');
+    } finally {
+      client.stop();
+      await own.close();
+    }
+  });
+
+  it('says `unauthorized` when the token is refused', async () => {
+    const client = new ParleyClient({ baseUrl: server.url, token: 'not-a-token' });
+    clients.push(client);
+    (client as unknown as { socket: { connect(): void } }).socket.connect();
+    await until(client, () => client.connection === 'unauthorized');
+  });
+});
