@@ -79,6 +79,8 @@ export class ParleyClient {
   readonly typing = new Map<string, Set<string>>();
   /** Presence learnt from events (REST answers carry it too). */
   readonly online = new Map<string, boolean>();
+  /** When each user was last seen online (ISO), from the same sources. */
+  readonly lastSeen = new Map<string, string | null>();
   me: User | null = null;
   connection: ConnectionState = 'connecting';
   /** Bumped on every change: a cheap snapshot for React. */
@@ -169,7 +171,10 @@ export class ParleyClient {
 
   private putConversation(c: Conversation): void {
     this.conversations.set(c.id, c);
-    for (const u of c.members) this.online.set(u.id, u.online);
+    for (const u of c.members) {
+      this.online.set(u.id, u.online);
+      this.lastSeen.set(u.id, u.lastSeenAt);
+    }
     if (c.lastMessage) this.messages.apply([c.lastMessage]);
   }
 
@@ -236,6 +241,22 @@ export class ParleyClient {
     this.changed();
     this.flushOutbox();
     return clientId;
+  }
+
+  /** Forgets a message that failed to send (it was never stored). */
+  discard(conversationId: string, clientId: string): void {
+    const i = this.outbox.findIndex((e) => e.clientId === clientId);
+    if (i !== -1 && !this.outbox[i]!.inFlight) this.outbox.splice(i, 1);
+    this.messages.removePending(conversationId, clientId);
+    this.changed();
+  }
+
+  /** Loads the page after `afterSeq` (to fill a gap forward); answers whether more follows. */
+  async loadNewer(conversationId: string, afterSeq: number): Promise<boolean> {
+    const page = await this.api<HistoryResponse>('GET', `/api/conversations/${conversationId}/messages?after=${afterSeq}&limit=50`);
+    this.messages.apply(page.messages);
+    this.changed();
+    return page.hasMore;
   }
 
   /** Sends a failed message again (same clientId). */
@@ -447,8 +468,9 @@ export class ParleyClient {
       else set.delete(userId);
       this.changed();
     });
-    s.on('presence', ({ userId, online }) => {
+    s.on('presence', ({ userId, online, lastSeenAt }) => {
       this.online.set(userId, online);
+      this.lastSeen.set(userId, lastSeenAt);
       this.changed();
     });
     s.on('conversation:new', ({ conversation }) => {

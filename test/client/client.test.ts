@@ -143,3 +143,29 @@ describe('ParleyClient and server restarts', () => {
     await until(client, () => client.connection === 'unauthorized');
   });
 });
+
+describe('ParleyClient paging and housekeeping', () => {
+  it('loadNewer fills forward from a seq; discard forgets a failed send; presence keeps lastSeenAt', async () => {
+    const alice = await signUp();
+    const bob = await signUp();
+    const conv = await alice.createDirect(bob.me!.id);
+    const s = await (await import('../helpers/client.js')).connect(server.url, (bob as unknown as { o: { token: string } }).o.token);
+    for (let i = 1; i <= 60; i++) await s.send(conv.id, `m${i}`);
+    s.close();
+    alice.messages.drop(conv.id); // as if nothing had been loaded
+    expect(await alice.loadNewer(conv.id, 0)).toBe(true);
+    expect(alice.messages.timeline(conv.id).contiguousTo).toBe(50);
+    expect(await alice.loadNewer(conv.id, 50)).toBe(false);
+    expect(alice.messages.timeline(conv.id).messages.map((m) => m.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+
+    const clientId = alice.send(conv.id, 'x'.repeat(4001));
+    await until(alice, () => alice.messages.timeline(conv.id).pending[0]?.state === 'failed');
+    alice.discard(conv.id, clientId);
+    expect(alice.messages.timeline(conv.id).pending).toEqual([]);
+
+    await until(alice, () => alice.lastSeen.get(bob.me!.id) !== undefined);
+    bob.stop();
+    await until(alice, () => alice.online.get(bob.me!.id) === false, 'bob offline');
+    expect(alice.lastSeen.get(bob.me!.id)).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+});

@@ -255,7 +255,7 @@ export function ConversationView({ conversation: c, jump, onBack }: { conversati
       );
     }
     const runStart = !prev || prev.senderId !== meId || prev.day !== day;
-    rows.push(<PendingItem key={p.clientId} p={p} runStart={runStart} onRetry={() => client.retry(c.id, p.clientId)} />);
+    rows.push(<PendingItem key={p.clientId} p={p} runStart={runStart} onRetry={() => client.retry(c.id, p.clientId)} onDiscard={() => client.discard(c.id, p.clientId)} />);
     prev = { senderId: meId ?? '', at: new Date(p.createdAt).getTime(), day, seq: prev?.seq ?? 0 };
   }
 

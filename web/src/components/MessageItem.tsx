@@ -202,7 +202,17 @@ function EditForm({ initial, onSave, onCancel }: { initial: string; onSave: (con
   );
 }
 
-export function PendingItem({ p, runStart, onRetry }: { p: PendingMessage; runStart: boolean; onRetry: () => void }) {
+export function PendingItem({
+  p,
+  runStart,
+  onRetry,
+  onDiscard,
+}: {
+  p: PendingMessage;
+  runStart: boolean;
+  onRetry: () => void;
+  onDiscard: () => void;
+}) {
   const failed = p.state === 'failed';
   return (
     <div className={`msg own pending ${failed ? 'failed' : ''} ${runStart ? 'run-start' : ''}`} data-client-id={p.clientId}>
@@ -221,6 +231,9 @@ export function PendingItem({ p, runStart, onRetry }: { p: PendingMessage; runSt
           <span>Not sent{p.error ? `: ${p.error}` : ''}</span>
           <button type="button" className="btn small" onClick={onRetry}>
             Retry
+          </button>
+          <button type="button" className="btn ghost small" onClick={onDiscard}>
+            Discard
           </button>
         </div>
       )}
