@@ -23,4 +23,21 @@ describe('benchmark smoke run', () => {
     }
     for (const r of rows.filter((x) => x.scenario !== 'seed')) expect(r.p50, r.scenario).toBeGreaterThan(0);
   }, 120_000);
+
+  it('ingest: Parley and the bare relay each print a row', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/ingest.ts', '--senders', '2', '--window', '2', '--seconds', '1', '--workers', '1'], {
+      cwd: root,
+      timeout: 120_000,
+    });
+    const rows = stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { scenario: string; msgsPerSec?: number; errors?: number });
+    for (const s of ['ingest parley (FULL)', 'ingest bare socket.io relay']) {
+      const row = rows.find((r) => r.scenario === s);
+      expect(row, stdout).toBeDefined();
+      expect(row!.msgsPerSec).toBeGreaterThan(0);
+      expect(row!.errors).toBe(0);
+    }
+  }, 120_000);
 });
