@@ -4,7 +4,7 @@
  * latency. Parley (synchronous=FULL: every ack after an fsync'd group
  * commit) against a bare Socket.IO relay with no database, same machine.
  *
- *   npm run build && npx tsx bench/ingest.ts [--senders 20] [--window 10] [--seconds 10] [--workers 2]
+ *   npm run build && npx tsx bench/ingest.ts [--senders 20] [--window 10] [--seconds 10] [--workers 2] [--profile DIR]
  *
  * Each sender writes into a conversation of its own (no fan-out: that is
  * the fanout scenario's), so this measures receive + validate + commit + ack.
@@ -79,7 +79,9 @@ async function main() {
 
   // Parley
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bench-ingest-'));
-  const parley = await startServer(dataDir, { SCRYPT_COST: '1024' });
+  // --profile DIR: the server writes a V8 CPU profile there when it stops.
+  const profile = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
+  const parley = await startServer(dataDir, { SCRYPT_COST: '1024' }, profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []);
   const senders: { token: string; conversationId: string }[] = [];
   for (let i = 0; i < SENDERS; i++) {
     const post = async (p: string, body: unknown, token?: string) =>
