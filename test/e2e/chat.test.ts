@@ -43,6 +43,10 @@ async function person(viewport = { width: 1280, height: 800 }) {
   const page: Page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // The server's Content-Security-Policy must not block anything the client does.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text());
+  });
   await page.goto(server.url + '/messages');
   return {
     page,
