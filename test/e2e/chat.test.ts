@@ -2,35 +2,18 @@
  * Two people chat in real browsers (Debian's chromium driven by
  * playwright-core) through the web client served at /messages.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page, WebSocketRoute } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { uniqueName } from '../helpers/client.js';
-import { browserAvailable, launchBrowser } from '../helpers/browser.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { SHOTS, useBrowser } from '../helpers/browser.js';
 
-const SHOTS = path.resolve(import.meta.dirname, '../../test-results/screenshots');
-const run = browserAvailable();
-
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  if (!run) return;
-  fs.mkdirSync(SHOTS, { recursive: true });
-  server = await startServer();
-  browser = await launchBrowser();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const env = useBrowser();
+const { run } = env;
 
 /** A browser context whose network can be cut, websockets included. */
 async function person(viewport = { width: 1280, height: 800 }) {
-  const context: BrowserContext = await browser.newContext({ viewport });
+  const context: BrowserContext = await env.browser.newContext({ viewport });
   let offline = false;
   const sockets = new Set<WebSocketRoute>();
   await context.routeWebSocket(/\/socket\.io\//, (ws) => {
@@ -47,7 +30,7 @@ async function person(viewport = { width: 1280, height: 800 }) {
   page.on('console', (m) => {
     if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text());
   });
-  await page.goto(server.url + '/messages');
+  await page.goto(env.server.url + '/messages');
   return {
     page,
     errors,

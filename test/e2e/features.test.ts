@@ -2,38 +2,21 @@
  * The rest of the web client in a real browser: groups, editing and deleting,
  * search with a jump to the hit, infinite scroll of history, archive.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { connect, direct, register, uniqueName, type Account } from '../helpers/client.js';
-import { browserAvailable, launchBrowser } from '../helpers/browser.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { SHOTS, useBrowser } from '../helpers/browser.js';
 
-const SHOTS = path.resolve(import.meta.dirname, '../../test-results/screenshots');
-const run = browserAvailable();
-
-let server: TestServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  if (!run) return;
-  fs.mkdirSync(SHOTS, { recursive: true });
-  server = await startServer();
-  browser = await launchBrowser();
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const env = useBrowser();
+const { run } = env;
 
 /** A page signed in as an account made over the API (the sign-in form itself is tested in chat.test.ts). */
 async function signedIn(account: Account): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await env.browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   page.on('dialog', (d) => void d.accept());
-  await page.goto(server.url + '/messages');
+  await page.goto(env.server.url + '/messages');
   await page.getByLabel('Username').fill(account.username);
   await page.getByLabel('Password').fill(account.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -46,9 +29,9 @@ const composer = (page: Page) => page.getByRole('textbox', { name: 'Message', ex
 
 describe.runIf(run)('the web client, feature by feature', () => {
   it('creates a group, sends, edits and deletes a message; the other member sees each change', async () => {
-    const alice = await register(server.url, 'ga');
-    const bob = await register(server.url, 'gb');
-    const carol = await register(server.url, 'gc');
+    const alice = await register(env.server.url, 'ga');
+    const bob = await register(env.server.url, 'gb');
+    const carol = await register(env.server.url, 'gc');
     const a = await signedIn(alice);
     const b = await signedIn(bob);
     const title = `Trip ${uniqueName('t')}`;
@@ -86,10 +69,10 @@ describe.runIf(run)('the web client, feature by feature', () => {
   }, 90_000);
 
   it('searches across conversations and jumps to the hit, far back in history; scrolling up loads older messages', async () => {
-    const alice = await register(server.url, 'sa');
-    const bob = await register(server.url, 'sb');
-    const conv = await direct(server.url, alice, bob);
-    const s = await connect(server.url, bob.token);
+    const alice = await register(env.server.url, 'sa');
+    const bob = await register(env.server.url, 'sb');
+    const conv = await direct(env.server.url, alice, bob);
+    const s = await connect(env.server.url, bob.token);
     const needle = `needle${uniqueName('n').replace(/[^a-z0-9]/g, '')}`;
     for (let i = 1; i <= 130; i++) await s.send(conv.id, i === 7 ? `the ${needle} is here (message 7)` : `filler message ${i}`);
     s.close();
@@ -121,9 +104,9 @@ describe.runIf(run)('the web client, feature by feature', () => {
   }, 90_000);
 
   it('archives a conversation: it moves behind the Archived toggle and back', async () => {
-    const alice = await register(server.url, 'aa');
-    const bob = await register(server.url, 'ab');
-    await direct(server.url, alice, bob);
+    const alice = await register(env.server.url, 'aa');
+    const bob = await register(env.server.url, 'ab');
+    await direct(env.server.url, alice, bob);
     const a = await signedIn(alice);
     const row = () => a.getByRole('button', { name: new RegExp(bob.username) });
     await row().first().click();

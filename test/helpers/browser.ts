@@ -1,5 +1,8 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { startServer, type TestServer } from './server.js';
 
 /** Debian's chromium (installed by .ci/run; never downloaded). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -20,4 +23,26 @@ export function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** Where browser tests put their screenshots (not committed). */
+export const SHOTS = path.resolve(import.meta.dirname, '../../test-results/screenshots');
+
+/**
+ * For a browser test file: whether it can run here, and (when it can) a real
+ * server and a browser, started before its tests and closed after them.
+ */
+export function useBrowser(): { run: boolean; server: TestServer; browser: Browser } {
+  const ctx = { run: browserAvailable(), server: undefined as unknown as TestServer, browser: undefined as unknown as Browser };
+  beforeAll(async () => {
+    if (!ctx.run) return;
+    fs.mkdirSync(SHOTS, { recursive: true });
+    ctx.server = await startServer();
+    ctx.browser = await launchBrowser();
+  }, 60_000);
+  afterAll(async () => {
+    await ctx.browser?.close();
+    await ctx.server?.close();
+  });
+  return ctx;
 }

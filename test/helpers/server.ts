@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createApp, type AppOptions, type Parley } from '../../src/app.js';
+import { SocketPool } from './client.js';
 
 export interface TestServer {
   url: string;
@@ -23,4 +25,24 @@ export async function startServer(overrides: Partial<Config> = {}, options: AppO
   const app = await createApp(config, options);
   const url = await app.listen();
   return { url, app, config, dataDir, close: () => app.close() };
+}
+
+/**
+ * One real server for a test file: started before its tests, closed after
+ * them, with a pool of sockets closed after each test. Read `server` and
+ * `url` inside tests (they are set once the server is up).
+ */
+export function useServer(overrides: Partial<Config> = {}, options: AppOptions = {}): { server: TestServer; url: string; pool: SocketPool } {
+  const ctx: { server: TestServer; url: string; pool: SocketPool } = {
+    server: undefined as unknown as TestServer,
+    url: '',
+    pool: new SocketPool(() => ctx.url),
+  };
+  beforeAll(async () => {
+    ctx.server = await startServer(overrides, options);
+    ctx.url = ctx.server.url;
+  });
+  afterEach(() => ctx.pool.closeAll());
+  afterAll(() => ctx.server?.close());
+  return ctx;
 }

@@ -1,26 +1,18 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createSigner } from 'fast-jwt';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { SocketPool, http, register, uniqueName, type Account, type HttpResult } from '../helpers/client.js';
+import { useServer } from '../helpers/server.js';
+import { http, register, uniqueName, type Account, type HttpResult } from '../helpers/client.js';
 import { expectError, expectUser } from '../helpers/shapes.js';
 
 /** REST accounts: register, login, bearer tokens, /api/users. Contract: "Accounts". */
 
-let server: TestServer;
-const pool = new SocketPool(() => server.url);
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterEach(() => pool.closeAll());
-afterAll(async () => {
-  await server?.close();
-});
+const t = useServer();
+const { pool } = t;
 
 // ---- helpers ------------------------------------------------------------------
 
-const post = (path: string, body: unknown, token?: string) => http(server.url, 'POST', path, { body, token });
-const get = (path: string, token?: string) => http(server.url, 'GET', path, { token });
+const post = (path: string, body: unknown, token?: string) => http(t.server.url, 'POST', path, { body, token });
+const get = (path: string, token?: string) => http(t.server.url, 'GET', path, { token });
 const registerRaw = (body: unknown) => post('/api/auth/register', body);
 
 const password = () => 'pw-' + uniqueName('p');
@@ -58,8 +50,8 @@ describe('POST /api/auth/register', () => {
   });
 
   it('gives each account its own id', async () => {
-    const a = await register(server.url);
-    const b = await register(server.url);
+    const a = await register(t.server.url);
+    const b = await register(t.server.url);
     expect(a.id).not.toBe(b.id);
   });
 
@@ -164,15 +156,15 @@ describe('POST /api/auth/register', () => {
       ['a number', 42],
       ['null', null],
     ])('rejects %s as the body', async (_what, body) => {
-      expectError(await http(server.url, 'POST', '/api/auth/register', { raw: JSON.stringify(body) }), 400, 'validation');
+      expectError(await http(t.server.url, 'POST', '/api/auth/register', { raw: JSON.stringify(body) }), 400, 'validation');
     });
 
     it('rejects malformed JSON', async () => {
-      expectError(await http(server.url, 'POST', '/api/auth/register', { raw: '{"username": "abc", ' }), 400, 'validation');
+      expectError(await http(t.server.url, 'POST', '/api/auth/register', { raw: '{"username": "abc", ' }), 400, 'validation');
     });
 
     it('rejects an empty JSON body', async () => {
-      expectError(await http(server.url, 'POST', '/api/auth/register', { raw: '' }), 400, 'validation');
+      expectError(await http(t.server.url, 'POST', '/api/auth/register', { raw: '' }), 400, 'validation');
     });
 
     it('a refused registration creates no account', async () => {
@@ -187,7 +179,7 @@ describe('POST /api/auth/register', () => {
 
 describe('POST /api/auth/login', () => {
   it('answers 200 {user, token} for the right password', async () => {
-    const a = await register(server.url, 'login');
+    const a = await register(t.server.url, 'login');
     const r = await post('/api/auth/login', { username: a.username, password: a.password });
     expect(r.status).toBe(200);
     expect(Object.keys(r.body).sort()).toEqual(['token', 'user']);
@@ -197,7 +189,7 @@ describe('POST /api/auth/login', () => {
   });
 
   it('issues a token that works on GET /api/users/me', async () => {
-    const a = await register(server.url, 'login');
+    const a = await register(t.server.url, 'login');
     const r = await post('/api/auth/login', { username: a.username, password: a.password });
     const me = await get('/api/users/me', r.body.token);
     expect(me.status).toBe(200);
@@ -205,7 +197,7 @@ describe('POST /api/auth/login', () => {
   });
 
   it('refuses a wrong password with 401 unauthorized', async () => {
-    const a = await register(server.url, 'login');
+    const a = await register(t.server.url, 'login');
     expectError(await post('/api/auth/login', { username: a.username, password: a.password + 'x' }), 401, 'unauthorized');
     expectError(await post('/api/auth/login', { username: a.username, password: a.password.toUpperCase() }), 401, 'unauthorized');
   });
@@ -215,7 +207,7 @@ describe('POST /api/auth/login', () => {
   });
 
   it('says the same thing for an unknown user and a wrong password', async () => {
-    const a = await register(server.url, 'login');
+    const a = await register(t.server.url, 'login');
     const wrong = await post('/api/auth/login', { username: a.username, password: 'not-the-password' });
     const unknown = await post('/api/auth/login', { username: uniqueName('ghost'), password: 'not-the-password' });
     expect(wrong.body).toEqual(unknown.body);
@@ -224,7 +216,7 @@ describe('POST /api/auth/login', () => {
   it('rejects a malformed body with 400 validation', async () => {
     expectError(await post('/api/auth/login', { username: 'abc' }), 400, 'validation');
     expectError(await post('/api/auth/login', { username: 123, password: 'password1' }), 400, 'validation');
-    expectError(await http(server.url, 'POST', '/api/auth/login', { raw: '{nope' }), 400, 'validation');
+    expectError(await http(t.server.url, 'POST', '/api/auth/login', { raw: '{nope' }), 400, 'validation');
   });
 });
 
@@ -234,12 +226,12 @@ describe('Authorization: Bearer <token>', () => {
   let a: Account;
   let b: Account;
   beforeAll(async () => {
-    a = await register(server.url, 'tok');
-    b = await register(server.url, 'tok');
+    a = await register(t.server.url, 'tok');
+    b = await register(t.server.url, 'tok');
   });
 
   const me = (authorization?: string) =>
-    http(server.url, 'GET', '/api/users/me', { headers: authorization === undefined ? {} : { authorization } });
+    http(t.server.url, 'GET', '/api/users/me', { headers: authorization === undefined ? {} : { authorization } });
 
   it('the token of a user is that user on GET /api/users/me', async () => {
     const r = await get('/api/users/me', a.token);
@@ -299,7 +291,7 @@ describe('Authorization: Bearer <token>', () => {
 
   it('every /api/users route needs a token', async () => {
     expectError(await get('/api/users?q=a'), 401, 'unauthorized');
-    expectError(await http(server.url, 'PATCH', '/api/users/me', { body: { displayName: 'x' } }), 401, 'unauthorized');
+    expectError(await http(t.server.url, 'PATCH', '/api/users/me', { body: { displayName: 'x' } }), 401, 'unauthorized');
   });
 });
 
@@ -307,21 +299,21 @@ describe('Authorization: Bearer <token>', () => {
 
 describe('GET/PATCH /api/users/me', () => {
   it('a fresh account is offline and has never been seen', async () => {
-    const a = await register(server.url, 'me');
+    const a = await register(t.server.url, 'me');
     const r = await get('/api/users/me', a.token);
     expect(r.body).toEqual({ id: a.id, username: a.username, displayName: a.username, online: false, lastSeenAt: null });
   });
 
   it('is online while one of its sockets is connected', async () => {
-    const a = await register(server.url, 'me');
+    const a = await register(t.server.url, 'me');
     const s = await pool.connect(a);
     await s.barrier();
     expect((await get('/api/users/me', a.token)).body.online).toBe(true);
   });
 
   it('PATCH {displayName} answers the updated User and the change sticks', async () => {
-    const a = await register(server.url, 'me');
-    const r = await http(server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: 'Grace Hopper' } });
+    const a = await register(t.server.url, 'me');
+    const r = await http(t.server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: 'Grace Hopper' } });
     expect(r.status).toBe(200);
     expectUser(r.body);
     expect(r.body).toMatchObject({ id: a.id, username: a.username, displayName: 'Grace Hopper' });
@@ -329,11 +321,11 @@ describe('GET/PATCH /api/users/me', () => {
   });
 
   it('PATCH accepts a displayName of 64 characters and any script', async () => {
-    const a = await register(server.url, 'me');
+    const a = await register(t.server.url, 'me');
     const long = 'é'.repeat(64);
-    expect((await http(server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: long } })).body.displayName).toBe(long);
+    expect((await http(t.server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: long } })).body.displayName).toBe(long);
     const cjk = '山田 太郎';
-    expect((await http(server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: cjk } })).body.displayName).toBe(cjk);
+    expect((await http(t.server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: cjk } })).body.displayName).toBe(cjk);
   });
 
   it.each([
@@ -343,20 +335,20 @@ describe('GET/PATCH /api/users/me', () => {
     ['a number', 7],
     ['null', null],
   ])('PATCH rejects a displayName that is %s and changes nothing', async (_what, displayName) => {
-    const a = await register(server.url, 'me');
-    const r = await http(server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName } });
+    const a = await register(t.server.url, 'me');
+    const r = await http(t.server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName } });
     expectError(r, 400, 'validation');
     expect((await get('/api/users/me', a.token)).body.displayName).toBe(a.username);
   });
 
   it('PATCH without displayName is 400', async () => {
-    const a = await register(server.url, 'me');
-    expectError(await http(server.url, 'PATCH', '/api/users/me', { token: a.token, body: {} }), 400, 'validation');
+    const a = await register(t.server.url, 'me');
+    expectError(await http(t.server.url, 'PATCH', '/api/users/me', { token: a.token, body: {} }), 400, 'validation');
   });
 
   it('PATCH does not change the username', async () => {
-    const a = await register(server.url, 'me');
-    await http(server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: 'New', username: 'hijack' } });
+    const a = await register(t.server.url, 'me');
+    await http(t.server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: 'New', username: 'hijack' } });
     expect((await get('/api/users/me', a.token)).body.username).toBe(a.username);
   });
 });
@@ -366,7 +358,7 @@ describe('GET/PATCH /api/users/me', () => {
 describe('GET /api/users?q=prefix', () => {
   let viewer: Account;
   beforeAll(async () => {
-    viewer = await register(server.url, 'viewer');
+    viewer = await register(t.server.url, 'viewer');
   });
 
   const search = (query: string) => get(`/api/users?${query}`, viewer.token);
@@ -374,7 +366,7 @@ describe('GET /api/users?q=prefix', () => {
 
   it('answers {users:[User]}', async () => {
     const prefix = uniqueName('shape');
-    const a = await register(server.url, prefix);
+    const a = await register(t.server.url, prefix);
     const r = await search(`q=${prefix}`);
     expect(r.status).toBe(200);
     expect(Object.keys(r.body)).toEqual(['users']);
@@ -385,9 +377,9 @@ describe('GET /api/users?q=prefix', () => {
 
   it('matches a username prefix, ignoring case', async () => {
     const prefix = uniqueName('Pfx');
-    const a = await register(server.url, prefix);
-    const b = await register(server.url, prefix);
-    const other = await register(server.url, 'zz' + prefix);
+    const a = await register(t.server.url, prefix);
+    const b = await register(t.server.url, prefix);
+    const other = await register(t.server.url, 'zz' + prefix);
     const expected = [a.id, b.id].sort();
     expect(ids(await search(`q=${prefix}`))).toEqual(expected);
     expect(ids(await search(`q=${prefix.toUpperCase()}`))).toEqual(expected);
@@ -398,7 +390,7 @@ describe('GET /api/users?q=prefix', () => {
 
   it('matches a display-name prefix, ignoring case', async () => {
     const tag = uniqueName('dn').replace(/_/g, '');
-    const a = await register(server.url, 'u', { displayName: `${tag} Smith` });
+    const a = await register(t.server.url, 'u', { displayName: `${tag} Smith` });
     expect(ids(await search(`q=${tag}`))).toEqual([a.id]);
     expect(ids(await search(`q=${tag.toUpperCase()}`))).toEqual([a.id]);
     expect(ids(await search(`q=${encodeURIComponent(`${tag} sm`)}`))).toEqual([a.id]);
@@ -406,21 +398,21 @@ describe('GET /api/users?q=prefix', () => {
 
   it('does not match in the middle of a name (prefix only)', async () => {
     const tag = uniqueName('mid').replace(/_/g, '');
-    await register(server.url, 'u', { displayName: `Mr ${tag}` });
-    await register(server.url, `x${tag}`);
+    await register(t.server.url, 'u', { displayName: `Mr ${tag}` });
+    await register(t.server.url, `x${tag}`);
     expect((await search(`q=${tag}`)).body.users).toEqual([]);
   });
 
   it('finds a renamed user by the new display name', async () => {
-    const a = await register(server.url, 'ren');
+    const a = await register(t.server.url, 'ren');
     const tag = uniqueName('renamed').replace(/_/g, '');
-    await http(server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: tag } });
+    await http(t.server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: tag } });
     expect(ids(await search(`q=${tag}`))).toEqual([a.id]);
   });
 
   it('lists a user once even when both names match', async () => {
     const prefix = uniqueName('both');
-    const a = await register(server.url, prefix, { displayName: `${prefix} too` });
+    const a = await register(t.server.url, prefix, { displayName: `${prefix} too` });
     expect(ids(await search(`q=${prefix}`))).toEqual([a.id]);
   });
 
@@ -430,7 +422,7 @@ describe('GET /api/users?q=prefix', () => {
     beforeAll(async () => {
       prefix = uniqueName('lim');
       all = [];
-      for (let i = 0; i < 22; i++) all.push((await register(server.url, prefix)).id);
+      for (let i = 0; i < 22; i++) all.push((await register(t.server.url, prefix)).id);
     });
 
     it('defaults to 20', async () => {

@@ -1,19 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { group, http, register, SocketPool } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { group, http, register } from '../helpers/client.js';
+import { useServer } from '../helpers/server.js';
 
-let server: TestServer;
-const pool = new SocketPool(() => server.url);
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterEach(() => pool.closeAll());
-afterAll(() => server.close());
+const t = useServer();
+const { pool } = t;
 
 describe('many clients sending into one group at once', () => {
   it('gives seqs exactly 1..N, each socket its own in send order, and history matches every ack', async () => {
-    const base = server.url;
+    const base = t.server.url;
     const CLIENTS = 20;
     const EACH = 25;
     const users = await Promise.all(Array.from({ length: CLIENTS }, () => register(base, 'c')));

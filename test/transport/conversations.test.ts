@@ -1,28 +1,20 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
-import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { tempDir, useServer } from '../helpers/server.js';
 import { SocketPool, direct, group, http, register, type Account, type HttpResult } from '../helpers/client.js';
 import { expectError, expectMessage, expectConversation } from '../helpers/shapes.js';
 
-/** REST conversations through a real server. Contract: "Conversations (REST)". */
+/** REST conversations through a real t.server. Contract: "Conversations (REST)". */
 
-let server: TestServer;
-const pool = new SocketPool(() => server.url);
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterEach(() => pool.closeAll());
-afterAll(async () => {
-  await server?.close();
-});
+const t = useServer();
+const { pool } = t;
 
 // ---- helpers ------------------------------------------------------------------
 
 const api = (method: string, path: string, token?: string, body?: unknown) =>
-  http(server.url, method, path, { token, body });
-const user = (prefix = 'u') => register(server.url, prefix);
+  http(t.server.url, method, path, { token, body });
+const user = (prefix = 'u') => register(t.server.url, prefix);
 const users = async (n: number, prefix = 'u') => {
   const out: Account[] = [];
   for (let i = 0; i < n; i++) out.push(await user(prefix));
@@ -76,8 +68,8 @@ describe('POST /api/conversations {type:"direct"}', () => {
 
   it('different pairs get different conversations', async () => {
     const [a, b, c] = await users(3);
-    const ab = await direct(server.url, a!, b!);
-    const ac = await direct(server.url, a!, c!);
+    const ab = await direct(t.server.url, a!, b!);
+    const ac = await direct(t.server.url, a!, c!);
     expect(ab.id).not.toBe(ac.id);
   });
 
@@ -130,15 +122,15 @@ describe('POST /api/conversations {type:"group"}', () => {
 
   it('the creator is a member even when memberIds leaves them out', async () => {
     const [a, b] = await users(2);
-    const g = await group(server.url, a!, [b!], 'no creator listed');
+    const g = await group(t.server.url, a!, [b!], 'no creator listed');
     expect(memberIds(g)).toContain(a!.id);
     expect((await getConversation(g.id, a!)).status).toBe(200);
   });
 
   it('two groups with the same members are two conversations', async () => {
     const [a, b] = await users(2);
-    const g1 = await group(server.url, a!, [b!], 'same');
-    const g2 = await group(server.url, a!, [b!], 'same');
+    const g1 = await group(t.server.url, a!, [b!], 'same');
+    const g2 = await group(t.server.url, a!, [b!], 'same');
     expect(g1.id).not.toBe(g2.id);
   });
 
@@ -166,7 +158,7 @@ describe('POST /api/conversations {type:"group"}', () => {
   it('every member is told with conversation:new', async () => {
     const [a, b] = await users(2);
     const sb = await pool.connect(b!);
-    const g = await group(server.url, a!, [b!], 'hello');
+    const g = await group(t.server.url, a!, [b!], 'hello');
     const [event] = await sb.waitFor('conversation:new', (p) => p.conversation?.id === g.id);
     expectConversation(event.conversation);
     expect(event.conversation.title).toBe('hello');
@@ -180,7 +172,7 @@ describe('GET /api/conversations/:id', () => {
   let g: any;
   beforeAll(async () => {
     [a, b, outsider] = (await users(3)) as [Account, Account, Account];
-    g = await group(server.url, a, [b], 'readers');
+    g = await group(t.server.url, a, [b], 'readers');
   });
 
   it('answers the Conversation to every member', async () => {
@@ -211,7 +203,7 @@ describe('GET /api/conversations/:id', () => {
 
   it('shows lastMessage, lastSeq, lastRev and each viewer\'s unreadCount', async () => {
     const [x, y] = await users(2);
-    const c = await direct(server.url, x!, y!);
+    const c = await direct(t.server.url, x!, y!);
     const sent = await sendMany(c.id, x!, 2);
     const forX = (await getConversation(c.id, x!)).body;
     const forY = (await getConversation(c.id, y!)).body;
@@ -230,8 +222,8 @@ describe('GET /api/conversations/:id', () => {
 describe('GET /api/conversations', () => {
   it('answers {conversations:[Conversation], nextCursor} with only the caller\'s', async () => {
     const [a, b, c] = await users(3);
-    const ab = await direct(server.url, a!, b!);
-    await direct(server.url, b!, c!);
+    const ab = await direct(t.server.url, a!, b!);
+    await direct(t.server.url, b!, c!);
     const r = await list(a!);
     expect(r.status).toBe(200);
     expect(Object.keys(r.body).sort()).toEqual(['conversations', 'nextCursor']);
@@ -244,14 +236,14 @@ describe('GET /api/conversations', () => {
     const a = await user();
     const others = await users(3);
     const created = [];
-    for (const o of others) created.push(await direct(server.url, a, o));
+    for (const o of others) created.push(await direct(t.server.url, a, o));
     expect(await listIds(a)).toEqual(created.map((c) => c.id).reverse());
   });
 
   it('a new message bumps a conversation to the top', async () => {
     const a = await user();
     const others = await users(3);
-    const [c1, c2, c3] = [await direct(server.url, a, others[0]!), await direct(server.url, a, others[1]!), await direct(server.url, a, others[2]!)];
+    const [c1, c2, c3] = [await direct(t.server.url, a, others[0]!), await direct(t.server.url, a, others[1]!), await direct(t.server.url, a, others[2]!)];
     expect(await listIds(a)).toEqual([c3.id, c2.id, c1.id]);
 
     const s = await pool.connect(others[0]!);
@@ -272,7 +264,7 @@ describe('GET /api/conversations', () => {
       a = await user('pager');
       const b = await user();
       // created back to back: many share a millisecond, so the cursor must break ties
-      for (let i = 0; i < 7; i++) await group(server.url, a, [b], `g${i}`);
+      for (let i = 0; i < 7; i++) await group(t.server.url, a, [b], `g${i}`);
       all = await listIds(a, 'limit=500');
       expect(all).toHaveLength(7);
     });
@@ -351,7 +343,7 @@ describe('GET /api/conversations', () => {
 describe('PATCH /api/conversations/:id {title}', () => {
   it('any member may rename a group, and the change sticks', async () => {
     const [owner, member] = await users(2);
-    const g = await group(server.url, owner!, [member!], 'old');
+    const g = await group(t.server.url, owner!, [member!], 'old');
     const r = await api('PATCH', `/api/conversations/${g.id}`, member!.token, { title: 'new' });
     expect(r.status).toBe(200);
     expectConversation(r.body);
@@ -361,7 +353,7 @@ describe('PATCH /api/conversations/:id {title}', () => {
 
   it('sends conversation:updated to the other members\' sockets', async () => {
     const [owner, member, third] = await users(3);
-    const g = await group(server.url, owner!, [member!, third!], 'before');
+    const g = await group(t.server.url, owner!, [member!, third!], 'before');
     const so = await pool.connect(owner!);
     const st = await pool.connect(third!);
     await api('PATCH', `/api/conversations/${g.id}`, member!.token, { title: 'after' });
@@ -374,14 +366,14 @@ describe('PATCH /api/conversations/:id {title}', () => {
 
   it('a direct conversation has no title (400)', async () => {
     const [a, b] = await users(2);
-    const d = await direct(server.url, a!, b!);
+    const d = await direct(t.server.url, a!, b!);
     expectError(await api('PATCH', `/api/conversations/${d.id}`, a!.token, { title: 'x' }), 400, 'validation');
     expect((await getConversation(d.id, a!)).body.title).toBeNull();
   });
 
   it('an outsider may not rename (403)', async () => {
     const [owner, member, outsider] = await users(3);
-    const g = await group(server.url, owner!, [member!], 'keep');
+    const g = await group(t.server.url, owner!, [member!], 'keep');
     expectError(await api('PATCH', `/api/conversations/${g.id}`, outsider!.token, { title: 'hijack' }), 403, 'forbidden');
     expect((await getConversation(g.id, owner!)).body.title).toBe('keep');
   });
@@ -395,7 +387,7 @@ describe('PATCH /api/conversations/:id {title}', () => {
     'refuses a title that is %s (400)',
     async (_what, body) => {
       const [owner, member] = await users(2);
-      const g = await group(server.url, owner!, [member!], 'keep');
+      const g = await group(t.server.url, owner!, [member!], 'keep');
       expectError(await api('PATCH', `/api/conversations/${g.id}`, owner!.token, body), 400, 'validation');
       expect((await getConversation(g.id, owner!)).body.title).toBe('keep');
     },
@@ -409,7 +401,7 @@ describe('POST /api/conversations/:id/members', () => {
 
   it('adds a member (201) who can then read the conversation', async () => {
     const [owner, member, newcomer] = await users(3);
-    const g = await group(server.url, owner!, [member!], 'grow');
+    const g = await group(t.server.url, owner!, [member!], 'grow');
     const r = await add(g.id, owner!, newcomer!.id);
     expect(r.status).toBe(201);
     expectConversation(r.body);
@@ -420,14 +412,14 @@ describe('POST /api/conversations/:id/members', () => {
 
   it('any member may add, not only the owner', async () => {
     const [owner, member, newcomer] = await users(3);
-    const g = await group(server.url, owner!, [member!], 'grow');
+    const g = await group(t.server.url, owner!, [member!], 'grow');
     expect((await add(g.id, member!, newcomer!.id)).status).toBe(201);
     expect(memberIds((await getConversation(g.id, owner!)).body)).toContain(newcomer!.id);
   });
 
   it('adding someone already in is a 200 no-op', async () => {
     const [owner, member] = await users(2);
-    const g = await group(server.url, owner!, [member!], 'same');
+    const g = await group(t.server.url, owner!, [member!], 'same');
     const r = await add(g.id, owner!, member!.id);
     expect(r.status).toBe(200);
     expect(memberIds(r.body)).toEqual(sorted([owner!.id, member!.id]));
@@ -438,7 +430,7 @@ describe('POST /api/conversations/:id/members', () => {
 
   it('a new member sees the whole history', async () => {
     const [owner, member, newcomer] = await users(3);
-    const g = await group(server.url, owner!, [member!], 'history');
+    const g = await group(t.server.url, owner!, [member!], 'history');
     const sent = await sendMany(g.id, owner!, 3, 'before');
     expect((await add(g.id, member!, newcomer!.id)).status).toBe(201);
     const h = await history(g.id, newcomer!);
@@ -449,7 +441,7 @@ describe('POST /api/conversations/:id/members', () => {
 
   it('a direct conversation takes no third member (4xx) and keeps its two', async () => {
     const [a, b, c] = await users(3);
-    const d = await direct(server.url, a!, b!);
+    const d = await direct(t.server.url, a!, b!);
     const r = await add(d.id, a!, c!.id);
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
@@ -459,27 +451,27 @@ describe('POST /api/conversations/:id/members', () => {
 
   it('an outsider may not add (403), not even themself', async () => {
     const [owner, member, outsider] = await users(3);
-    const g = await group(server.url, owner!, [member!], 'closed');
+    const g = await group(t.server.url, owner!, [member!], 'closed');
     expectError(await add(g.id, outsider!, outsider!.id), 403, 'forbidden');
     expect(memberIds((await getConversation(g.id, owner!)).body)).toEqual(sorted([owner!.id, member!.id]));
   });
 
   it('an unknown user is 404 and an unknown conversation is 404', async () => {
     const [owner, member] = await users(2);
-    const g = await group(server.url, owner!, [member!], 'x');
+    const g = await group(t.server.url, owner!, [member!], 'x');
     expectError(await add(g.id, owner!, 'u99999999'), 404, 'not_found');
     expectError(await add('c999999', owner!, member!.id), 404, 'not_found');
   });
 
   it('a missing userId is 400', async () => {
     const [owner, member] = await users(2);
-    const g = await group(server.url, owner!, [member!], 'x');
+    const g = await group(t.server.url, owner!, [member!], 'x');
     expectError(await api('POST', `/api/conversations/${g.id}/members`, owner!.token, {}), 400, 'validation');
   });
 
   it('conversation:new reaches every socket of the added member', async () => {
     const [owner, member, newcomer] = await users(3);
-    const g = await group(server.url, owner!, [member!], 'welcome');
+    const g = await group(t.server.url, owner!, [member!], 'welcome');
     const s1 = await pool.connect(newcomer!);
     const s2 = await pool.connect(newcomer!);
     await add(g.id, owner!, newcomer!.id);
@@ -492,7 +484,7 @@ describe('POST /api/conversations/:id/members', () => {
 
   it('the members already in hear conversation:updated with the new member list', async () => {
     const [owner, member, newcomer] = await users(3);
-    const g = await group(server.url, owner!, [member!], 'welcome');
+    const g = await group(t.server.url, owner!, [member!], 'welcome');
     const sm = await pool.connect(member!);
     await add(g.id, owner!, newcomer!.id);
     await sm.waitFor('conversation:updated', (p) => p.conversation?.id === g.id && memberIds(p.conversation).includes(newcomer!.id));
@@ -500,7 +492,7 @@ describe('POST /api/conversations/:id/members', () => {
 
   it('a no-op add announces nothing', async () => {
     const [owner, member] = await users(2);
-    const g = await group(server.url, owner!, [member!], 'quiet');
+    const g = await group(t.server.url, owner!, [member!], 'quiet');
     const sm = await pool.connect(member!);
     await sm.barrier();
     expect((await add(g.id, owner!, member!.id)).status).toBe(200);
@@ -515,7 +507,7 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
 
   it('a member may remove themself (204)', async () => {
     const [owner, member] = await users(2);
-    const g = await group(server.url, owner!, [member!], 'leave');
+    const g = await group(t.server.url, owner!, [member!], 'leave');
     const r = await remove(g.id, member!, member!.id);
     expect(r.status).toBe(204);
     expect(memberIds((await getConversation(g.id, owner!)).body)).toEqual([owner!.id]);
@@ -524,14 +516,14 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
 
   it('the owner may remove anyone (204)', async () => {
     const [owner, m1, m2] = await users(3);
-    const g = await group(server.url, owner!, [m1!, m2!], 'kick');
+    const g = await group(t.server.url, owner!, [m1!, m2!], 'kick');
     expect((await remove(g.id, owner!, m1!.id)).status).toBe(204);
     expect(memberIds((await getConversation(g.id, owner!)).body)).toEqual(sorted([owner!.id, m2!.id]));
   });
 
   it('a member who is not the owner may not remove another (403)', async () => {
     const [owner, m1, m2] = await users(3);
-    const g = await group(server.url, owner!, [m1!, m2!], 'no coup');
+    const g = await group(t.server.url, owner!, [m1!, m2!], 'no coup');
     expectError(await remove(g.id, m1!, m2!.id), 403, 'forbidden');
     expectError(await remove(g.id, m1!, owner!.id), 403, 'forbidden');
     expect(memberIds((await getConversation(g.id, owner!)).body)).toEqual(sorted([owner!.id, m1!.id, m2!.id]));
@@ -539,7 +531,7 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
 
   it('an outsider may not remove anyone (403)', async () => {
     const [owner, m1, outsider] = await users(3);
-    const g = await group(server.url, owner!, [m1!], 'x');
+    const g = await group(t.server.url, owner!, [m1!], 'x');
     expectError(await remove(g.id, outsider!, m1!.id), 403, 'forbidden');
     expect(memberIds((await getConversation(g.id, owner!)).body)).toEqual(sorted([owner!.id, m1!.id]));
   });
@@ -551,7 +543,7 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
 
   it('nobody leaves a direct conversation (4xx) and it keeps both members', async () => {
     const [a, b] = await users(2);
-    const d = await direct(server.url, a!, b!);
+    const d = await direct(t.server.url, a!, b!);
     const r = await remove(d.id, a!, a!.id);
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
@@ -561,7 +553,7 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
   describe('a removed member sees nothing of the conversation any more', () => {
     it('gets 403 on the conversation and its history', async () => {
       const [owner, gone] = await users(2);
-      const g = await group(server.url, owner!, [gone!], 'secret');
+      const g = await group(t.server.url, owner!, [gone!], 'secret');
       await sendMany(g.id, owner!, 1);
       expect((await history(g.id, gone!)).status).toBe(200);
       expect((await remove(g.id, owner!, gone!.id)).status).toBe(204);
@@ -573,7 +565,7 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
 
     it('cannot send (ack forbidden)', async () => {
       const [owner, gone] = await users(2);
-      const g = await group(server.url, owner!, [gone!], 'secret');
+      const g = await group(t.server.url, owner!, [gone!], 'secret');
       const s = await pool.connect(gone!);
       await s.send(g.id, 'still in');
       expect((await remove(g.id, owner!, gone!.id)).status).toBe(204);
@@ -584,7 +576,7 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
 
     it('gets conversation:removed and no more message:new', async () => {
       const [owner, stays, gone] = await users(3);
-      const g = await group(server.url, owner!, [stays!, gone!], 'secret');
+      const g = await group(t.server.url, owner!, [stays!, gone!], 'secret');
       const sg = await pool.connect(gone!);
       const ss = await pool.connect(stays!);
       const so = await pool.connect(owner!);
@@ -602,7 +594,7 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
 
     it('one who leaves also gets conversation:removed, and the rest conversation:updated', async () => {
       const [owner, gone] = await users(2);
-      const g = await group(server.url, owner!, [gone!], 'bye');
+      const g = await group(t.server.url, owner!, [gone!], 'bye');
       const sg = await pool.connect(gone!);
       const so = await pool.connect(owner!);
       expect((await remove(g.id, gone!, gone!.id)).status).toBe(204);
@@ -612,7 +604,7 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
 
     it('can be added back and then reads again', async () => {
       const [owner, back] = await users(2);
-      const g = await group(server.url, owner!, [back!], 'again');
+      const g = await group(t.server.url, owner!, [back!], 'again');
       await remove(g.id, back!, back!.id);
       expect((await api('POST', `/api/conversations/${g.id}/members`, owner!.token, { userId: back!.id })).status).toBe(201);
       expect((await getConversation(g.id, back!)).status).toBe(200);
@@ -625,7 +617,7 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
       const owner = await user('own');
       const late = await user('late');
       const early = await user('early');
-      const g = await group(server.url, owner, [early], 'succession');
+      const g = await group(t.server.url, owner, [early], 'succession');
       expect((await api('POST', `/api/conversations/${g.id}/members`, owner.token, { userId: late.id })).status).toBe(201);
 
       expect((await remove(g.id, owner, owner.id)).status).toBe(204);
@@ -639,7 +631,7 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
 
     it('ownership passes on again when the next owner leaves', async () => {
       const [owner, second, third] = await users(3);
-      const g = await group(server.url, owner!, [second!], 'chain');
+      const g = await group(t.server.url, owner!, [second!], 'chain');
       await api('POST', `/api/conversations/${g.id}/members`, owner!.token, { userId: third!.id });
       await remove(g.id, owner!, owner!.id);
       await remove(g.id, second!, second!.id);
@@ -648,7 +640,7 @@ describe('DELETE /api/conversations/:id/members/:userId', () => {
 
     it('a member leaving does not change the owner', async () => {
       const [owner, m1, m2] = await users(3);
-      const g = await group(server.url, owner!, [m1!, m2!], 'stable');
+      const g = await group(t.server.url, owner!, [m1!, m2!], 'stable');
       await remove(g.id, m1!, m1!.id);
       expect((await getConversation(g.id, m2!)).body.ownerId).toBe(owner!.id);
     });
@@ -663,8 +655,8 @@ describe('PUT/DELETE /api/conversations/:id/archive', () => {
 
   it('PUT archives for the caller: hidden from the default list, listed by ?archived=true', async () => {
     const [a, b, c] = await users(3);
-    const ab = await direct(server.url, a!, b!);
-    const ac = await direct(server.url, a!, c!);
+    const ab = await direct(t.server.url, a!, b!);
+    const ac = await direct(t.server.url, a!, c!);
     const r = await archive(ab.id, a!);
     expect(r.status).toBe(200);
     expectConversation(r.body);
@@ -677,15 +669,15 @@ describe('PUT/DELETE /api/conversations/:id/archive', () => {
 
   it('?archived=false is the default list', async () => {
     const [a, b, c] = await users(3);
-    const ab = await direct(server.url, a!, b!);
-    const ac = await direct(server.url, a!, c!);
+    const ab = await direct(t.server.url, a!, b!);
+    const ac = await direct(t.server.url, a!, c!);
     await archive(ab.id, a!);
     expect(await listIds(a!, 'archived=false')).toEqual([ac.id]);
   });
 
   it('hides nothing from the other member', async () => {
     const [a, b] = await users(2);
-    const ab = await direct(server.url, a!, b!);
+    const ab = await direct(t.server.url, a!, b!);
     await archive(ab.id, a!);
     expect(await listIds(b!)).toEqual([ab.id]);
     expect(await listIds(b!, 'archived=true')).toEqual([]);
@@ -694,7 +686,7 @@ describe('PUT/DELETE /api/conversations/:id/archive', () => {
 
   it('is sticky: a new message does not un-archive', async () => {
     const [a, b] = await users(2);
-    const ab = await direct(server.url, a!, b!);
+    const ab = await direct(t.server.url, a!, b!);
     await archive(ab.id, a!);
     const s = await pool.connect(b!);
     await s.send(ab.id, 'are you there?');
@@ -706,7 +698,7 @@ describe('PUT/DELETE /api/conversations/:id/archive', () => {
 
   it('DELETE un-archives', async () => {
     const [a, b] = await users(2);
-    const ab = await direct(server.url, a!, b!);
+    const ab = await direct(t.server.url, a!, b!);
     await archive(ab.id, a!);
     const r = await unarchive(ab.id, a!);
     expect(r.status).toBe(200);
@@ -717,7 +709,7 @@ describe('PUT/DELETE /api/conversations/:id/archive', () => {
 
   it('archiving twice and un-archiving what is not archived are harmless', async () => {
     const [a, b] = await users(2);
-    const ab = await direct(server.url, a!, b!);
+    const ab = await direct(t.server.url, a!, b!);
     expect((await unarchive(ab.id, a!)).body.archived).toBe(false);
     await archive(ab.id, a!);
     expect((await archive(ab.id, a!)).body.archived).toBe(true);
@@ -726,7 +718,7 @@ describe('PUT/DELETE /api/conversations/:id/archive', () => {
 
   it('an outsider gets 403 and an unknown conversation 404', async () => {
     const [a, b, outsider] = await users(3);
-    const ab = await direct(server.url, a!, b!);
+    const ab = await direct(t.server.url, a!, b!);
     expectError(await archive(ab.id, outsider!), 403, 'forbidden');
     expectError(await unarchive(ab.id, outsider!), 403, 'forbidden');
     expectError(await archive('c999999', a!), 404, 'not_found');
@@ -750,7 +742,7 @@ describe('GET /api/conversations/:id/messages', () => {
 
   beforeAll(async () => {
     [a, b, outsider] = (await users(3)) as [Account, Account, Account];
-    c = await direct(server.url, a, b);
+    c = await direct(t.server.url, a, b);
     sent = await sendMany(c.id, a, 60, 'hist');
     pool.closeAll();
   });
@@ -825,7 +817,7 @@ describe('GET /api/conversations/:id/messages', () => {
 
   it('an empty conversation answers no messages and hasMore false', async () => {
     const [x, y] = await users(2);
-    const d = await direct(server.url, x!, y!);
+    const d = await direct(t.server.url, x!, y!);
     expect((await history(d.id, x!)).body).toEqual({ messages: [], hasMore: false });
   });
 

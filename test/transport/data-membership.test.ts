@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, type TestServer, useServer } from '../helpers/server.js';
 import { expectConversation, expectMessage, expectShape, expectAckError } from '../helpers/shapes.js';
 
 /**
@@ -13,20 +13,12 @@ import { expectConversation, expectMessage, expectShape, expectAckError } from '
  * (message:edit / message:delete, message:updated).
  */
 
-let server: TestServer;
-let base = '';
-const pool = new SocketPool(() => base);
-
-beforeAll(async () => {
-  server = await startServer();
-  base = server.url;
-});
-afterEach(() => pool.closeAll());
-afterAll(() => server.close());
+const t = useServer();
+const { pool } = t;
 
 const MessageAck = Type.Object({ ok: Type.Literal(true), message: Type.Any() });
 
-const api = (who: Account, method: string, path: string, body?: unknown) => http(base, method, path, { token: who.token, body });
+const api = (who: Account, method: string, path: string, body?: unknown) => http(t.url, method, path, { token: who.token, body });
 const removeMember = async (cid: string, actor: Account, userId: string) => {
   const r = await api(actor, 'DELETE', `/api/conversations/${cid}/members/${userId}`);
   expect(r.status, JSON.stringify(r.body)).toBe(204);
@@ -62,8 +54,8 @@ const listIds = async (who: Account, query = '') => {
 
 describe('a removed member', () => {
   it('hears no message:updated (nor message:new) of the conversation from the moment of removal, on any socket', async () => {
-    const [owner, stays, gone] = [await register(base, 'o'), await register(base, 's'), await register(base, 'g')];
-    const g = (await group(base, owner, [stays, gone], 'edits')).id;
+    const [owner, stays, gone] = [await register(t.url, 'o'), await register(t.url, 's'), await register(t.url, 'g')];
+    const g = (await group(t.url, owner, [stays, gone], 'edits')).id;
     const so = await pool.connect(owner);
     const ss = await pool.connect(stays);
     const sg1 = await pool.connect(gone);
@@ -88,8 +80,8 @@ describe('a removed member', () => {
   });
 
   it('cannot edit or delete their own old messages there (not_found), which stay as they were', async () => {
-    const [owner, gone] = [await register(base, 'o'), await register(base, 'g')];
-    const g = (await group(base, owner, [gone], 'kept')).id;
+    const [owner, gone] = [await register(t.url, 'o'), await register(t.url, 'g')];
+    const g = (await group(t.url, owner, [gone], 'kept')).id;
     const so = await pool.connect(owner);
     const sg = await pool.connect(gone);
     const mine = await sg.send(g, 'what I said');
@@ -109,8 +101,8 @@ describe('a removed member', () => {
   });
 
   it('removed by the owner, likewise; added back, may edit and delete them again', async () => {
-    const [owner, gone] = [await register(base, 'o'), await register(base, 'g')];
-    const g = (await group(base, owner, [gone], 'again')).id;
+    const [owner, gone] = [await register(t.url, 'o'), await register(t.url, 'g')];
+    const g = (await group(t.url, owner, [gone], 'again')).id;
     const sg = await pool.connect(gone);
     const mine = await sg.send(g, 'mine');
     await removeMember(g, owner, gone.id);
@@ -122,9 +114,9 @@ describe('a removed member', () => {
   });
 
   it('a member removed from a group cannot edit there, while their messages elsewhere stay theirs', async () => {
-    const [owner, gone] = [await register(base, 'o'), await register(base, 'g')];
-    const g = (await group(base, owner, [gone], 'one')).id;
-    const d = (await direct(base, owner, gone)).id;
+    const [owner, gone] = [await register(t.url, 'o'), await register(t.url, 'g')];
+    const g = (await group(t.url, owner, [gone], 'one')).id;
+    const d = (await direct(t.url, owner, gone)).id;
     const sg = await pool.connect(gone);
     const inGroup = await sg.send(g, 'in the group');
     const inDirect = await sg.send(d, 'in the direct');
@@ -140,8 +132,8 @@ describe('archive, per user and sticky', () => {
   const archive = (cid: string, who: Account) => api(who, 'PUT', `/api/conversations/${cid}/archive`);
 
   it("stays archived through the archiver's own messages, edits and deletions, and the archiver still hears them all", async () => {
-    const [a, b] = [await register(base, 'a'), await register(base, 'b')];
-    const cid = (await direct(base, a, b)).id;
+    const [a, b] = [await register(t.url, 'a'), await register(t.url, 'b')];
+    const cid = (await direct(t.url, a, b)).id;
     const a1 = await pool.connect(a);
     const a2 = await pool.connect(a);
     const sb = await pool.connect(b);
@@ -167,8 +159,8 @@ describe('archive, per user and sticky', () => {
   });
 
   it('in a group, archiving is each member\'s own: the others\' lists and counts are unaffected', async () => {
-    const [a, b, c] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c')];
-    const g = (await group(base, a, [b, c], 'per user')).id;
+    const [a, b, c] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c')];
+    const g = (await group(t.url, a, [b, c], 'per user')).id;
     const sa = await pool.connect(a);
     expect((await archive(g, b)).body.archived).toBe(true);
     await sa.send(g, 'one');
@@ -189,11 +181,11 @@ describe('archive, per user and sticky', () => {
   });
 
   it('?archived=true lists only archived conversations, latest activity first, paged like the main list', async () => {
-    const a = await register(base, 'a');
-    const others = [await register(base, 'x'), await register(base, 'y'), await register(base, 'z')];
+    const a = await register(t.url, 'a');
+    const others = [await register(t.url, 'x'), await register(t.url, 'y'), await register(t.url, 'z')];
     const ids: string[] = [];
-    for (const o of others) ids.push((await direct(base, a, o)).id);
-    const kept = (await group(base, a, [], 'not archived')).id;
+    for (const o of others) ids.push((await direct(t.url, a, o)).id);
+    const kept = (await group(t.url, a, [], 'not archived')).id;
     for (const id of ids) await archive(id, a);
     const sa = await pool.connect(a);
     await sa.send(ids[0]!, 'bump the first'); // latest activity now

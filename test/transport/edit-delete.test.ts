@@ -1,33 +1,25 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, useServer } from '../helpers/server.js';
 import { expectConversation, expectMessage, expectShape, expectAckError } from '../helpers/shapes.js';
 import { MessageEvent } from '../../src/protocol/events.js';
 
 /**
- * Editing and deleting messages, through a real server.
+ * Editing and deleting messages, through a real t.server.
  * Contract: "Socket.IO events" (message:edit, message:delete, message:updated,
  * sync), "Common shapes" (rev, unreadCount), "Conversations (REST)" (history,
  * lastMessage).
  */
 
-let server: TestServer;
-let base = '';
-const pool = new SocketPool(() => base);
+const t = useServer();
+const { pool } = t;
 const dbs: Database.Database[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-  base = server.url;
-});
 afterEach(() => {
-  pool.closeAll();
   for (const db of dbs.splice(0)) db.close();
 });
-afterAll(() => server.close());
 
 // ---- helpers ------------------------------------------------------------------------
 
@@ -51,7 +43,7 @@ async function del(s: TestSocket, messageId: string): Promise<any> {
   return wire(ack.message);
 }
 
-const api = (who: Account, method: string, path: string, body?: unknown) => http(base, method, path, { token: who.token, body });
+const api = (who: Account, method: string, path: string, body?: unknown) => http(t.url, method, path, { token: who.token, body });
 
 async function conversation(who: Account, cid: string): Promise<any> {
   const r = await api(who, 'GET', `/api/conversations/${cid}`);
@@ -73,9 +65,9 @@ async function inHistory(who: Account, cid: string, id: string): Promise<any> {
 }
 
 async function pair(): Promise<[Account, Account, string]> {
-  const a = await register(base, 'a');
-  const b = await register(base, 'b');
-  return [a, b, (await direct(base, a, b)).id];
+  const a = await register(t.url, 'a');
+  const b = await register(t.url, 'b');
+  return [a, b, (await direct(t.url, a, b)).id];
 }
 
 async function sendMany(s: TestSocket, cid: string, n: number, text = 'm'): Promise<any[]> {
@@ -86,7 +78,7 @@ async function sendMany(s: TestSocket, cid: string, n: number, text = 'm'): Prom
 
 /** The server's database, read-only, closed after the test. */
 function database(): Database.Database {
-  const db = new Database(server.config.dbPath, { readonly: true });
+  const db = new Database(t.server.config.dbPath, { readonly: true });
   dbs.push(db);
   return db;
 }
@@ -339,11 +331,11 @@ describe('message:delete', () => {
 
 describe('message:updated', () => {
   it('edits and deletions reach every socket of every member but the acting socket, and nobody else', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const c = await register(base, 'c');
-    const outsider = await register(base, 'x');
-    const cid = (await group(base, a, [b, c], 'updates')).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const c = await register(t.url, 'c');
+    const outsider = await register(t.url, 'x');
+    const cid = (await group(t.url, a, [b, c], 'updates')).id;
     const a1 = await pool.connect(a);
     const a2 = await pool.connect(a);
     const b1 = await pool.connect(b);
@@ -396,10 +388,10 @@ describe('message:updated', () => {
 
 describe('only the sender may edit or delete', () => {
   it('another member gets forbidden; an outsider, an unknown or a wrong-kind id get not_found; nothing changes or is announced', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const outsider = await register(base, 'x');
-    const cid = (await group(base, a, [b], 'mine')).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const outsider = await register(t.url, 'x');
+    const cid = (await group(t.url, a, [b], 'mine')).id;
     const sa = await pool.connect(a);
     const sb = await pool.connect(b);
     const sx = await pool.connect(outsider);
@@ -620,10 +612,10 @@ describe('edits and deletions in sync', () => {
 
 describe('unreadCount through deletions and edits', () => {
   it('a deleted unread message no longer counts, an edit changes nothing, one\'s own messages never count', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const c = await register(base, 'c');
-    const cid = (await group(base, a, [b, c], 'counts')).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const c = await register(t.url, 'c');
+    const cid = (await group(t.url, a, [b, c], 'counts')).id;
     const [sa, sb, sc] = [await pool.connect(a), await pool.connect(b), await pool.connect(c)];
     const unread = async (who: Account) => {
       const one = (await conversation(who, cid)).unreadCount;

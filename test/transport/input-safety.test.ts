@@ -1,21 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { direct, group, http, register, SocketPool } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { direct, group, http, register } from '../helpers/client.js';
+import { useServer } from '../helpers/server.js';
 import { MAX_IN_FLIGHT_PER_SOCKET } from '../../src/transport/socket/server.js';
 
-let server: TestServer;
-const pool = new SocketPool(() => server.url);
-beforeAll(async () => {
-  server = await startServer();
-});
-afterEach(() => pool.closeAll());
-afterAll(() => server.close());
+const t = useServer();
+const { pool } = t;
 
 describe('text is stored exactly as acknowledged', () => {
   it('refuses lone surrogates in content and clientId (the ack could not match what is stored)', async () => {
-    const a = await register(server.url);
-    const b = await register(server.url);
-    const conv = await direct(server.url, a, b);
+    const a = await register(t.server.url);
+    const b = await register(t.server.url);
+    const conv = await direct(t.server.url, a, b);
     const sa = await pool.connect(a);
     for (const payload of [
       { conversationId: conv.id, content: 'a\ud800b' },
@@ -28,7 +23,7 @@ describe('text is stored exactly as acknowledged', () => {
       expect(ack.error.message).toMatch(/well-formed/);
     }
     const fine = await sa.send(conv.id, 'pair 😀 ok', { clientId: 'id-😀' });
-    const h = await http(server.url, 'GET', `/api/conversations/${conv.id}/messages`, { token: b.token });
+    const h = await http(t.server.url, 'GET', `/api/conversations/${conv.id}/messages`, { token: b.token });
     expect(h.body.messages).toEqual([fine]);
   });
 
@@ -38,23 +33,23 @@ describe('text is stored exactly as acknowledged', () => {
     ['a right-to-left override', 'admin\u202egnp.exe'],
     ['a lone surrogate', 'x\ud800'],
   ])('refuses %s in display names and group titles', async (_what, text) => {
-    const a = await register(server.url);
-    const b = await register(server.url);
-    const me = await http(server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: text } });
+    const a = await register(t.server.url);
+    const b = await register(t.server.url);
+    const me = await http(t.server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: text } });
     expect([me.status, me.body.error.code]).toEqual([400, 'validation']);
-    const created = await http(server.url, 'POST', '/api/conversations', {
+    const created = await http(t.server.url, 'POST', '/api/conversations', {
       token: a.token,
       body: { type: 'group', title: text, memberIds: [b.id] },
     });
     expect([created.status, created.body.error.code]).toEqual([400, 'validation']);
-    const g = await group(server.url, a, [b], 'fine title');
-    const renamed = await http(server.url, 'PATCH', `/api/conversations/${g.id}`, { token: a.token, body: { title: text } });
+    const g = await group(t.server.url, a, [b], 'fine title');
+    const renamed = await http(t.server.url, 'PATCH', `/api/conversations/${g.id}`, { token: a.token, body: { title: text } });
     expect([renamed.status, renamed.body.error.code]).toEqual([400, 'validation']);
   });
 
   it('accepts names in any script, with emoji and inner spaces', async () => {
-    const a = await register(server.url);
-    const r = await http(server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: 'Zoë 東京 🌸 עברית' } });
+    const a = await register(t.server.url);
+    const r = await http(t.server.url, 'PATCH', '/api/users/me', { token: a.token, body: { displayName: 'Zoë 東京 🌸 עברית' } });
     expect(r.status).toBe(200);
     expect(r.body.displayName).toBe('Zoë 東京 🌸 עברית');
   });
@@ -62,12 +57,12 @@ describe('text is stored exactly as acknowledged', () => {
 
 describe('one connection cannot flood the server', () => {
   it(`answers rate_limited past ${MAX_IN_FLIGHT_PER_SOCKET} unanswered events, and serves it again once answers go out`, async () => {
-    const a = await register(server.url);
-    const b = await register(server.url);
-    const conv = await direct(server.url, a, b);
+    const a = await register(t.server.url);
+    const b = await register(t.server.url);
+    const conv = await direct(t.server.url, a, b);
     const sa = await pool.connect(a);
     // Hold the commit so that sends stay unanswered.
-    const store = server.app.store;
+    const store = t.server.app.store;
     const append = store.appendMessages.bind(store);
     let open!: () => void;
     const opened = new Promise<void>((r) => (open = r));

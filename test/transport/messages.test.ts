@@ -1,18 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect, direct, group, http, register, SocketPool, type Account } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { connect, direct, group, http, register, type Account } from '../helpers/client.js';
+import { useServer } from '../helpers/server.js';
 import { expectMessage } from '../helpers/shapes.js';
 
-let server: TestServer;
-let base = '';
-const pool = new SocketPool(() => base);
-
-beforeAll(async () => {
-  server = await startServer();
-  base = server.url;
-});
-afterEach(() => pool.closeAll());
-afterAll(() => server.close());
+const t = useServer();
+const { pool } = t;
 
 /** Checks a message against the wire schema; returns it. */
 function wire(m: unknown) {
@@ -21,23 +13,23 @@ function wire(m: unknown) {
 }
 
 async function pair(): Promise<[Account, Account, string]> {
-  const a = await register(base, 'a');
-  const b = await register(base, 'b');
-  return [a, b, (await direct(base, a, b)).id];
+  const a = await register(t.url, 'a');
+  const b = await register(t.url, 'b');
+  return [a, b, (await direct(t.url, a, b)).id];
 }
 
 const history = async (who: Account, cid: string, query = '') =>
-  (await http(base, 'GET', `/api/conversations/${cid}/messages${query}`, { token: who.token })).body;
+  (await http(t.url, 'GET', `/api/conversations/${cid}/messages${query}`, { token: who.token })).body;
 
 describe('socket authentication', () => {
   it('refuses a connection without a token, or with a bad or tampered one, with "unauthorized"', async () => {
-    const a = await register(base);
+    const a = await register(t.url);
     for (const transports of [['websocket'], ['polling']] as const) {
-      await expect(connect(base, undefined, { transports: [...transports] })).rejects.toThrow('unauthorized');
+      await expect(connect(t.url, undefined, { transports: [...transports] })).rejects.toThrow('unauthorized');
     }
-    await expect(connect(base, 'garbage.token.value')).rejects.toThrow('unauthorized');
-    await expect(connect(base, 'garbage', { via: 'query' })).rejects.toThrow('unauthorized');
-    await expect(connect(base, a.token.slice(0, -3) + 'xyz')).rejects.toThrow('unauthorized');
+    await expect(connect(t.url, 'garbage.token.value')).rejects.toThrow('unauthorized');
+    await expect(connect(t.url, 'garbage', { via: 'query' })).rejects.toThrow('unauthorized');
+    await expect(connect(t.url, a.token.slice(0, -3) + 'xyz')).rejects.toThrow('unauthorized');
   });
 
   it('accepts the token in the handshake auth or as a query parameter', async () => {
@@ -61,7 +53,7 @@ describe('message:send', () => {
     const h = await history(b, cid);
     expect(h.messages).toEqual(sent);
     expect(h.hasMore).toBe(false);
-    const conv = (await http(base, 'GET', `/api/conversations/${cid}`, { token: b.token })).body;
+    const conv = (await http(t.url, 'GET', `/api/conversations/${cid}`, { token: b.token })).body;
     expect(conv).toMatchObject({ lastSeq: 3, lastRev: 3 });
     expect(conv.lastMessage.id).toBe(sent[2].id);
   });
@@ -80,7 +72,7 @@ describe('message:send', () => {
 
   it('sends message:new to every socket of every member but the sending socket', async () => {
     const [a, b, cid] = await pair();
-    const outsider = await register(base, 'x');
+    const outsider = await register(t.url, 'x');
     const a1 = await pool.connect(a);
     const a2 = await pool.connect(a);
     const b1 = await pool.connect(b);
@@ -151,7 +143,7 @@ describe('message:send', () => {
   });
 
   it('answers validation when the payload is missing altogether', async () => {
-    const a = await register(base);
+    const a = await register(t.url);
     const sa = await pool.connect(a);
     const ack = await sa.socket.timeout(10_000).emitWithAck('message:send');
     expect(ack).toMatchObject({ ok: false, error: { code: 'validation' } });
@@ -167,7 +159,7 @@ describe('message:send', () => {
 
   it('refuses a non-member (forbidden) and an unknown conversation (not_found)', async () => {
     const [, b, cid] = await pair();
-    const outsider = await register(base, 'x');
+    const outsider = await register(t.url, 'x');
     const sx = await pool.connect(outsider);
     expect((await sx.call('message:send', { conversationId: cid, content: 'let me in' })).error.code).toBe('forbidden');
     for (const id of ['missing-123', 'c999999', b.id]) {
@@ -236,7 +228,7 @@ describe('conversation:join and conversation:leave', () => {
 
   it('refuses outsiders, unknown conversations and malformed payloads', async () => {
     const { cid } = await filled(1);
-    const sx = await pool.connect(await register(base, 'x'));
+    const sx = await pool.connect(await register(t.url, 'x'));
     expect((await sx.call('conversation:join', { conversationId: cid })).error.code).toBe('forbidden');
     expect((await sx.call('conversation:join', { conversationId: 'missing-1' })).error.code).toBe('not_found');
     for (const bad of [{}, 'nope', { conversationId: cid, limit: 0 }, { conversationId: cid, limit: 101 }, { conversationId: cid, afterSeq: -1 }]) {
@@ -268,7 +260,7 @@ describe('REST history', () => {
     expect(await page('?after=4&limit=2')).toEqual([[5, 6], true]);
     expect(await page('?after=6&limit=2')).toEqual([[7], false]);
     expect(await page('?after=7')).toEqual([[], false]);
-    const both = await http(base, 'GET', `/api/conversations/${cid}/messages?before=3&after=1`, { token: b.token });
+    const both = await http(t.url, 'GET', `/api/conversations/${cid}/messages?before=3&after=1`, { token: b.token });
     expect(both.status).toBe(400);
     expect(both.body.error.code).toBe('validation');
   });
@@ -291,7 +283,7 @@ describe('a handler that throws', () => {
   it('answers internal, logs, and the server goes on', async () => {
     const [a, , cid] = await pair();
     const sa = await pool.connect(a);
-    const messages = server.app.services.messages;
+    const messages = t.server.app.services.messages;
     const original = messages.send.bind(messages);
     messages.send = async () => {
       throw new Error('boom');
@@ -309,9 +301,9 @@ describe('a handler that throws', () => {
 
 describe('group fan-out', () => {
   it('reaches every member of a group, once', async () => {
-    const owner = await register(base, 'o');
-    const others = [await register(base, 'm'), await register(base, 'm'), await register(base, 'm')];
-    const g = await group(base, owner, others);
+    const owner = await register(t.url, 'o');
+    const others = [await register(t.url, 'm'), await register(t.url, 'm'), await register(t.url, 'm')];
+    const g = await group(t.url, owner, others);
     const so = await pool.connect(owner);
     const sockets = await Promise.all(others.map((o) => pool.connect(o)));
     const m = await so.send(g.id, 'hello all');

@@ -1,29 +1,21 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { connect, direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
-import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { startServer, tempDir, type TestServer, useServer } from '../helpers/server.js';
 import { expectConversation, expectMessage, expectShape, expectAckError } from '../helpers/shapes.js';
 import { ReceiptEvent } from '../../src/protocol/events.js';
 import { ReceiptsResponse } from '../../src/protocol/http.js';
 
 /**
- * Receipts and message status, through a real server.
+ * Receipts and message status, through a real t.server.
  * Contract: "Socket.IO events" (message:delivered, message:read, receipt),
  * "Common shapes" (Message.status, unreadCount), "Conversations (REST)"
  * (GET .../messages/:messageId/receipts); docs/protocol.md "Receipts and
  * message status".
  */
 
-let server: TestServer;
-let base = '';
-const pool = new SocketPool(() => base);
-
-beforeAll(async () => {
-  server = await startServer();
-  base = server.url;
-});
-afterEach(() => pool.closeAll());
-afterAll(() => server.close());
+const t = useServer();
+const { pool } = t;
 
 // ---- helpers ------------------------------------------------------------------
 
@@ -99,10 +91,10 @@ async function statusEverywhere(who: Account, s: TestSocket, cid: string) {
   const sync = await s.ok('sync', { cursors: { [cid]: 0 } });
   const synced = (sync.messages as any[]).filter((m) => m.conversationId === cid);
   for (const m of synced) expectMessage(m);
-  const one = await getConversation(base, who, cid);
-  const inList = await listed(base, who, cid);
+  const one = await getConversation(t.url, who, cid);
+  const inList = await listed(t.url, who, cid);
   return {
-    history: await historyStatuses(base, who, cid),
+    history: await historyStatuses(t.url, who, cid),
     join: (join.messages as any[]).map((m) => m.status),
     sync: synced.sort((x, y) => x.seq - y.seq).map((m) => m.status),
     lastMessage: one.lastMessage?.status,
@@ -124,10 +116,10 @@ function expectEverywhere(seen: Awaited<ReturnType<typeof statusEverywhere>>, st
 
 describe('message:delivered and message:read', () => {
   it('move the marker and announce a receipt to every socket of every member, the mover\'s own too, and to nobody else', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const x = await register(base, 'x');
-    const cid = (await direct(base, a, b)).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const x = await register(t.url, 'x');
+    const cid = (await direct(t.url, a, b)).id;
     const [a1, a2, b1, b2, sx] = [await pool.connect(a), await pool.connect(a), await pool.connect(b), await pool.connect(b), await pool.connect(x)];
     await sendMany(a1, cid, 3);
 
@@ -146,17 +138,17 @@ describe('message:delivered and message:read', () => {
     for (const s of [a1, a2, b1, b2]) expect(receipts(s)).toHaveLength(1);
 
     // The marker is stored: the status of seq 1 and 2 moved, seq 3 did not.
-    expect(await historyStatuses(base, a, cid)).toEqual(['delivered', 'delivered', 'sent']);
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['delivered', 'delivered', 'sent']);
 
     await b2.ok('message:read', { conversationId: cid, seq: 1 });
     for (const s of [a1, a2, b1, b2]) await waitReceipt(s, { conversationId: cid, userId: b.id, seq: 1, type: 'read' });
-    expect(await historyStatuses(base, b, cid)).toEqual(['read', 'delivered', 'sent']);
+    expect(await historyStatuses(t.url, b, cid)).toEqual(['read', 'delivered', 'sent']);
   });
 
   it('reading past the delivered marker moves both: two receipts, delivered first', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const cid = (await direct(base, a, b)).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const cid = (await direct(t.url, a, b)).id;
     const sa = await pool.connect(a);
     const sb = await pool.connect(b);
     await sendMany(sa, cid, 3);
@@ -167,13 +159,13 @@ describe('message:delivered and message:read', () => {
       ['delivered', 3],
       ['read', 3],
     ]);
-    expect(await historyStatuses(base, a, cid)).toEqual(['read', 'read', 'read']);
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['read', 'read', 'read']);
   });
 
   it('never moves backward: a seq at or below the marker answers ok, announces nothing and changes nothing', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const cid = (await direct(base, a, b)).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const cid = (await direct(t.url, a, b)).id;
     const sa = await pool.connect(a);
     const sb = await pool.connect(b);
     await sendMany(sa, cid, 4);
@@ -201,16 +193,16 @@ describe('message:delivered and message:read', () => {
     await sb.barrier();
     expect(receipts(sa)).toHaveLength(2);
     expect(receipts(sb)).toHaveLength(2);
-    expect(await historyStatuses(base, a, cid)).toEqual(['read', 'read', 'delivered', 'sent']);
-    const seen = await seenBy(base, a, cid, (await http(base, 'GET', `/api/conversations/${cid}/messages`, { token: a.token })).body.messages[2].id);
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['read', 'read', 'delivered', 'sent']);
+    const seen = await seenBy(t.url, a, cid, (await http(t.url, 'GET', `/api/conversations/${cid}/messages`, { token: a.token })).body.messages[2].id);
     expect(ids(seen.delivered)).toEqual([b.id]);
     expect(seen.read).toEqual([]);
   });
 
   it('refuses a seq beyond lastSeq (validation) and moves nothing', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const cid = (await direct(base, a, b)).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const cid = (await direct(t.url, a, b)).id;
     const sa = await pool.connect(a);
     const sb = await pool.connect(b);
     for (const event of ['message:delivered', 'message:read']) {
@@ -223,12 +215,12 @@ describe('message:delivered and message:read', () => {
     }
     await sa.barrier();
     expect(receipts(sa)).toEqual([]);
-    expect(await historyStatuses(base, a, cid)).toEqual(['sent', 'sent']);
-    expect((await getConversation(base, b, cid)).unreadCount).toBe(2);
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['sent', 'sent']);
+    expect((await getConversation(t.url, b, cid)).unreadCount).toBe(2);
     // The next message makes seq 3 valid.
     await sa.send(cid, 'three');
     await sb.ok('message:read', { conversationId: cid, seq: 3 });
-    expect(await historyStatuses(base, a, cid)).toEqual(['read', 'read', 'read']);
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['read', 'read', 'read']);
   });
 
   it.each([
@@ -240,9 +232,9 @@ describe('message:delivered and message:read', () => {
     ['missing conversationId', { conversationId: undefined }],
     ['numeric conversationId', { conversationId: 7 }],
   ])('refuses %s with validation', async (_name, patch) => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const cid = (await direct(base, a, b)).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const cid = (await direct(t.url, a, b)).id;
     const sa = await pool.connect(a);
     const sb = await pool.connect(b);
     await sa.send(cid, 'one');
@@ -258,10 +250,10 @@ describe('message:delivered and message:read', () => {
   });
 
   it('refuses a non-member (forbidden) and an unknown conversation (not_found)', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const x = await register(base, 'x');
-    const cid = (await direct(base, a, b)).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const x = await register(t.url, 'x');
+    const cid = (await direct(t.url, a, b)).id;
     const sa = await pool.connect(a);
     const sx = await pool.connect(x);
     await sa.send(cid, 'one');
@@ -278,9 +270,9 @@ describe('message:delivered and message:read', () => {
 
 describe('Message.status', () => {
   it('direct: sent → delivered → read, the same in history, join, sync and lastMessage, for both members', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const cid = (await direct(base, a, b)).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const cid = (await direct(t.url, a, b)).id;
     const sa = await pool.connect(a);
     const sb = await pool.connect(b);
     await sendMany(sa, cid, 3);
@@ -297,35 +289,35 @@ describe('Message.status', () => {
   });
 
   it('group: delivered once every other member has it, read once every other member read it; a read marker counts as delivery', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const c = await register(base, 'c');
-    const cid = (await group(base, a, [b, c])).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const c = await register(t.url, 'c');
+    const cid = (await group(t.url, a, [b, c])).id;
     const [sa, sb, sc] = [await pool.connect(a), await pool.connect(b), await pool.connect(c)];
     await sa.send(cid, 'from a'); // seq 1
 
     await sb.ok('message:read', { conversationId: cid, seq: 1 });
-    expect(await historyStatuses(base, c, cid), 'C has not acknowledged anything yet').toEqual(['sent']);
+    expect(await historyStatuses(t.url, c, cid), 'C has not acknowledged anything yet').toEqual(['sent']);
     await sc.ok('message:delivered', { conversationId: cid, seq: 1 });
-    expect(await historyStatuses(base, c, cid), "B's read counts as delivery").toEqual(['delivered']);
+    expect(await historyStatuses(t.url, c, cid), "B's read counts as delivery").toEqual(['delivered']);
     await sc.ok('message:read', { conversationId: cid, seq: 1 });
-    expect(await historyStatuses(base, c, cid)).toEqual(['read']);
+    expect(await historyStatuses(t.url, c, cid)).toEqual(['read']);
 
     // B's message (seq 2): the others are A and C; B's own markers do not count.
     await sb.send(cid, 'from b');
-    expect(await historyStatuses(base, a, cid)).toEqual(['read', 'sent']);
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['read', 'sent']);
     await sa.ok('message:delivered', { conversationId: cid, seq: 2 });
-    expect(await historyStatuses(base, a, cid)).toEqual(['read', 'sent']);
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['read', 'sent']);
     await sc.ok('message:read', { conversationId: cid, seq: 2 });
-    expect(await historyStatuses(base, a, cid)).toEqual(['read', 'delivered']);
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['read', 'delivered']);
     await sa.ok('message:read', { conversationId: cid, seq: 2 });
     expectEverywhere(await statusEverywhere(b, sb, cid), ['read', 'read']);
   });
 
   it('the send ack carries the status of the moment; a repeated clientId answers the current one', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const cid = (await direct(base, a, b)).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const cid = (await direct(t.url, a, b)).id;
     const sa = await pool.connect(a);
     const sb = await pool.connect(b);
     const first = await sa.send(cid, 'hello', { clientId: 'k1' });
@@ -345,37 +337,37 @@ describe('Message.status', () => {
   });
 
   it('is sent when the sender is alone, and a member who leaves no longer counts', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const c = await register(base, 'c');
-    const solo = (await group(base, a, [], 'just me')).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const c = await register(t.url, 'c');
+    const solo = (await group(t.url, a, [], 'just me')).id;
     const sa = await pool.connect(a);
     expect((await sa.send(solo, 'note to self')).status).toBe('sent');
-    expect(await historyStatuses(base, a, solo)).toEqual(['sent']);
+    expect(await historyStatuses(t.url, a, solo)).toEqual(['sent']);
 
-    const cid = (await group(base, a, [b, c])).id;
+    const cid = (await group(t.url, a, [b, c])).id;
     const [sb, sc] = [await pool.connect(b), await pool.connect(c)];
     await sendMany(sa, cid, 2);
     await sb.ok('message:read', { conversationId: cid, seq: 2 });
     await sc.ok('message:read', { conversationId: cid, seq: 1 });
-    expect(await historyStatuses(base, a, cid)).toEqual(['read', 'sent']);
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['read', 'sent']);
     // C (holding seq 2 back) leaves: only B counts now.
-    const del = await http(base, 'DELETE', `/api/conversations/${cid}/members/${c.id}`, { token: c.token });
+    const del = await http(t.url, 'DELETE', `/api/conversations/${cid}/members/${c.id}`, { token: c.token });
     expect(del.status).toBe(204);
     expectEverywhere(await statusEverywhere(a, sa, cid), ['read', 'read']);
   });
 
   it('sending moves the sender\'s own markers: a member who replied has read what came before, without a receipt event', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const cid = (await direct(base, a, b)).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const cid = (await direct(t.url, a, b)).id;
     const sa = await pool.connect(a);
     const sb = await pool.connect(b);
     await sendMany(sa, cid, 2);
     const reply = await sb.send(cid, 'reply');
     expect(reply.seq).toBe(3);
-    expect(await historyStatuses(base, a, cid)).toEqual(['read', 'read', 'sent']);
-    expect((await getConversation(base, b, cid)).unreadCount).toBe(0);
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['read', 'read', 'sent']);
+    expect((await getConversation(t.url, b, cid)).unreadCount).toBe(0);
     await sa.waitFor('message:new', (p) => p.message.id === reply.id);
     await sa.barrier();
     await sb.barrier();
@@ -389,14 +381,14 @@ describe('Message.status', () => {
 
 describe('unreadCount', () => {
   it('is lastSeq minus the read marker, ignoring the caller\'s own messages; delivery does not change it', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const cid = (await direct(base, a, b)).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const cid = (await direct(t.url, a, b)).id;
     const sa = await pool.connect(a);
     const sb = await pool.connect(b);
     const unread = async (who: Account) => {
-      const one = (await getConversation(base, who, cid)).unreadCount;
-      const inList = (await listed(base, who, cid)).unreadCount;
+      const one = (await getConversation(t.url, who, cid)).unreadCount;
+      const inList = (await listed(t.url, who, cid)).unreadCount;
       expect(inList).toBe(one);
       return one;
     };
@@ -417,23 +409,23 @@ describe('unreadCount', () => {
   });
 
   it('reading on one device clears the count on the user\'s other devices: they receive the receipt', async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const c = await register(base, 'c');
-    const cid = (await group(base, a, [b, c])).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const c = await register(t.url, 'c');
+    const cid = (await group(t.url, a, [b, c])).id;
     const sa = await pool.connect(a);
     const phone = await pool.connect(b);
     const laptop = await pool.connect(b, { transports: ['polling'] });
     const sc = await pool.connect(c);
     await sendMany(sa, cid, 5);
-    expect((await getConversation(base, b, cid)).unreadCount).toBe(5);
+    expect((await getConversation(t.url, b, cid)).unreadCount).toBe(5);
 
     await phone.ok('message:read', { conversationId: cid, seq: 5 });
     const r = await waitReceipt(laptop, { conversationId: cid, userId: b.id, seq: 5, type: 'read' });
     expect(r.seq).toBe(5);
     // What the laptop shows once it refreshes; C's count is C's own.
-    expect((await getConversation(base, b, cid)).unreadCount).toBe(0);
-    expect((await getConversation(base, c, cid)).unreadCount).toBe(5);
+    expect((await getConversation(t.url, b, cid)).unreadCount).toBe(0);
+    expect((await getConversation(t.url, c, cid)).unreadCount).toBe(5);
     await waitReceipt(sc, { conversationId: cid, userId: b.id, seq: 5, type: 'read' });
   });
 });
@@ -442,12 +434,12 @@ describe('unreadCount', () => {
 
 describe('GET /api/conversations/:id/messages/:messageId/receipts', () => {
   it('lists the other current members whose markers reached the message, with when; never the sender', async () => {
-    const [a, b, c, d] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c'), await register(base, 'd')];
-    const cid = (await group(base, a, [b, c, d])).id;
+    const [a, b, c, d] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c'), await register(t.url, 'd')];
+    const cid = (await group(t.url, a, [b, c, d])).id;
     const [sa, sb, sc] = [await pool.connect(a), await pool.connect(b), await pool.connect(c)];
     const [m1, m2] = await sendMany(sa, cid, 2);
 
-    let seen = await seenBy(base, a, cid, m1.id);
+    let seen = await seenBy(t.url, a, cid, m1.id);
     expect(seen).toEqual({ delivered: [], read: [] });
 
     const t0 = Date.now();
@@ -456,12 +448,12 @@ describe('GET /api/conversations/:id/messages/:messageId/receipts', () => {
     const t1 = Date.now();
 
     for (const viewer of [a, b, c, d]) {
-      seen = await seenBy(base, viewer, cid, m1.id);
+      seen = await seenBy(t.url, viewer, cid, m1.id);
       expect({ delivered: ids(seen.delivered), read: ids(seen.read) }).toEqual({ delivered: sorted([b.id, c.id]), read: [c.id] });
-      seen = await seenBy(base, viewer, cid, m2.id);
+      seen = await seenBy(t.url, viewer, cid, m2.id);
       expect({ delivered: ids(seen.delivered), read: ids(seen.read) }).toEqual({ delivered: [b.id], read: [] });
     }
-    seen = await seenBy(base, a, cid, m1.id);
+    seen = await seenBy(t.url, a, cid, m1.id);
     for (const e of [...seen.delivered, ...seen.read]) {
       expect(Date.parse(e.at)).toBeGreaterThanOrEqual(t0);
       expect(Date.parse(e.at)).toBeLessThanOrEqual(t1);
@@ -473,20 +465,20 @@ describe('GET /api/conversations/:id/messages/:messageId/receipts', () => {
     // D's message: A, B and C are "the others"; D is not listed on their own message.
     const sd = await pool.connect(d);
     const m3 = await sd.send(cid, 'from d');
-    seen = await seenBy(base, b, cid, m3.id);
+    seen = await seenBy(t.url, b, cid, m3.id);
     expect(ids(seen.delivered)).not.toContain(d.id);
     expect(ids(seen.read)).not.toContain(d.id);
   });
 
   it('a member who replied has read the earlier messages, since the reply', async () => {
-    const [a, b, c] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c')];
-    const cid = (await group(base, a, [b, c])).id;
+    const [a, b, c] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c')];
+    const cid = (await group(t.url, a, [b, c])).id;
     const [sa, sb] = [await pool.connect(a), await pool.connect(b)];
     const fromB = await sb.send(cid, 'question');
     const before = Date.now();
     await sa.send(cid, 'answer');
     const after = Date.now();
-    const seen = await seenBy(base, c, cid, fromB.id);
+    const seen = await seenBy(t.url, c, cid, fromB.id);
     expect(ids(seen.read)).toEqual([a.id]);
     expect(ids(seen.delivered)).toEqual([a.id]);
     const at = Date.parse(seen.read[0]!.at);
@@ -495,36 +487,36 @@ describe('GET /api/conversations/:id/messages/:messageId/receipts', () => {
   });
 
   it('a removed member is no longer listed', async () => {
-    const [a, b, c] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c')];
-    const cid = (await group(base, a, [b, c])).id;
+    const [a, b, c] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c')];
+    const cid = (await group(t.url, a, [b, c])).id;
     const [sa, sb, sc] = [await pool.connect(a), await pool.connect(b), await pool.connect(c)];
     const [m1] = await sendMany(sa, cid, 1);
     await sb.ok('message:read', { conversationId: cid, seq: 1 });
     await sc.ok('message:read', { conversationId: cid, seq: 1 });
-    let seen = await seenBy(base, a, cid, m1.id);
+    let seen = await seenBy(t.url, a, cid, m1.id);
     expect(ids(seen.read)).toEqual(sorted([b.id, c.id]));
-    const del = await http(base, 'DELETE', `/api/conversations/${cid}/members/${c.id}`, { token: a.token });
+    const del = await http(t.url, 'DELETE', `/api/conversations/${cid}/members/${c.id}`, { token: a.token });
     expect(del.status).toBe(204);
-    seen = await seenBy(base, a, cid, m1.id);
+    seen = await seenBy(t.url, a, cid, m1.id);
     expect({ delivered: ids(seen.delivered), read: ids(seen.read) }).toEqual({ delivered: [b.id], read: [b.id] });
     // ...and the removed member may not ask any more.
-    const r = await http(base, 'GET', `/api/conversations/${cid}/messages/${m1.id}/receipts`, { token: c.token });
+    const r = await http(t.url, 'GET', `/api/conversations/${cid}/messages/${m1.id}/receipts`, { token: c.token });
     expect(r.status).toBe(403);
   });
 
   it('a member added later starts level (docs/protocol.md): not unread for them, status does not fall back, listed from when they joined', async () => {
-    const [a, b, c] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c')];
-    const cid = (await group(base, a, [b])).id;
+    const [a, b, c] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c')];
+    const cid = (await group(t.url, a, [b])).id;
     const [sa, sb] = [await pool.connect(a), await pool.connect(b)];
     const [m1] = await sendMany(sa, cid, 2);
     await sb.ok('message:read', { conversationId: cid, seq: 2 });
     const before = Date.now();
-    const add = await http(base, 'POST', `/api/conversations/${cid}/members`, { token: a.token, body: { userId: c.id } });
+    const add = await http(t.url, 'POST', `/api/conversations/${cid}/members`, { token: a.token, body: { userId: c.id } });
     const after = Date.now();
     expect(add.status).toBe(201);
-    expect(await historyStatuses(base, c, cid)).toEqual(['read', 'read']);
-    expect((await getConversation(base, c, cid)).unreadCount).toBe(0);
-    const seen = await seenBy(base, a, cid, m1.id);
+    expect(await historyStatuses(t.url, c, cid)).toEqual(['read', 'read']);
+    expect((await getConversation(t.url, c, cid)).unreadCount).toBe(0);
+    const seen = await seenBy(t.url, a, cid, m1.id);
     expect(ids(seen.read)).toEqual(sorted([b.id, c.id]));
     const cAt = Date.parse(seen.read.find((e) => e.userId === c.id)!.at);
     expect(cAt).toBeGreaterThanOrEqual(before);
@@ -532,19 +524,19 @@ describe('GET /api/conversations/:id/messages/:messageId/receipts', () => {
     // A new message after the join waits for C too.
     await sa.send(cid, 'three');
     await sb.ok('message:read', { conversationId: cid, seq: 3 });
-    expect(await historyStatuses(base, a, cid)).toEqual(['read', 'read', 'sent']);
-    expect((await getConversation(base, c, cid)).unreadCount).toBe(1);
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['read', 'read', 'sent']);
+    expect((await getConversation(t.url, c, cid)).unreadCount).toBe(1);
   });
 
   it('answers 403 to a non-member and 404 to an unknown message, a message of another conversation, an unknown conversation', async () => {
-    const [a, b, x] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'x')];
-    const cid = (await direct(base, a, b)).id;
-    const other = (await group(base, a, [b])).id;
+    const [a, b, x] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'x')];
+    const cid = (await direct(t.url, a, b)).id;
+    const other = (await group(t.url, a, [b])).id;
     const sa = await pool.connect(a);
     const m = await sa.send(cid, 'here');
     const elsewhere = await sa.send(other, 'there');
     const get = (who: Account, c: string, mid: string) =>
-      http(base, 'GET', `/api/conversations/${c}/messages/${mid}/receipts`, { token: who.token });
+      http(t.url, 'GET', `/api/conversations/${c}/messages/${mid}/receipts`, { token: who.token });
     const forbidden = await get(x, cid, m.id);
     expect(forbidden.status).toBe(403);
     expect(forbidden.body.error.code).toBe('forbidden');
@@ -554,7 +546,7 @@ describe('GET /api/conversations/:id/messages/:messageId/receipts', () => {
       expect(r.body.error.code).toBe('not_found');
     }
     expect((await get(b, cid, m.id)).status).toBe(200);
-    const noToken = await http(base, 'GET', `/api/conversations/${cid}/messages/${m.id}/receipts`);
+    const noToken = await http(t.url, 'GET', `/api/conversations/${cid}/messages/${m.id}/receipts`);
     expect(noToken.status).toBe(401);
   });
 });

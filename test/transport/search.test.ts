@@ -1,12 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { direct, group, http, register, SocketPool, type Account, type HttpResult, type TestSocket } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { direct, group, http, register, type Account, type HttpResult, type TestSocket } from '../helpers/client.js';
+import { useServer } from '../helpers/server.js';
 import { expectError, expectShape } from '../helpers/shapes.js';
 import { SearchResponse, SearchResult } from '../../src/protocol/http.js';
 
 /**
- * Full-text search, through a real server.
+ * Full-text search, through a real t.server.
  * Contract: "Conversations (REST)" (GET /api/search), "Common shapes" (limit
  * ranges), "Socket.IO events" (message:edit / message:delete: erased from the
  * search index), and "a removed member sees nothing of the conversation".
@@ -15,16 +15,8 @@ import { SearchResponse, SearchResult } from '../../src/protocol/http.js';
  * conversations, so what other tests store is out of its sight.
  */
 
-let server: TestServer;
-let base = '';
-const pool = new SocketPool(() => base);
-
-beforeAll(async () => {
-  server = await startServer();
-  base = server.url;
-});
-afterEach(() => pool.closeAll());
-afterAll(() => server.close());
+const t = useServer();
+const { pool } = t;
 
 // ---- helpers ------------------------------------------------------------------------
 
@@ -35,7 +27,7 @@ function search(who: Account | null, q: string | null, params: Record<string, st
   const parts: string[] = [];
   if (q !== null) parts.push(`q=${encodeURIComponent(q)}`);
   for (const [k, v] of Object.entries(params)) parts.push(`${k}=${encodeURIComponent(String(v))}`);
-  return http(base, 'GET', `/api/search${parts.length ? `?${parts.join('&')}` : ''}`, { token: who?.token });
+  return http(t.url, 'GET', `/api/search${parts.length ? `?${parts.join('&')}` : ''}`, { token: who?.token });
 }
 
 const cpLength = (s: string) => [...s].length;
@@ -79,9 +71,9 @@ const marked = (content: string, highlights: number[][]) => {
 
 /** Two members (a owns) in a group where `a` says each text in order; answers the stored messages. */
 async function room(texts: string[], title = 'room'): Promise<{ a: Account; b: Account; cid: string; sa: TestSocket; msgs: any[] }> {
-  const a = await register(base, 'a');
-  const b = await register(base, 'b');
-  const cid = (await group(base, a, [b], title)).id;
+  const a = await register(t.url, 'a');
+  const b = await register(t.url, 'b');
+  const cid = (await group(t.url, a, [b], title)).id;
   const sa = await pool.connect(a);
   const msgs = [];
   for (const t of texts) msgs.push(await sa.send(cid, t));
@@ -106,7 +98,7 @@ describe('GET /api/search: the answer', () => {
     const { a, b, cid, msgs } = await room(['nothing here', 'the quarterly report is late', 'another quarterly thing']);
     const results = await found(b, 'quarterly');
     expect(results).toHaveLength(2);
-    const history = (await http(base, 'GET', `/api/conversations/${cid}/messages`, { token: b.token })).body.messages as any[];
+    const history = (await http(t.url, 'GET', `/api/conversations/${cid}/messages`, { token: b.token })).body.messages as any[];
     for (const r of results) {
       const { highlights, ...message } = r;
       expect(message).toEqual(history.find((m) => m.id === r.id));
@@ -271,7 +263,7 @@ describe('limit', () => {
 
   it.each([['0'], ['101'], ['-1'], ['2.5'], ['ten'], ['']])('limit=%s is a validation error (400)', async (limit) => {
     const { b } = await room(['lemon']);
-    expectError(await http(base, 'GET', `/api/search?q=lemon&limit=${limit}`, { token: b.token }), 400, 'validation');
+    expectError(await http(t.url, 'GET', `/api/search?q=lemon&limit=${limit}`, { token: b.token }), 400, 'validation');
   });
 });
 
@@ -298,7 +290,7 @@ describe('q', () => {
 
   it('q given twice is a validation error, not a crash', async () => {
     const { b } = await room(['lemon']);
-    const r = await http(base, 'GET', '/api/search?q=lemon&q=lime', { token: b.token });
+    const r = await http(t.url, 'GET', '/api/search?q=lemon&q=lime', { token: b.token });
     expect(r.status).toBe(400);
     expectError(r, 400, 'validation');
   });
@@ -385,7 +377,7 @@ describe('any text is a valid query: never index syntax, never a 500', () => {
 
   it('the store still answers after all of them', async () => {
     expect(await contents(b, 'emoji')).toEqual([seeded[3]]);
-    expect((await http(base, 'GET', '/health')).status).toBe(200);
+    expect((await http(t.url, 'GET', '/health')).status).toBe(200);
   });
 });
 
@@ -402,13 +394,13 @@ describe('every result shows where it matched', () => {
 
 describe('scope: the conversations the caller belongs to now', () => {
   it("finds only in the caller's conversations; conversationId narrows to one", async () => {
-    const a = await register(base, 'a');
-    const b = await register(base, 'b');
-    const c = await register(base, 'c');
-    const d = await register(base, 'd');
-    const ab = (await direct(base, a, b)).id;
-    const g = (await group(base, a, [c], 'ac')).id;
-    const cd = (await direct(base, c, d)).id;
+    const a = await register(t.url, 'a');
+    const b = await register(t.url, 'b');
+    const c = await register(t.url, 'c');
+    const d = await register(t.url, 'd');
+    const ab = (await direct(t.url, a, b)).id;
+    const g = (await group(t.url, a, [c], 'ac')).id;
+    const cd = (await direct(t.url, c, d)).id;
     const [sa, sc] = [await pool.connect(a), await pool.connect(c)];
     await sa.send(ab, 'mango in ab');
     await sc.send(g, 'mango in the group');
@@ -418,7 +410,7 @@ describe('scope: the conversations the caller belongs to now', () => {
     expect(await contents(b, 'mango')).toEqual(['mango in ab']);
     expect((await contents(c, 'mango')).sort()).toEqual(['mango between c and d', 'mango in the group']);
     expect(await contents(d, 'mango')).toEqual(['mango between c and d']);
-    const stranger = await register(base, 'x');
+    const stranger = await register(t.url, 'x');
     expect(await found(stranger, 'mango')).toEqual([]);
 
     expect(await contents(a, 'mango', { conversationId: g })).toEqual(['mango in the group']);
@@ -428,7 +420,7 @@ describe('scope: the conversations the caller belongs to now', () => {
 
   it('conversationId of a conversation the caller is not in is 403, an unknown one 404, a malformed one 400', async () => {
     const { a, cid } = await room(['papaya']);
-    const outsider = await register(base, 'x');
+    const outsider = await register(t.url, 'x');
     expectError(await search(outsider, 'papaya', { conversationId: cid }), 403, 'forbidden');
     expectError(await search(outsider, 'nothing at all', { conversationId: cid }), 403, 'forbidden');
     expectError(await search(a, 'papaya', { conversationId: 'c999999999' }), 404, 'not_found');
@@ -437,19 +429,19 @@ describe('scope: the conversations the caller belongs to now', () => {
   });
 
   it('a member who was removed, or left, finds nothing of the conversation any more (403 with its id)', async () => {
-    const owner = await register(base, 'o');
-    const kicked = await register(base, 'k');
-    const leaver = await register(base, 'l');
-    const g = (await group(base, owner, [kicked, leaver], 'secret plans')).id;
-    const elsewhere = (await direct(base, owner, kicked)).id;
+    const owner = await register(t.url, 'o');
+    const kicked = await register(t.url, 'k');
+    const leaver = await register(t.url, 'l');
+    const g = (await group(t.url, owner, [kicked, leaver], 'secret plans')).id;
+    const elsewhere = (await direct(t.url, owner, kicked)).id;
     const [so, sk] = [await pool.connect(owner), await pool.connect(kicked)];
     await so.send(g, 'the guava plan, version one');
     await sk.send(g, 'my own guava note');
     await so.send(elsewhere, 'guava outside the group');
     for (const who of [kicked, leaver]) expect((await contents(who, 'guava')).length).toBeGreaterThan(0);
 
-    expect((await http(base, 'DELETE', `/api/conversations/${g}/members/${kicked.id}`, { token: owner.token })).status).toBe(204);
-    expect((await http(base, 'DELETE', `/api/conversations/${g}/members/${leaver.id}`, { token: leaver.token })).status).toBe(204);
+    expect((await http(t.url, 'DELETE', `/api/conversations/${g}/members/${kicked.id}`, { token: owner.token })).status).toBe(204);
+    expect((await http(t.url, 'DELETE', `/api/conversations/${g}/members/${leaver.id}`, { token: leaver.token })).status).toBe(204);
 
     // not what others said there, nor what they said there themselves
     expect(await contents(kicked, 'guava')).toEqual(['guava outside the group']);
@@ -465,9 +457,9 @@ describe('scope: the conversations the caller belongs to now', () => {
 
   it('a member added later finds the whole history, from before they joined', async () => {
     const { a, cid } = await room(['durian from the start', 'more durian']);
-    const late = await register(base, 'late');
+    const late = await register(t.url, 'late');
     expect(await found(late, 'durian')).toEqual([]);
-    expect((await http(base, 'POST', `/api/conversations/${cid}/members`, { token: a.token, body: { userId: late.id } })).status).toBe(201);
+    expect((await http(t.url, 'POST', `/api/conversations/${cid}/members`, { token: a.token, body: { userId: late.id } })).status).toBe(201);
     expect((await contents(late, 'durian')).sort()).toEqual(['durian from the start', 'more durian']);
   });
 });

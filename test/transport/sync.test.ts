@@ -1,26 +1,18 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { direct, group, http, register, type Account, type TestSocket } from '../helpers/client.js';
+import { useServer } from '../helpers/server.js';
 import { expectConversation, expectMessage, expectShape, expectAckError } from '../helpers/shapes.js';
 import { ConversationEvent, MessageEvent, PresenceEvent } from '../../src/protocol/events.js';
 
 /**
- * Offline catch-up (`sync`) and `conversation:new`, through a real server.
+ * Offline catch-up (`sync`) and `conversation:new`, through a real t.server.
  * Contract: "Socket.IO events" (sync, conversation:new, message:new);
  * docs/protocol.md "Sync".
  */
 
-let server: TestServer;
-let base = '';
-const pool = new SocketPool(() => base);
-
-beforeAll(async () => {
-  server = await startServer();
-  base = server.url;
-});
-afterEach(() => pool.closeAll());
-afterAll(() => server.close());
+const t = useServer();
+const { pool } = t;
 
 const SyncOk = Type.Object({
   ok: Type.Literal(true),
@@ -90,7 +82,7 @@ async function catchUp(s: TestSocket, start: Record<string, number>, limit?: num
 const seqsOf = (msgs: any[] | undefined) => (msgs ?? []).map((m) => m.seq);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const lastRevOf = async (who: Account, cid: string) =>
-  (await http(base, 'GET', `/api/conversations/${cid}`, { token: who.token })).body.lastRev as number;
+  (await http(t.url, 'GET', `/api/conversations/${cid}`, { token: who.token })).body.lastRev as number;
 
 // ---- a disconnect in the middle of a conversation --------------------------------------
 
@@ -101,10 +93,10 @@ const lastRevOf = async (who: Account, cid: string) =>
  * conversation B is not in. Answers what B missed.
  */
 async function awayScenario() {
-  const [a, b, c] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c')];
-  const dm = (await direct(base, a, b)).id;
-  const g = (await group(base, a, [b, c], 'trip')).id;
-  const notMine = (await direct(base, a, c)).id;
+  const [a, b, c] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c')];
+  const dm = (await direct(t.url, a, b)).id;
+  const g = (await group(t.url, a, [b, c], 'trip')).id;
+  const notMine = (await direct(t.url, a, c)).id;
   const [sa, sb, sc] = [await pool.connect(a), await pool.connect(b), await pool.connect(c)];
 
   const sent = new Map<string, any>();
@@ -134,7 +126,7 @@ async function awayScenario() {
   // While B is away.
   for (let i = 6; i <= 17; i++) keep(await sa.send(dm, `dm ${i}`));
   for (let i = 3; i <= 8; i++) keep(await (i % 2 ? sc : sa).send(g, `g ${i}`));
-  const created = (await group(base, c, [b], 'while you were away')).id;
+  const created = (await group(t.url, c, [b], 'while you were away')).id;
   for (let i = 1; i <= 4; i++) keep(await sc.send(created, `new ${i}`));
   for (let i = 1; i <= 3; i++) keep(await sa.send(notMine, `private ${i}`));
 
@@ -177,9 +169,9 @@ describe('sync after a disconnect in the middle of a conversation', () => {
   });
 
   it('a long absence: 250 messages across two conversations, limit 100, full pages, nothing missing, nothing twice', async () => {
-    const [a, b] = [await register(base, 'a'), await register(base, 'b')];
-    const dm = (await direct(base, a, b)).id;
-    const g = (await group(base, a, [b])).id;
+    const [a, b] = [await register(t.url, 'a'), await register(t.url, 'b')];
+    const dm = (await direct(t.url, a, b)).id;
+    const g = (await group(t.url, a, [b])).id;
     const sa = await pool.connect(a);
     // In bursts of 25 sends in flight (a connection may have only so many unanswered events).
     for (const [cid, n, tag] of [[dm, 150, 'dm'], [g, 100, 'g']] as const) {
@@ -210,10 +202,10 @@ describe('sync after a disconnect in the middle of a conversation', () => {
   });
 
   it('from no cursors: every conversation of the caller comes back in `conversations`, no messages', async () => {
-    const [a, b, c] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c')];
-    const dm = (await direct(base, a, b)).id;
-    const g = (await group(base, c, [b])).id;
-    const notMine = (await direct(base, a, c)).id;
+    const [a, b, c] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c')];
+    const dm = (await direct(t.url, a, b)).id;
+    const g = (await group(t.url, c, [b])).id;
+    const notMine = (await direct(t.url, a, c)).id;
     const sa = await pool.connect(a);
     await sa.send(dm, 'hi');
     await sa.send(notMine, 'secret');
@@ -223,15 +215,15 @@ describe('sync after a disconnect in the middle of a conversation', () => {
     expect(ans.hasMore).toBe(false);
     expect(ans.conversations.map((x) => x.id).sort()).toEqual([dm, g].sort());
     const viewOfDm = ans.conversations.find((x) => x.id === dm);
-    expect(viewOfDm).toEqual((await http(base, 'GET', `/api/conversations/${dm}`, { token: b.token })).body);
+    expect(viewOfDm).toEqual((await http(t.url, 'GET', `/api/conversations/${dm}`, { token: b.token })).body);
   });
 
   it('cursors naming a conversation the caller left or was removed from return nothing of it', async () => {
-    const [a, b, c] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c')];
-    const g = (await group(base, a, [b, c])).id;
+    const [a, b, c] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c')];
+    const g = (await group(t.url, a, [b, c])).id;
     const sa = await pool.connect(a);
     await sa.send(g, 'before');
-    const del = await http(base, 'DELETE', `/api/conversations/${g}/members/${b.id}`, { token: a.token });
+    const del = await http(t.url, 'DELETE', `/api/conversations/${g}/members/${b.id}`, { token: a.token });
     expect(del.status).toBe(204);
     await sa.send(g, 'after');
     const sb = await pool.connect(b);
@@ -256,13 +248,13 @@ describe('sync after a disconnect in the middle of a conversation', () => {
     ['a string payload', 'sync'],
     ['a null payload', null],
   ])('refuses %s with validation', async (_name, payload) => {
-    const a = await register(base, 'a');
+    const a = await register(t.url, 'a');
     const sa = await pool.connect(a);
     expectAckError(await sa.call('sync', payload), 'validation');
   });
 
   it('accepts the limit bounds and an empty cursor set; a missing payload is validation', async () => {
-    const a = await register(base, 'a');
+    const a = await register(t.url, 'a');
     const sa = await pool.connect(a);
     for (const limit of [1, 1000]) expect((await syncOnce(sa, {}, limit)).messages).toEqual([]);
     expectAckError(await sa.socket.timeout(10_000).emitWithAck('sync'), 'validation');
@@ -273,14 +265,14 @@ describe('sync after a disconnect in the middle of a conversation', () => {
 
 describe('conversation:new', () => {
   it('reaches every socket of every member when a group is created, and the next message reaches them without a reconnect', async () => {
-    const [a, b, x] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'x')];
+    const [a, b, x] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'x')];
     const a1 = await pool.connect(a);
     const a2 = await pool.connect(a, { transports: ['polling'] });
     const b1 = await pool.connect(b);
     const b2 = await pool.connect(b, { transports: ['polling'] });
     const sx = await pool.connect(x);
 
-    const created = await http(base, 'POST', '/api/conversations', {
+    const created = await http(t.url, 'POST', '/api/conversations', {
       token: a.token,
       body: { type: 'group', title: 'fresh', memberIds: [b.id] },
     });
@@ -318,15 +310,15 @@ describe('conversation:new', () => {
   });
 
   it('reaches the other side of a new direct conversation, once: asking again (200) announces nothing', async () => {
-    const [a, b] = [await register(base, 'a'), await register(base, 'b')];
+    const [a, b] = [await register(t.url, 'a'), await register(t.url, 'b')];
     const sa = await pool.connect(a);
     const sb = await pool.connect(b);
-    const first = await http(base, 'POST', '/api/conversations', { token: b.token, body: { type: 'direct', memberIds: [a.id] } });
+    const first = await http(t.url, 'POST', '/api/conversations', { token: b.token, body: { type: 'direct', memberIds: [a.id] } });
     expect(first.status).toBe(201);
     const [e] = await sa.waitFor('conversation:new', (p) => p.conversation.id === first.body.id);
     expectShape(ConversationEvent, e);
     expect(e.conversation.members.map((m: any) => m.id).sort()).toEqual([a.id, b.id].sort());
-    const again = await http(base, 'POST', '/api/conversations', { token: a.token, body: { type: 'direct', memberIds: [b.id] } });
+    const again = await http(t.url, 'POST', '/api/conversations', { token: a.token, body: { type: 'direct', memberIds: [b.id] } });
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
     await sa.barrier();
@@ -338,13 +330,13 @@ describe('conversation:new', () => {
   });
 
   it('reaches every socket of a member added later, and the next message does too', async () => {
-    const [a, b, d] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'd')];
-    const cid = (await group(base, a, [b])).id;
+    const [a, b, d] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'd')];
+    const cid = (await group(t.url, a, [b])).id;
     const sa = await pool.connect(a);
     await sa.send(cid, 'before d');
     const d1 = await pool.connect(d);
     const d2 = await pool.connect(d);
-    const add = await http(base, 'POST', `/api/conversations/${cid}/members`, { token: a.token, body: { userId: d.id } });
+    const add = await http(t.url, 'POST', `/api/conversations/${cid}/members`, { token: a.token, body: { userId: d.id } });
     expect(add.status).toBe(201);
     for (const s of [d1, d2]) {
       const [e] = await s.waitFor('conversation:new', (p) => p.conversation.id === cid);

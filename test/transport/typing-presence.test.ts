@@ -1,26 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, type TestServer, useServer } from '../helpers/server.js';
 import { expectConversation, expectShape, expectUser, expectAckError } from '../helpers/shapes.js';
 import { PresenceEvent, TypingEvent } from '../../src/protocol/events.js';
 
 /**
- * Typing indicators and presence, through a real server.
+ * Typing indicators and presence, through a real t.server.
  * Contract: "Socket.IO events" (typing, conversation:join / leave, presence),
  * User.online / lastSeenAt; docs/protocol.md "Typing" and "Presence".
  */
 
-let server: TestServer;
-let base = '';
-const pool = new SocketPool(() => base);
-
-beforeAll(async () => {
-  server = await startServer(); // the default typing timeout (5 s)
-  base = server.url;
-});
-afterEach(() => pool.closeAll());
-afterAll(() => server.close());
+const t = useServer(); // the default typing timeout (5 s)
+const { pool } = t;
 
 const OkAck = Type.Object({ ok: Type.Literal(true) });
 
@@ -67,8 +59,8 @@ const join = async (s: TestSocket, cid: string) => {
 
 describe('typing', () => {
   it('is relayed to the sockets that joined the conversation, never to any socket of the typist', async () => {
-    const [a, b, c, x] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c'), await register(base, 'x')];
-    const cid = (await group(base, a, [b, c])).id;
+    const [a, b, c, x] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c'), await register(t.url, 'x')];
+    const cid = (await group(t.url, a, [b, c])).id;
     const a1 = await pool.connect(a);
     const a2 = await pool.connect(a);
     const b1 = await pool.connect(b);
@@ -102,9 +94,9 @@ describe('typing', () => {
   });
 
   it('after conversation:leave a socket hears no more typing of that conversation', async () => {
-    const [a, b, c] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c')];
-    const cid = (await group(base, a, [b, c])).id;
-    const other = (await direct(base, a, b)).id;
+    const [a, b, c] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c')];
+    const cid = (await group(t.url, a, [b, c])).id;
+    const other = (await direct(t.url, a, b)).id;
     const [sa, sb, sc] = [await pool.connect(a), await pool.connect(b), await pool.connect(c)];
     await join(sb, cid);
     await join(sb, other);
@@ -128,12 +120,12 @@ describe('typing', () => {
   });
 
   it('a member removed from the conversation hears no more of its typing, even on a socket that had joined', async () => {
-    const [a, b, c] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c')];
-    const cid = (await group(base, a, [b, c])).id;
+    const [a, b, c] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c')];
+    const cid = (await group(t.url, a, [b, c])).id;
     const [sa, sb, sc] = [await pool.connect(a), await pool.connect(b), await pool.connect(c)];
     await join(sb, cid);
     await join(sc, cid);
-    const del = await http(base, 'DELETE', `/api/conversations/${cid}/members/${b.id}`, { token: a.token });
+    const del = await http(t.url, 'DELETE', `/api/conversations/${cid}/members/${b.id}`, { token: a.token });
     expect(del.status).toBe(204);
     await sb.waitFor('conversation:removed', (p) => p.conversationId === cid);
     await sa.ok('typing', { conversationId: cid, isTyping: true });
@@ -145,8 +137,8 @@ describe('typing', () => {
   });
 
   it('needs membership, not a join; refuses non-members, unknown conversations and bad payloads', async () => {
-    const [a, b, x] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'x')];
-    const cid = (await direct(base, a, b)).id;
+    const [a, b, x] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'x')];
+    const cid = (await direct(t.url, a, b)).id;
     const [sa, sb, sx] = [await pool.connect(a), await pool.connect(b), await pool.connect(x)];
     await join(sb, cid);
     await join(sa, cid);
@@ -175,8 +167,8 @@ describe('typing', () => {
   });
 
   it('isTyping:false is sent at once when the typist\'s socket disconnects, to the others only', async () => {
-    const [a, b] = [await register(base, 'a'), await register(base, 'b')];
-    const cid = (await direct(base, a, b)).id;
+    const [a, b] = [await register(t.url, 'a'), await register(t.url, 'b')];
+    const cid = (await direct(t.url, a, b)).id;
     const a1 = await pool.connect(a);
     const a2 = await pool.connect(a);
     const sb = await pool.connect(b);
@@ -270,23 +262,23 @@ describe('typing with a short timeout (typingTimeoutMs: 400)', () => {
 
 describe('presence', () => {
   const userNamed = async (viewer: Account, who: Account) => {
-    const r = await http(base, 'GET', `/api/users?q=${encodeURIComponent(who.username)}`, { token: viewer.token });
+    const r = await http(t.url, 'GET', `/api/users?q=${encodeURIComponent(who.username)}`, { token: viewer.token });
     expect(r.status).toBe(200);
     const u = (r.body.users as any[]).find((x) => x.id === who.id);
     expectUser(u);
     return u;
   };
   const memberIn = async (viewer: Account, cid: string, who: Account) => {
-    const r = await http(base, 'GET', `/api/conversations/${cid}`, { token: viewer.token });
+    const r = await http(t.url, 'GET', `/api/conversations/${cid}`, { token: viewer.token });
     expect(r.status).toBe(200);
     expectConversation(r.body);
     return (r.body.members as any[]).find((m) => m.id === who.id);
   };
 
   it('goes to users who share a conversation, on the first connect and the last disconnect only, never to strangers', async () => {
-    const [a, b, c, x] = [await register(base, 'a'), await register(base, 'b'), await register(base, 'c'), await register(base, 'x')];
-    const dm = (await direct(base, a, b)).id;
-    const g = (await group(base, a, [b, c])).id; // B shares two conversations with A: still one event
+    const [a, b, c, x] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c'), await register(t.url, 'x')];
+    const dm = (await direct(t.url, a, b)).id;
+    const g = (await group(t.url, a, [b, c])).id; // B shares two conversations with A: still one event
     const [sb, sc, sx] = [await pool.connect(b), await pool.connect(c), await pool.connect(x)];
 
     // Never connected: offline, never seen.
@@ -310,7 +302,7 @@ describe('presence', () => {
     const a2 = await pool.connect(a);
     const firstId = a1.id;
     a1.close();
-    await until(() => !server.app.io.of('/').sockets.has(firstId), "the server to drop A's first socket");
+    await until(() => !t.server.app.io.of('/').sockets.has(firstId), "the server to drop A's first socket");
     await sb.barrier();
     await sc.barrier();
     expect(presences(sb, a.id)).toHaveLength(1);
@@ -337,12 +329,12 @@ describe('presence', () => {
   });
 
   it('a user coming back online is announced again, and GET /api/users/me shows the caller online', async () => {
-    const [a, b] = [await register(base, 'a'), await register(base, 'b')];
-    await direct(base, a, b);
+    const [a, b] = [await register(t.url, 'a'), await register(t.url, 'b')];
+    await direct(t.url, a, b);
     const sb = await pool.connect(b);
     const a1 = await pool.connect(a);
     await sb.waitFor('presence', (p) => p.userId === a.id && p.online);
-    const me = await http(base, 'GET', '/api/users/me', { token: a.token });
+    const me = await http(t.url, 'GET', '/api/users/me', { token: a.token });
     expectUser(me.body);
     expect(me.body.online).toBe(true);
     a1.close();
