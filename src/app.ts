@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -50,8 +50,8 @@ export interface Parley {
 }
 
 /** The one place where the store (and, later, the cluster adapter) is chosen. */
-function createStore(config: Config): Store {
-  return new SqliteStore({ file: config.dbPath });
+function createStore(config: Config, log: FastifyBaseLogger): Store {
+  return new SqliteStore({ file: config.dbPath, onIndexError: (message) => log.error({ component: 'search-index' }, message) });
 }
 
 /** Composition root: wires store, domain, fan-out and transports from a config. */
@@ -78,8 +78,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   );
 
   const tokens = new TokenService(resolveJwtSecret(config.jwtSecret, config.dataDir), config.tokenTtlSeconds);
-  const store = createStore(config);
-  const { registry, metrics } = createMetrics();
+  const store = createStore(config, http.log);
+  const { registry, metrics } = createMetrics(store);
   const presence = new Presence();
   const membership = new MembershipCache(store);
 

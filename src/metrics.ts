@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Store } from './store/store.js';
 
 /** The process's Prometheus metrics, on a registry of its own (one per app). */
-export function createMetrics() {
+export function createMetrics(store: Pick<Store, 'indexLag'>) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'parley_' });
   const metrics = {
@@ -35,6 +36,14 @@ export function createMetrics() {
       name: 'parley_notifications_queued',
       help: 'Offline notifications waiting, in flight or waiting to retry.',
       registers: [registry],
+    }),
+    searchIndexLag: new Gauge({
+      name: 'parley_search_index_lag_messages',
+      help: 'Messages stored but not yet in the search index.',
+      registers: [registry],
+      collect() {
+        this.set(store.indexLag());
+      },
     }),
     httpErrors: new Counter({
       name: 'parley_http_errors_total',

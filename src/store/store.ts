@@ -267,6 +267,12 @@ export interface Store {
    * unspaced scripts, as character sequences). Case and accents are ignored.
    */
   search(q: SearchQuery): Promise<SearchHit[]>;
+  /**
+   * Messages stored but not yet searchable: a search waits (briefly) for the
+   * index to cover every message committed before it; 0 where indexing is
+   * part of the write.
+   */
+  indexLag(): number;
   history(conversationId: string, q: HistoryQuery): Promise<HistoryPage>;
   messageById(id: string): Promise<MessageRecord | null>;
   /** Messages whose rev is above `afterRev`, ascending by rev, at most `limit`. */

@@ -43,10 +43,6 @@ runStoreContract('SQLite file', async () => {
   };
 });
 
-runStoreContract('SQLite :memory:', async () => {
-  const store = new SqliteStore({ file: ':memory:' });
-  return { store, cleanup: () => store.close() };
-});
 
 describe('SqliteStore on a file', () => {
   let dir: string;

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
 import { direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
 import { startServer, useServer } from '../helpers/server.js';
+import { searchDbPath } from '../../src/store/sqlite/search-index.js';
 import { expectConversation, expectMessage, expectShape, expectAckError } from '../helpers/shapes.js';
 import { MessageEvent } from '../../src/protocol/events.js';
 
@@ -79,6 +80,13 @@ async function sendMany(s: TestSocket, cid: string, n: number, text = 'm'): Prom
 /** The server's database, read-only, closed after the test. */
 function database(): Database.Database {
   const db = new Database(t.server.config.dbPath, { readonly: true });
+  dbs.push(db);
+  return db;
+}
+
+/** The search index's own file (kept by the indexer thread), read-only. */
+function searchIndex(): Database.Database {
+  const db = new Database(searchDbPath(t.server.config.dbPath), { readonly: true });
   dbs.push(db);
   return db;
 }
@@ -235,7 +243,7 @@ describe('message:delete', () => {
     expect(await inHistory(b, cid, m.id)).toEqual(deleted);
   });
 
-  it('erases the text from the store: the row holds "" and neither search index has a trace of it', async () => {
+  it('erases the text from the store: the row holds "" and, by the time of the ack, neither search index has a trace of it', async () => {
     const [a, , cid] = await pair();
     const sa = await pool.connect(a);
     const secret = 'zqxsecret' + Math.random().toString(36).slice(2, 8).replace(/\d/g, 'k');
@@ -246,14 +254,18 @@ describe('message:delete', () => {
     const rows = db.prepare('SELECT id FROM messages WHERE instr(content, ?) > 0').all(secret) as { id: number }[];
     expect(rows).toHaveLength(1);
     const rowid = rows[0]!.id;
+    // A search waits for the index to cover every message sent before it.
+    const found = await api(a, 'GET', `/api/search?q=${secret}`);
+    expect(found.body.results.map((r: { id: string }) => r.id)).toEqual([m.id]);
+    const index = searchIndex();
     const match = (table: string, phrase: string) =>
-      (db.prepare(`SELECT rowid FROM ${table} WHERE ${table} MATCH ?`).all(`"${phrase.replaceAll('"', '""')}"`) as { rowid: number }[]).map(
+      (index.prepare(`SELECT rowid FROM ${table} WHERE ${table} MATCH ?`).all(`"${phrase.replaceAll('"', '""')}"`) as { rowid: number }[]).map(
         (r) => r.rowid,
       );
     // fts5vocab lists what each index holds, by rowid: whatever the index keeps of a text.
-    db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.trigram_terms USING fts5vocab(main, message_trigrams, instance)`);
-    db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.word_terms USING fts5vocab(main, message_words, instance)`);
-    const entries = (vocab: string) => (db.prepare(`SELECT count(*) AS n FROM temp.${vocab} WHERE doc = ?`).get(rowid) as { n: number }).n;
+    index.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.trigram_terms USING fts5vocab(main, message_trigrams, instance)`);
+    index.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS temp.word_terms USING fts5vocab(main, message_words, instance)`);
+    const entries = (vocab: string) => (index.prepare(`SELECT count(*) AS n FROM temp.${vocab} WHERE doc = ?`).get(rowid) as { n: number }).n;
     // The probes do see the message while it exists.
     expect(match('message_trigrams', secret)).toEqual([rowid]);
     expect(match('message_trigrams', secret.slice(3, 9))).toEqual([rowid]);

@@ -122,4 +122,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_deleted ON messages(conversation_id, seq, deleted_at) WHERE deleted_at IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'search index moved to its own file; outbox of changes to index',
+    sql: `
+      -- The full-text index now lives in DB.search.db, kept by a worker thread
+      -- (search-index.ts); it is rebuilt there from the messages.
+      DROP TABLE message_trigrams;
+      DROP TABLE message_words;
+      -- Edits and deletions, for the indexer: written in the change's
+      -- transaction, pruned once the index has applied them. AUTOINCREMENT:
+      -- ids are never reused, so the index's mark stays meaningful.
+      CREATE TABLE search_outbox (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -29,12 +29,16 @@ import {
 import { spaceOutScripts, wordPrefixes } from '../../text/search-text.js';
 import { DatabaseLock } from './lock.js';
 import { MIGRATIONS } from './migrations.js';
+import { searchDbPath } from './search-index.js';
+import { SearchIndexer } from './search-indexer.js';
 
 export interface SqliteStoreOptions {
-  /** Path of the database file; ':memory:' for a throwaway store. */
+  /** Path of the database file (the search index goes beside it, see searchDbPath). */
   file: string;
   /** FULL (default) makes every commit durable against power loss. */
   synchronous?: 'FULL' | 'NORMAL';
+  /** Told about failures of the search worker (which restarts); default: stderr. */
+  onIndexError?: (message: string) => void;
 }
 
 interface UserRow {
@@ -134,6 +138,12 @@ const MOVE_WINDOW_MS = 1000;
 /** Log rows kept per (conversation, member, marker type); older ones are merged. */
 const MOVES_KEPT = 64;
 const MARKER_CODE: Record<MarkerType, 0 | 1> = { delivered: 0, read: 1 };
+/** A search waits at most this long for the index to cover what was committed before it. */
+const SEARCH_WAIT_MS = 1000;
+/** An edit or deletion is acknowledged once indexed, or after this long (search filters it meanwhile). */
+const CHANGE_INDEX_WAIT_MS = 5000;
+/** Sends wait when the index is this many messages behind, until it is half as far behind. */
+const MAX_INDEX_LAG = 50_000;
 
 /** The highest code point: `p || MAX` bounds every string that starts with p. */
 const PREFIX_END = String.fromCodePoint(0x10ffff);
@@ -145,20 +155,29 @@ export class SqliteStore implements Store {
   private readonly markersTx;
   private readonly changesTx;
   private readonly searchStatements = new Map<string, Database.Statement>();
-  private readonly lock: DatabaseLock | null;
+  private readonly lock: DatabaseLock;
+  private readonly indexer: SearchIndexer;
+  /** Searches read through their own connection, with the index attached. */
+  private reader: Database.Database | null = null;
+  /** The newest message and outbox entry committed: what the index must reach. */
+  private lastMessageId: number;
+  private lastOutboxId: number;
 
-  constructor(opts: SqliteStoreOptions) {
-    const onDisk = opts.file !== ':memory:';
-    if (onDisk) fs.mkdirSync(path.dirname(opts.file), { recursive: true });
-    this.lock = onDisk ? DatabaseLock.acquire(opts.file) : null;
+  constructor(private readonly opts: SqliteStoreOptions) {
+    if (opts.file === ':memory:') throw new Error('SqliteStore needs a file: its search index is kept by another thread');
+    fs.mkdirSync(path.dirname(opts.file), { recursive: true });
+    this.lock = DatabaseLock.acquire(opts.file);
     try {
       this.db = new Database(opts.file);
     } catch (e) {
-      this.lock?.release();
+      this.lock.release();
       throw e;
     }
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+    // Checkpoints run on the search worker's thread, never in a commit here.
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.db.pragma('journal_size_limit = 67108864');
     this.db.pragma('foreign_keys = ON');
     // Deleted text is overwritten in the file, not left in free space.
     this.db.pragma('secure_delete = ON');
@@ -171,7 +190,18 @@ export class SqliteStore implements Store {
     this.s = prepare(this.db);
     this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => this.applyAppend(batch));
     this.markersTx = this.db.transaction((batch: readonly MarkerMove[]) => batch.map((m) => this.applyMarkerMove(m)));
-    this.changesTx = this.db.transaction((batch: readonly MessageChange[]) => batch.map((c) => this.applyChange(c)));
+    this.changesTx = this.db.transaction((batch: readonly MessageChange[]) => {
+      // Outbox entries the index has applied are no longer needed.
+      this.s.pruneOutbox.run(this.indexer.marks.outboxId);
+      return batch.map((c) => this.applyChange(c));
+    });
+    this.lastMessageId = (this.s.maxMessageId.get() as { n: number }).n;
+    this.lastOutboxId = (this.s.maxOutboxId.get() as { n: number }).n;
+    this.indexer = new SearchIndexer({
+      dbFile: opts.file,
+      searchFile: searchDbPath(opts.file),
+      onError: opts.onIndexError ?? ((m) => process.stderr.write(`search index: ${m}\n`)),
+    });
   }
 
   async ping(): Promise<void> {
@@ -179,8 +209,16 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    // The index takes in everything committed, then the files close.
+    await this.indexer.close();
+    if (this.reader?.open) this.reader.close();
     if (this.db.open) this.db.close();
-    this.lock?.release();
+    this.lock.release();
+  }
+
+  /** How far the search index is behind the messages (for metrics). */
+  indexLag(): number {
+    return Math.max(0, this.lastMessageId - this.indexer.marks.indexedId);
   }
 
   // ---- users ----------------------------------------------------------------
@@ -366,7 +404,17 @@ export class SqliteStore implements Store {
   // ---- messages -------------------------------------------------------------
   async appendMessages(batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
     if (batch.length === 0) return [];
-    return this.appendTx.immediate(batch);
+    // Backpressure: an index far behind holds sends back instead of growing
+    // its lag without bound (a dead indexer does not stop sends: it restarts).
+    if (this.lastMessageId - this.indexer.marks.indexedId > MAX_INDEX_LAG) {
+      await this.indexer.caughtUp(this.lastMessageId - MAX_INDEX_LAG / 2, 0, SEARCH_WAIT_MS);
+    }
+    const outcomes = this.appendTx.immediate(batch);
+    for (const o of outcomes) {
+      if (o.kind === 'stored') this.lastMessageId = Math.max(this.lastMessageId, decodeId('m', o.message.id)!);
+    }
+    this.indexer.wake();
+    return outcomes;
   }
 
   /** Runs inside the batch's transaction. */
@@ -409,8 +457,6 @@ export class SqliteStore implements Store {
         continue;
       }
       const info = this.s.insertMessage.run(ck, counters.last_seq, counters.last_rev, uk, m.content, m.clientId, m.createdAt);
-      this.s.indexTrigrams.run(info.lastInsertRowid, m.content);
-      this.s.indexWords.run(info.lastInsertRowid, m.content);
       const message: MessageRecord = {
         id: encodeId('m', info.lastInsertRowid),
         conversationId: m.conversationId,
@@ -541,7 +587,14 @@ export class SqliteStore implements Store {
 
   async changeMessages(batch: readonly MessageChange[]): Promise<ChangeOutcome[]> {
     if (batch.length === 0) return [];
-    return this.changesTx.immediate(batch);
+    const outcomes = this.changesTx.immediate(batch);
+    if (outcomes.some((o) => o.kind === 'changed')) {
+      this.lastOutboxId = (this.s.maxOutboxId.get() as { n: number }).n;
+      // Answered once the index forgot the old text; meanwhile (and should
+      // the indexer be down) search leaves the message out.
+      await this.indexer.caughtUp(0, this.lastOutboxId, CHANGE_INDEX_WAIT_MS);
+    }
+    return outcomes;
   }
 
   /** Runs inside the changes transaction. */
@@ -554,13 +607,10 @@ export class SqliteStore implements Store {
     if (row.sender_id !== uk) return { kind: 'not_sender' };
     if (row.deleted_at !== null) return c.kind === 'delete' ? { kind: 'unchanged', message: toMessage(row) } : { kind: 'deleted' };
     const rev = (this.s.bumpRev.get(row.conversation_id) as { last_rev: number }).last_rev;
-    this.s.unindexTrigrams.run(mk);
-    this.s.unindexWords.run(mk);
+    this.s.addToOutbox.run(mk);
     let updated: MessageRow;
     if (c.kind === 'edit') {
       updated = this.s.editMessage.get(c.content, c.at, rev, mk) as MessageRow;
-      this.s.indexTrigrams.run(mk, c.content);
-      this.s.indexWords.run(mk, c.content);
     } else {
       // The text is erased from the row and the indexes, not hidden.
       updated = this.s.eraseMessage.get(c.at, rev, mk) as MessageRow;
@@ -582,8 +632,13 @@ export class SqliteStore implements Store {
       else if (/[\p{L}\p{N}]/u.test(term)) short.push(`"${spaceOutScripts(term).trim().replaceAll('"', '""')}"*`);
     }
     if (long.length === 0 && short.length === 0) return [];
+    // Everything committed before the search is in the index (or, if the
+    // indexer is that far behind, what it has so far).
+    await this.indexer.ready();
+    await this.indexer.caughtUp(this.lastMessageId, this.lastOutboxId, SEARCH_WAIT_MS);
     const statement = this.searchStatement(long.length > 0, short.length > 0, ck !== undefined);
     const rows = statement.all({
+      applied: this.indexer.marks.outboxId,
       trigrams: long.join(' AND '),
       words: short.join(' AND '),
       user: uk,
@@ -610,18 +665,29 @@ export class SqliteStore implements Store {
     const scope = oneConversation
       ? 'm.conversation_id = @conversation AND EXISTS (SELECT 1 FROM members WHERE conversation_id = @conversation AND user_id = @user)'
       : 'm.conversation_id IN (SELECT conversation_id FROM members WHERE user_id = @user)';
-    statement = this.db.prepare(
+    statement = this.searchReader().prepare(
       `SELECT ${MSG_COLS.split(', ').map((c) => `m.${c}`).join(', ')}, hits.score
        FROM (
          SELECT d.rowid AS id, bm25(${drive}) AS score
          FROM ${drive} d JOIN messages m ON m.id = d.rowid
          WHERE ${drive} MATCH ${query} ${filter} AND m.deleted_at IS NULL AND ${scope}
+           AND m.id NOT IN (SELECT message_id FROM search_outbox WHERE id > @applied)
          ORDER BY d.rowid DESC LIMIT ${SEARCH_CANDIDATES}
        ) hits JOIN messages m ON m.id = hits.id
        ORDER BY hits.score, m.id DESC LIMIT @limit`,
     );
     this.searchStatements.set(key, statement);
     return statement;
+  }
+
+  /** The search connection: the database read-only, with the index attached. */
+  private searchReader(): Database.Database {
+    if (this.reader) return this.reader;
+    const reader = new Database(this.opts.file, { readonly: true, fileMustExist: true });
+    reader.pragma('busy_timeout = 5000');
+    reader.prepare('ATTACH DATABASE ? AS search').run(searchDbPath(this.opts.file));
+    this.reader = reader;
+    return reader;
   }
 
   async history(conversationId: string, q: HistoryQuery): Promise<HistoryPage> {
@@ -767,10 +833,10 @@ function prepare(db: Database.Database) {
          SELECT count(*) FROM messages WHERE conversation_id = @c AND seq > @after AND deleted_at IS NOT NULL)) AS n
        FROM conversations c WHERE c.id = @c`,
     ),
-    indexTrigrams: db.prepare('INSERT INTO message_trigrams (rowid, content) VALUES (?, ?)'),
-    indexWords: db.prepare('INSERT INTO message_words (rowid, content) VALUES (?, parley_word_prefixes(?))'),
-    unindexTrigrams: db.prepare('DELETE FROM message_trigrams WHERE rowid = ?'),
-    unindexWords: db.prepare('DELETE FROM message_words WHERE rowid = ?'),
+    addToOutbox: db.prepare('INSERT INTO search_outbox (message_id) VALUES (?)'),
+    pruneOutbox: db.prepare('DELETE FROM search_outbox WHERE id <= ?'),
+    maxMessageId: db.prepare('SELECT coalesce(max(id), 0) AS n FROM messages'),
+    maxOutboxId: db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'search_outbox'), 0) AS n"),
     bumpRev: db.prepare('UPDATE conversations SET last_rev = last_rev + 1 WHERE id = ? RETURNING last_rev'),
     editMessage: db.prepare(
       `UPDATE messages SET content = ?, edited_at = ?, rev = ? WHERE id = ? RETURNING ${MSG_COLS}`,

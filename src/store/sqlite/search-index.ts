@@ -1,0 +1,164 @@
+/**
+ * The full-text index lives in a database file of its own, written by one
+ * worker thread (search-worker.ts), so that indexing never runs on the
+ * event loop nor holds the main database's write lock (decisions.md §17).
+ *
+ * The index follows the main database, which stays the only source of truth:
+ * - new messages: every message with an id above `indexed_id` (ids grow in
+ *   commit order: one writer);
+ * - edits and deletions: rows of the main database's `search_outbox`, written
+ *   in the same transaction as the change, above `outbox_id`.
+ * Both marks are stored with the index entries in one transaction, so after
+ * any crash the worker resumes exactly where the index stands.
+ */
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
+import { wordPrefixes } from '../../text/search-text.js';
+
+/** The index file beside the database: parley.db -> parley.search.db. */
+export function searchDbPath(dbFile: string): string {
+  return dbFile.endsWith('.db') ? `${dbFile.slice(0, -3)}.search.db` : `${dbFile}.search.db`;
+}
+
+/** Progress of the index through the main database. */
+export interface IndexMarks {
+  /** Every message with an id up to this one has been indexed. */
+  indexedId: number;
+  /** Every outbox entry up to this one (edits, deletions) has been applied. */
+  outboxId: number;
+}
+
+const SEARCH_SCHEMA_VERSION = 1;
+const SEARCH_SCHEMA = `
+  -- Substrings of 3+ characters, case and accents folded (trigram), and the
+  -- first two characters of each word (unicode61 over parley_word_prefixes),
+  -- where each character of an unspaced script (CJK, Thai...) is a word, so
+  -- two-character words are found as phrases. Contentless: the text lives in
+  -- the main database; a deletion removes the row (contentless_delete) and
+  -- its entries (secure-delete).
+  CREATE VIRTUAL TABLE message_trigrams USING fts5(
+    content, content='', contentless_delete=1, tokenize='trigram remove_diacritics 1');
+  CREATE VIRTUAL TABLE message_words USING fts5(
+    content, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+  INSERT INTO message_trigrams (message_trigrams, rank) VALUES ('secure-delete', 1);
+  INSERT INTO message_words (message_words, rank) VALUES ('secure-delete', 1);
+  CREATE TABLE index_marks (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    indexed_id INTEGER NOT NULL,
+    outbox_id  INTEGER NOT NULL
+  );
+  INSERT INTO index_marks (id, indexed_id, outbox_id) VALUES (1, 0, 0);
+`;
+
+function configure(db: Database.Database): void {
+  db.pragma('journal_mode = WAL');
+  // An index entry removed by a deletion must not survive a power loss while
+  // the outbox entry that removed it is already pruned: FULL, like the main
+  // database (the fsync is the worker's, not the event loop's).
+  db.pragma('synchronous = FULL');
+  db.pragma('secure_delete = ON');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('journal_size_limit = 67108864');
+}
+
+/**
+ * Opens (creating if needed) the index database. An index that claims more
+ * than the main database holds (a database restored from a backup beside a
+ * newer index) is dropped and rebuilt from the start.
+ */
+export function openSearchDatabase(file: string, main: { maxMessageId: number; maxOutboxId: number }): Database.Database {
+  let db = new Database(file);
+  configure(db);
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const marks = version === SEARCH_SCHEMA_VERSION ? readMarks(db) : null;
+  if (version !== SEARCH_SCHEMA_VERSION || !marks || marks.indexedId > main.maxMessageId || marks.outboxId > main.maxOutboxId) {
+    // Unknown, older or inconsistent: the index is derived data, rebuild it.
+    db.close();
+    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
+    db = new Database(file);
+    configure(db);
+    db.transaction(() => {
+      db.exec(SEARCH_SCHEMA);
+      db.pragma(`user_version = ${SEARCH_SCHEMA_VERSION}`);
+    }).immediate();
+  }
+  return db;
+}
+
+export function readMarks(db: Database.Database, schema = 'main'): IndexMarks | null {
+  const row = db.prepare(`SELECT indexed_id AS indexedId, outbox_id AS outboxId FROM ${schema}.index_marks WHERE id = 1`).get() as
+    | IndexMarks
+    | undefined;
+  return row ?? null;
+}
+
+/** Rows read per step: one step is one transaction of the index. */
+export const INDEX_BATCH = 2000;
+
+interface SourceRow {
+  id: number;
+  content: string;
+  deleted_at: number | null;
+}
+
+/**
+ * One step of the indexer: reads what the main database has beyond the
+ * marks (one read snapshot), applies it to the index and advances the marks
+ * (one transaction). Returns the new marks and whether there may be more.
+ */
+export class IndexStep {
+  private readonly readSource;
+  private readonly write;
+
+  constructor(main: Database.Database, index: Database.Database) {
+    const newMessages = main.prepare(`SELECT id, content, deleted_at FROM messages WHERE id > ? ORDER BY id LIMIT ${INDEX_BATCH}`);
+    const outbox = main.prepare(`SELECT id, message_id FROM search_outbox WHERE id > ? ORDER BY id LIMIT ${INDEX_BATCH}`);
+    const messageById = main.prepare('SELECT id, content, deleted_at FROM messages WHERE id = ?');
+    // One read snapshot of the main database for both queries.
+    this.readSource = main.transaction((marks: IndexMarks) => {
+      const messages = newMessages.all(marks.indexedId) as SourceRow[];
+      const indexedId = messages.length > 0 ? messages[messages.length - 1]!.id : marks.indexedId;
+      // Changes to messages at or below indexedId are re-indexed from their
+      // current row; those above it are indexed, current, by a later step.
+      const changes = (outbox.all(marks.outboxId) as { id: number; message_id: number }[]).map((o) => ({
+        outboxId: o.id,
+        row: o.message_id <= indexedId ? ((messageById.get(o.message_id) as SourceRow | undefined) ?? null) : null,
+        messageId: o.message_id,
+      }));
+      return { messages, changes, indexedId };
+    });
+
+    index.function('parley_word_prefixes', { deterministic: true }, (text: unknown) => wordPrefixes(String(text ?? '')));
+    const insertTrigrams = index.prepare('INSERT INTO message_trigrams (rowid, content) VALUES (?, ?)');
+    const insertWords = index.prepare('INSERT INTO message_words (rowid, content) VALUES (?, parley_word_prefixes(?))');
+    const removeTrigrams = index.prepare('DELETE FROM message_trigrams WHERE rowid = ?');
+    const removeWords = index.prepare('DELETE FROM message_words WHERE rowid = ?');
+    const setMarks = index.prepare('UPDATE index_marks SET indexed_id = ?, outbox_id = ? WHERE id = 1');
+    const add = (r: SourceRow) => {
+      if (r.deleted_at !== null) return;
+      insertTrigrams.run(r.id, r.content);
+      insertWords.run(r.id, r.content);
+    };
+    this.write = index.transaction((source: ReturnType<typeof this.readSource>, marks: IndexMarks): IndexMarks => {
+      for (const m of source.messages) add(m);
+      let outboxId = marks.outboxId;
+      for (const c of source.changes) {
+        outboxId = c.outboxId;
+        if (c.messageId > source.indexedId) continue;
+        removeTrigrams.run(c.messageId);
+        removeWords.run(c.messageId);
+        if (c.row) add(c.row);
+      }
+      const next = { indexedId: source.indexedId, outboxId };
+      setMarks.run(next.indexedId, next.outboxId);
+      return next;
+    });
+  }
+
+  run(marks: IndexMarks): { marks: IndexMarks; more: boolean } {
+    const source = this.readSource(marks);
+    if (source.messages.length === 0 && source.changes.length === 0) return { marks, more: false };
+    const next = this.write.immediate(source, marks);
+    return { marks: next, more: source.messages.length === INDEX_BATCH || source.changes.length === INDEX_BATCH };
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The main thread's handle on the search worker: wakes it after commits,
+ * knows how far the index has come, lets callers wait for it, and restarts
+ * the worker if it fails. Nothing here touches a database.
+ */
+import { Worker } from 'node:worker_threads';
+import type { IndexMarks } from './search-index.js';
+import type { SearchWorkerData, SearchWorkerReply } from './search-worker.js';
+
+export interface SearchIndexerOptions {
+  dbFile: string;
+  searchFile: string;
+  checkpointEveryMs?: number;
+  /** Called with a description when the worker fails (it is restarted). */
+  onError?: (message: string) => void;
+}
+
+interface Waiter {
+  indexedId: number;
+  outboxId: number;
+  resolve: (caughtUp: boolean) => void;
+  timer: NodeJS.Timeout;
+}
+
+const RESTART_DELAY_MS = 1000;
+
+export class SearchIndexer {
+  private worker: Worker | null = null;
+  private marksNow: IndexMarks = { indexedId: 0, outboxId: 0 };
+  private waiters: Waiter[] = [];
+  private closed = false;
+  private readyOnce: Promise<void>;
+  private restartTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: SearchIndexerOptions) {
+    this.readyOnce = this.start();
+  }
+
+  /** Resolves once the worker has opened the index (its first marks). */
+  ready(): Promise<void> {
+    return this.readyOnce;
+  }
+
+  get marks(): IndexMarks {
+    return this.marksNow;
+  }
+
+  /** Something was committed: the worker looks for it. */
+  wake(): void {
+    this.worker?.postMessage('wake');
+  }
+
+  /**
+   * Resolves true once the index covers messages up to `indexedId` and
+   * outbox entries up to `outboxId`; false if that takes longer than
+   * `timeoutMs` (or the indexer closes).
+   */
+  caughtUp(indexedId: number, outboxId: number, timeoutMs: number): Promise<boolean> {
+    if (this.covers(indexedId, outboxId)) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        indexedId,
+        outboxId,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, timeoutMs),
+      };
+      this.waiters.push(waiter);
+      this.wake();
+    });
+  }
+
+  /** Lets the worker index everything committed so far, then stops it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const worker = this.worker;
+    if (worker) {
+      await new Promise<void>((resolve) => {
+        worker.once('exit', () => resolve());
+        worker.postMessage('close');
+      });
+    }
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.resolve(this.covers(w.indexedId, w.outboxId));
+    }
+    this.waiters = [];
+  }
+
+  private covers(indexedId: number, outboxId: number): boolean {
+    return this.marksNow.indexedId >= indexedId && this.marksNow.outboxId >= outboxId;
+  }
+
+  private start(): Promise<void> {
+    const data: SearchWorkerData = {
+      dbFile: this.opts.dbFile,
+      searchFile: this.opts.searchFile,
+      checkpointEveryMs: this.opts.checkpointEveryMs ?? 250,
+    };
+    const worker = spawn(data);
+    this.worker = worker;
+    return new Promise<void>((resolve, reject) => {
+      let opened = false;
+      worker.on('message', (m: SearchWorkerReply) => {
+        if (m === 'closed') return;
+        if ('error' in m) {
+          this.opts.onError?.(m.error);
+          return;
+        }
+        this.marksNow = m.marks;
+        if (!opened) {
+          opened = true;
+          resolve();
+        }
+        this.settle();
+      });
+      worker.on('error', (e) => {
+        this.opts.onError?.(e.stack ?? e.message);
+        if (!opened) reject(e);
+      });
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.worker = null;
+        if (!opened) reject(new Error(`search worker exited with code ${code} before opening the index`));
+        if (!this.closed) {
+          // Failed: start again shortly; it resumes from the index's marks.
+          this.restartTimer = setTimeout(() => {
+            this.restartTimer = null;
+            if (!this.closed) this.start().then(() => this.wake(), () => undefined);
+          }, RESTART_DELAY_MS);
+        }
+      });
+    });
+  }
+
+  private settle(): void {
+    if (this.waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (this.covers(w.indexedId, w.outboxId)) {
+        clearTimeout(w.timer);
+        w.resolve(true);
+      } else still.push(w);
+    }
+    this.waiters = still;
+  }
+}
+
+/** The worker runs the compiled file; under tsx or Vitest (TypeScript sources) through tsx's loader. */
+function spawn(workerData: SearchWorkerData): Worker {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const file = new URL(fromSource ? './search-worker.ts' : './search-worker.js', import.meta.url);
+  if (!fromSource) return new Worker(file, { workerData });
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}
