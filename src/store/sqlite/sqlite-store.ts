@@ -39,6 +39,10 @@ export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** Told about failures of the search worker (which restarts); default: stderr. */
   onIndexError?: (message: string) => void;
+  /** How long a search waits for the index to cover what was committed before it (default 1 s). */
+  searchWaitMs?: number;
+  /** How long an edit or deletion waits for the index before it is answered (default 5 s). */
+  changeIndexWaitMs?: number;
 }
 
 interface UserRow {
@@ -407,7 +411,7 @@ export class SqliteStore implements Store {
     // Backpressure: an index far behind holds sends back instead of growing
     // its lag without bound (a dead indexer does not stop sends: it restarts).
     if (this.lastMessageId - this.indexer.marks.indexedId > MAX_INDEX_LAG) {
-      await this.indexer.caughtUp(this.lastMessageId - MAX_INDEX_LAG / 2, 0, SEARCH_WAIT_MS);
+      await this.indexer.caughtUp(this.lastMessageId - MAX_INDEX_LAG / 2, 0, this.opts.searchWaitMs ?? SEARCH_WAIT_MS);
     }
     const outcomes = this.appendTx.immediate(batch);
     for (const o of outcomes) {
@@ -592,7 +596,7 @@ export class SqliteStore implements Store {
       this.lastOutboxId = (this.s.maxOutboxId.get() as { n: number }).n;
       // Answered once the index forgot the old text; meanwhile (and should
       // the indexer be down) search leaves the message out.
-      await this.indexer.caughtUp(0, this.lastOutboxId, CHANGE_INDEX_WAIT_MS);
+      await this.indexer.caughtUp(0, this.lastOutboxId, this.opts.changeIndexWaitMs ?? CHANGE_INDEX_WAIT_MS);
     }
     return outcomes;
   }
@@ -635,7 +639,7 @@ export class SqliteStore implements Store {
     // Everything committed before the search is in the index (or, if the
     // indexer is that far behind, what it has so far).
     await this.indexer.ready();
-    await this.indexer.caughtUp(this.lastMessageId, this.lastOutboxId, SEARCH_WAIT_MS);
+    await this.indexer.caughtUp(this.lastMessageId, this.lastOutboxId, this.opts.searchWaitMs ?? SEARCH_WAIT_MS);
     const statement = this.searchStatement(long.length > 0, short.length > 0, ck !== undefined);
     const rows = statement.all({
       applied: this.indexer.marks.outboxId,

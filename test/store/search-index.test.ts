@@ -1,0 +1,169 @@
+/**
+ * The search index is kept by a worker thread in a file of its own
+ * (decisions.md §17). What that must not cost: a search sees every message
+ * committed before it; an edit or deletion is never found by its old text
+ * once answered, even while the indexer is down; a worker that dies resumes
+ * where the index stands; a lost or stale index file is rebuilt; the main
+ * database's WAL is still checkpointed.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { searchDbPath } from '../../src/store/sqlite/search-index.js';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
+import type { ConversationRecord, MessageRecord, UserRecord } from '../../src/store/store.js';
+
+interface Internals {
+  indexer: { close(): Promise<void>; worker: Worker | null; marks: { indexedId: number; outboxId: number } };
+}
+const internals = (s: SqliteStore) => s as unknown as Internals;
+
+let dir: string;
+let file: string;
+const open: SqliteStore[] = [];
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-index-'));
+  file = path.join(dir, 'parley.db');
+});
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function openStore(opts: Partial<SqliteStoreOptions> = {}): SqliteStore {
+  const s = new SqliteStore({ file, ...opts });
+  open.push(s);
+  return s;
+}
+async function closeStore(s: SqliteStore): Promise<void> {
+  open.splice(open.indexOf(s), 1);
+  await s.close();
+}
+
+async function seed(store: SqliteStore): Promise<{ user: UserRecord; conversation: ConversationRecord }> {
+  const user = await store.createUser({ username: 'ann', displayName: 'Ann', passwordHash: 'x', createdAt: 1 });
+  const { conversation } = await store.createConversation({ type: 'group', title: 'g', ownerId: user.id, memberIds: [user.id], createdAt: 1 });
+  return { user, conversation };
+}
+
+async function send(store: SqliteStore, conversationId: string, senderId: string, texts: string[]): Promise<MessageRecord[]> {
+  const outcomes = await store.appendMessages(texts.map((content) => ({ conversationId, senderId, content, clientId: null, createdAt: 2 })));
+  return outcomes.map((o) => {
+    if (o.kind !== 'stored') throw new Error(`not stored: ${o.kind}`);
+    return o.message;
+  });
+}
+
+const found = async (store: SqliteStore, userId: string, term: string) =>
+  (await store.search({ userId, terms: [term], limit: 100 })).map((h) => h.message.id).sort();
+
+describe('the search index, kept by a worker thread', () => {
+  it('a search sees every message committed before it, however many', async () => {
+    const store = openStore();
+    const { user, conversation } = await seed(store);
+    const sent: MessageRecord[] = [];
+    // More than one indexer step (INDEX_BATCH rows), sent in batches like group commits.
+    for (let b = 0; b < 6; b++) sent.push(...(await send(store, conversation.id, user.id, Array.from({ length: 500 }, (_, i) => `bulk zebra ${b}-${i}`))));
+    expect(await found(store, user.id, 'zebra')).toHaveLength(100);
+    expect(store.indexLag()).toBe(0);
+    const last = sent[sent.length - 1]!;
+    expect(await found(store, user.id, 'zebra 5-499')).toEqual([last.id]);
+  });
+
+  it('resumes after its worker dies: nothing committed meanwhile is missing', async () => {
+    const store = openStore({ searchWaitMs: 20_000 });
+    const { user, conversation } = await seed(store);
+    const [first] = await send(store, conversation.id, user.id, ['before the crash: walrus']);
+    expect(await found(store, user.id, 'walrus')).toEqual([first!.id]);
+    const worker = internals(store).indexer.worker!;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    await worker.terminate();
+    await exited;
+    const during = await send(store, conversation.id, user.id, ['during the outage: walrus', 'also walrus']);
+    // The restarted worker (after a short delay) indexes from where the index stood.
+    expect(await found(store, user.id, 'walrus')).toEqual([first!.id, ...during.map((m) => m.id)].sort());
+    expect(internals(store).indexer.worker).not.toBe(worker);
+  }, 30_000);
+
+  it('while the indexer is down, an edited message is not found by its old text, nor a deleted one; both settle after a restart', async () => {
+    const store = openStore();
+    const { user, conversation } = await seed(store);
+    const [edited, deleted, kept] = await send(store, conversation.id, user.id, ['old ocelot text', 'ocelot to delete', 'ocelot stays']);
+    expect(await found(store, user.id, 'ocelot')).toEqual([edited!.id, deleted!.id, kept!.id].sort());
+
+    await internals(store).indexer.close(); // the index now stays as it is
+    const outcomes = await store.changeMessages([
+      { kind: 'edit', messageId: edited!.id, userId: user.id, content: 'new heron text', at: 3 },
+      { kind: 'delete', messageId: deleted!.id, userId: user.id, at: 3 },
+    ]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['changed', 'changed']);
+    // The index still holds the old words, but the pending changes are filtered out.
+    expect(await found(store, user.id, 'ocelot')).toEqual([kept!.id]);
+    expect(await found(store, user.id, 'heron')).toEqual([]);
+
+    await closeStore(store);
+    const again = openStore();
+    expect(await found(again, user.id, 'ocelot')).toEqual([kept!.id]);
+    expect(await found(again, user.id, 'heron')).toEqual([edited!.id]);
+  });
+
+  it('an edit answered with the indexer running is already in the index (no filtering needed)', async () => {
+    const store = openStore();
+    const { user, conversation } = await seed(store);
+    const [m] = await send(store, conversation.id, user.id, ['first draft with a typo']);
+    await found(store, user.id, 'draft');
+    await store.changeMessages([{ kind: 'edit', messageId: m!.id, userId: user.id, content: 'final version', at: 3 }]);
+    // The ack waited for the worker: its marks already cover the outbox entry.
+    const index = new Database(searchDbPath(file), { readonly: true });
+    try {
+      const terms = (q: string) => (index.prepare('SELECT rowid FROM message_trigrams WHERE message_trigrams MATCH ?').all(q) as unknown[]).length;
+      expect(terms('"draft"')).toBe(0);
+      expect(terms('"final"')).toBe(1);
+    } finally {
+      index.close();
+    }
+  });
+
+  it('rebuilds a lost index file from the messages, and an index that claims more than the database holds', async () => {
+    let store = openStore();
+    const { user, conversation } = await seed(store);
+    const [m] = await send(store, conversation.id, user.id, ['the lynx was here']);
+    expect(await found(store, user.id, 'lynx')).toEqual([m!.id]);
+    await closeStore(store);
+
+    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(searchDbPath(file) + suffix, { force: true });
+    store = openStore();
+    expect(await found(store, user.id, 'lynx')).toEqual([m!.id]);
+    await closeStore(store);
+
+    // An index from the future (say, the database was restored from an older backup).
+    const index = new Database(searchDbPath(file));
+    index.prepare('UPDATE index_marks SET indexed_id = indexed_id + 1000').run();
+    index.close();
+    store = openStore();
+    expect(await found(store, user.id, 'lynx')).toEqual([m!.id]);
+    const marks = new Database(searchDbPath(file), { readonly: true });
+    try {
+      expect(marks.prepare('SELECT indexed_id FROM index_marks').get()).toEqual({ indexed_id: Number(m!.id.slice(1)) });
+    } finally {
+      marks.close();
+    }
+  });
+
+  it('checkpoints the main database from its thread: the WAL is copied back without a checkpoint in any commit', async () => {
+    const store = openStore();
+    const { user, conversation } = await seed(store);
+    const before = fs.statSync(file).size;
+    for (let b = 0; b < 5; b++) await send(store, conversation.id, user.id, Array.from({ length: 400 }, (_, i) => `page filler ${b} ${i} `.repeat(8)));
+    // Nothing in this thread checkpoints (wal_autocheckpoint=0 on the writer): the file grows only by the worker's checkpoints.
+    const deadline = Date.now() + 10_000;
+    while (fs.statSync(file).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(fs.statSync(file).size).toBeGreaterThan(before);
+    const writer = (store as unknown as { db: Database.Database }).db;
+    expect(writer.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+  });
+});
