@@ -5,13 +5,17 @@ import { Presence, PresenceService } from './presence.js';
 function setup() {
   const announced: { userId: string; online: boolean; to: string[] }[] = [];
   const lastSeen: [string, number][] = [];
+  const commits: number[] = [];
   let clock = 1000;
   const events = {
     toUsers: (users: Iterable<string>, _e: string, p: { userId: string; online: boolean }) => announced.push({ userId: p.userId, online: p.online, to: [...users] }),
   } as unknown as EventSink;
   const service = new PresenceService(new Presence(), {
     store: {
-      setLastSeen: async (id: string, at: number) => void lastSeen.push([id, at]),
+      setLastSeen: async (entries: readonly { userId: string; at: number }[]) => {
+        commits.push(entries.length);
+        lastSeen.push(...entries.map((e): [string, number] => [e.userId, e.at]));
+      },
       contactsOf: async () => ['u2', 'u3'],
     },
     events,
@@ -20,7 +24,7 @@ function setup() {
       throw e;
     },
   });
-  return { service, announced, lastSeen };
+  return { service, announced, lastSeen, commits };
 }
 
 describe('PresenceService', () => {
@@ -49,5 +53,14 @@ describe('PresenceService', () => {
     expect(states.at(-1)).toBe(true);
     // and every transition stored a last-seen time, announced or not
     expect(lastSeen).toHaveLength(11);
+  });
+
+  it('stores the last-seen times of a burst of connections in one commit, each user before their announcement', async () => {
+    const { service, announced, lastSeen, commits } = setup();
+    const users = Array.from({ length: 300 }, (_, i) => `u${i + 10}`);
+    await Promise.all(users.map((u) => service.connected(u)));
+    expect(commits).toEqual([300]);
+    expect(new Set(lastSeen.map(([u]) => u))).toEqual(new Set(users));
+    expect(announced).toHaveLength(300);
   });
 });

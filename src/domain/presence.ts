@@ -1,3 +1,4 @@
+import { GroupCommitQueue } from './group-commit.js';
 import type { Store } from '../store/store.js';
 import type { EventSink } from './events.js';
 import { iso } from './views.js';
@@ -43,6 +44,13 @@ export class PresenceService {
   private readonly chains = new Map<string, Promise<void>>();
   /** Users whose last announcement said online. */
   private readonly announcedOnline = new Set<string>();
+  /**
+   * Last-seen times are group-committed: a burst of connections (a server
+   * restart brings every client back at once) costs one transaction per
+   * turn of the event loop, not one fsync per user. Bounded by the number of
+   * users with a transition in flight (each user's chain waits for its own).
+   */
+  private readonly lastSeen: GroupCommitQueue<{ userId: string; at: number }, void>;
 
   constructor(
     readonly presence: Presence,
@@ -52,7 +60,16 @@ export class PresenceService {
       now: () => number;
       onError: (err: unknown) => void;
     },
-  ) {}
+  ) {
+    this.lastSeen = new GroupCommitQueue<{ userId: string; at: number }, void>(
+      async (entries) => {
+        await d.store.setLastSeen(entries);
+        return entries.map((): void => undefined);
+      },
+      // At most one entry per user (each user's chain waits for its own).
+      { maxBatch: 4096, maxPending: 1_000_000, overloaded: () => new Error('too many last-seen times waiting') },
+    );
+  }
 
   connected(userId: string): Promise<void> {
     return this.presence.connected(userId) ? this.transition(userId) : Promise.resolve();
@@ -73,7 +90,7 @@ export class PresenceService {
     const previous = this.chains.get(userId) ?? Promise.resolve();
     const next = previous.then(async () => {
       // Every transition is the last moment the user was seen, announced or not.
-      await this.d.store.setLastSeen(userId, at);
+      await this.lastSeen.enqueue({ userId, at });
       // Read the state when it is this announcement's turn, and say only
       // changes: a quick connect/disconnect pair announces nothing twice.
       const online = this.presence.isOnline(userId);

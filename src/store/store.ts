@@ -202,7 +202,8 @@ export interface Store {
   /** Username or display name starts with `prefix` (lower-cased by the caller). */
   searchUsers(prefix: string, limit: number): Promise<UserRecord[]>;
   updateDisplayName(id: string, displayName: string): Promise<UserRecord | null>;
-  setLastSeen(id: string, at: number): Promise<void>;
+  /** Last-seen times of several users, in one transaction (ids that do not exist are ignored). */
+  setLastSeen(entries: readonly { userId: string; at: number }[]): Promise<void>;
 
   // ---- conversations ------------------------------------------------------
   /** A direct conversation that already exists for the pair is returned with created=false. */

@@ -184,12 +184,12 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
       it('records last seen', async () => {
         const u = await user('frank');
         const other = await user('grace');
-        await store.setLastSeen(u.id, T0 + 42);
+        await store.setLastSeen([{ userId: u.id, at: T0 + 42 }]);
         expect((await store.userById(u.id))?.lastSeenAt).toBe(T0 + 42);
         expect((await store.userById(other.id))?.lastSeenAt).toBeNull();
-        await store.setLastSeen(u.id, T0 + 99);
+        await store.setLastSeen([{ userId: u.id, at: T0 + 99 }]);
         expect((await store.userById(u.id))?.lastSeenAt).toBe(T0 + 99);
-        await expect(store.setLastSeen('nope', T0)).resolves.toBeUndefined();
+        await expect(store.setLastSeen([{ userId: 'nope', at: T0 }])).resolves.toBeUndefined();
       });
 
       it('finds nothing for an id of the wrong kind or garbage', async () => {

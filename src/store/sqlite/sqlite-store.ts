@@ -273,9 +273,14 @@ export class SqliteStore implements Store {
     return row ? toUser(row) : null;
   }
 
-  async setLastSeen(id: string, at: number): Promise<void> {
-    const k = decodeId('u', id);
-    if (k !== null) this.s.setLastSeen.run(at, k);
+  async setLastSeen(entries: readonly { userId: string; at: number }[]): Promise<void> {
+    if (entries.length === 0) return;
+    this.db.transaction(() => {
+      for (const { userId, at } of entries) {
+        const k = decodeId('u', userId);
+        if (k !== null) this.s.setLastSeen.run(at, k);
+      }
+    }).immediate();
   }
 
   // ---- conversations --------------------------------------------------------
