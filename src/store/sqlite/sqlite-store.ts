@@ -433,6 +433,8 @@ export class SqliteStore implements Store {
     const inBatch = new Map<string, MessageRecord>();
     // (conversation, sender) -> highest seq this batch gave the sender
     const senderMarks = new Map<string, { ck: number; uk: number; seq: number }>();
+    // (conversation, sender) -> is a member
+    const members = new Map<string, boolean>();
     // One tick per item, reserved up front (ticks may have gaps; they only order).
     let tick = this.reserveTicks(batch.length) - batch.length;
     for (const m of batch) {
@@ -443,7 +445,12 @@ export class SqliteStore implements Store {
         outcomes.push({ kind: 'no_conversation' });
         continue;
       }
-      if (!this.s.isMember.get(ck, uk)) {
+      // Checked in the transaction (a removal may have committed since the
+      // domain's cached check), once per sender and conversation in a batch.
+      const pair = `${ck}:${uk}`;
+      let member = members.get(pair);
+      if (member === undefined) members.set(pair, (member = this.s.isMember.get(ck, uk) !== undefined));
+      if (!member) {
         outcomes.push(this.s.conversationById.get(ck) ? { kind: 'not_member' } : { kind: 'no_conversation' });
         continue;
       }
