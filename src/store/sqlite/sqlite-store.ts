@@ -702,6 +702,9 @@ export class SqliteStore implements Store {
     const reader = new Database(this.opts.file, { readonly: true, fileMustExist: true });
     reader.pragma('busy_timeout = 5000');
     reader.prepare('ATTACH DATABASE ? AS search').run(searchDbPath(this.opts.file));
+    // Cache pages of both (per attached schema), as the writer does for the main one.
+    reader.pragma('main.cache_size = -65536');
+    reader.pragma('search.cache_size = -65536');
     this.reader = reader;
     return reader;
   }
