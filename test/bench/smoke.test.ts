@@ -24,7 +24,7 @@ describe('benchmark smoke run', () => {
     for (const r of rows.filter((x) => x.scenario !== 'seed')) expect(r.p50, r.scenario).toBeGreaterThan(0);
   }, 120_000);
 
-  it('ingest: Parley and the bare relay each print a row', async () => {
+  it('ingest: Parley and the two bare relays each print a row', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/ingest.ts', '--senders', '2', '--window', '2', '--seconds', '1', '--workers', '1'], {
       cwd: root,
       timeout: 120_000,
@@ -33,7 +33,7 @@ describe('benchmark smoke run', () => {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { scenario: string; msgsPerSec?: number; errors?: number });
-    for (const s of ['ingest parley (FULL)', 'ingest bare socket.io relay']) {
+    for (const s of ['ingest parley (FULL)', 'ingest bare socket.io relay', 'ingest bare ws relay']) {
       const row = rows.find((r) => r.scenario === s);
       expect(row, stdout).toBeDefined();
       expect(row!.msgsPerSec).toBeGreaterThan(0);
