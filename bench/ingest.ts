@@ -10,7 +10,7 @@
  * the fanout scenario's), so this measures receive + validate + commit + ack.
  * Texts are ~100-byte sentences from a Zipf vocabulary (bench/text.ts).
  */
-import { cpuMs, machine, numberArg, printRow, round2, stringArg, tail } from './lib.js';
+import { cpuWatch, machine, numberArg, printRow, round2, stringArg, tail } from './lib.js';
 import { Pool } from './load/pool.js';
 import { createConversation, LABELS, protoOf, registerUsers, start, type Target } from './servers.js';
 
@@ -33,12 +33,12 @@ async function measure(target: Target) {
     const pool = await Pool.start({ proto: protoOf(target), url: server.url, workers: WORKERS, clients: senders.map((s, tag) => ({ tag, token: s.token })) });
     const c = await pool.connect();
     if (c.errors) throw new Error(`ingest ${target}: ${c.errors} connections failed: ${c.errorSamples.join('; ')}`);
-    const cpu0 = cpuMs(server.pid);
+    const watch = cpuWatch(server.pid);
     const r = await pool.run(
       senders.map((s, tag) => ({ tag, conversationId: s.conversationId, window: WINDOW })),
       SECONDS * 1000,
     );
-    const serverCpu = (cpuMs(server.pid) - cpu0) / 1000 / r.seconds;
+    const cpu = watch();
     await pool.close();
     const lat = tail(r.ackMs);
     const row = {
@@ -47,8 +47,7 @@ async function measure(target: Target) {
       ackP99: lat.p99,
       ackP999: lat.p999,
       errors: r.errors + r.timedOut,
-      serverCpu: round2(serverCpu),
-      clientCpu: r.clientCpu,
+      ...cpu,
       clientEventLoop: r.elu,
     };
     printRow(`ingest ${target === 'parley' ? 'parley (FULL)' : LABELS[target]}`, row);

@@ -142,3 +142,34 @@ export function tail(samples: ArrayLike<number>): { n: number; p50: number; p99:
   const at = (p: number) => percentile(s, p);
   return { n: s.length, p50: round2(at(50)), p99: round2(at(99)), p999: round2(at(99.9)), max: round2(s[s.length - 1] ?? NaN) };
 }
+
+/** CPU time (ms) the whole machine has been busy so far, all cores, from /proc/stat. */
+export function machineBusyMs(): number {
+  const [, user, nice, system, , , irq, softirq, steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 10;
+}
+
+export interface CpuUse {
+  /** Cores the server used. */
+  serverCpu: number;
+  /** Cores this (client) process used, all its threads. */
+  clientCpu: number;
+  /** Cores everything else on the machine used: another benchmark or build running at the same time disturbs the figures. */
+  otherCpu: number;
+}
+
+/** Starts watching CPU use; the returned function gives the use since, in cores. */
+export function cpuWatch(serverPid: number): () => CpuUse {
+  const server0 = cpuMs(serverPid);
+  const client0 = process.cpuUsage();
+  const busy0 = machineBusyMs();
+  const t0 = performance.now();
+  return () => {
+    const ms = performance.now() - t0;
+    const server = (cpuMs(serverPid) - server0) / ms;
+    const c = process.cpuUsage(client0);
+    const client = (c.user + c.system) / 1000 / ms;
+    const all = (machineBusyMs() - busy0) / ms;
+    return { serverCpu: round2(server), clientCpu: round2(client), otherCpu: round2(Math.max(0, all - server - client)) };
+  };
+}

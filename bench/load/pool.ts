@@ -35,8 +35,6 @@ export interface RunSummary {
   lagMs: number[];
   /** Event-loop utilisation of each worker over the run. */
   elu: number[];
-  /** CPU of the whole client process (all threads) over the run, in cores. */
-  clientCpu: number;
   seconds: number;
   startAbs: number;
 }
@@ -100,14 +98,12 @@ export class Pool {
 
   /** Every worker runs for `durationMs`; each sender runs in the worker that holds its connection. */
   async run(senders: SenderSpec[], durationMs: number, ackTimeoutMs = 30_000): Promise<RunSummary> {
-    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const startAbs = performance.timeOrigin + t0;
     const rs = await Promise.all(
       this.workers.map((w, i) => ask<RunResult>(w, { cmd: 'run', senders: senders.filter((s) => this.home.get(s.tag) === i), durationMs, ackTimeoutMs })),
     );
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
     const acked = rs.flatMap((r) => r.acked);
     const errors = rs.reduce((n, r) => n + r.errors, 0);
     const timedOut = rs.reduce((n, r) => n + r.timedOut, 0);
@@ -120,7 +116,6 @@ export class Pool {
       ackMs: rs.flatMap((r) => r.ackMs),
       lagMs: rs.flatMap((r) => r.lagMs),
       elu: rs.map((r) => round2(r.elu)),
-      clientCpu: round2((cpu.user + cpu.system) / 1e6 / seconds),
       seconds,
       startAbs,
     };

@@ -1,0 +1,59 @@
+/**
+ * Fan-out: one group of 100 members, all connected; a few of them send with
+ * a window of messages in flight for a fixed time, and every member counts
+ * each message that reaches it. Deliveries per second, send → receive
+ * latency, and exactness: lost (acknowledged but not delivered to a member
+ * within the drain wait) and duplicated deliveries. Against the bare
+ * Socket.IO and ws relays (one room, no database), same machine.
+ *
+ *   npm run build && npx tsx bench/fanout.ts [--users 100] [--senders 4] [--window 8] [--seconds 10] [--workers 2]
+ *
+ * Latency is from the send (the time rides in the clientId) to the delivery,
+ * on the same machine's clock, so it includes the sender's own queueing.
+ */
+import { machine, numberArg, printRow, round2, tail } from './lib.js';
+import { loadRoom } from './room.js';
+import { LABELS, type Target } from './servers.js';
+
+const USERS = numberArg('users', 100);
+const SENDERS = Math.min(USERS, numberArg('senders', 4));
+const WINDOW = numberArg('window', 8);
+const SECONDS = numberArg('seconds', 10);
+const WORKERS = numberArg('workers', 2);
+
+async function measure(target: Target) {
+  const r = await loadRoom(target, { members: USERS, senders: SENDERS, window: WINDOW, seconds: SECONDS, workers: WORKERS }, 'fanout');
+  const lat = tail(r.got.latencyMs);
+  const ack = tail(r.run.ackMs);
+  const row = {
+    members: USERS,
+    msgsPerSec: Math.round(r.run.acked.reduce((n, a) => n + a.ns.length, 0) / r.run.seconds),
+    deliveriesPerSec: Math.round(r.got.received / r.deliverySeconds),
+    p50: lat.p50,
+    p99: lat.p99,
+    ackP50: ack.p50,
+    ackP99: ack.p99,
+    expected: r.got.expected,
+    lost: r.got.lost,
+    duplicated: r.got.duplicated,
+    unexpected: r.got.unexpected,
+    errors: r.run.errors + r.run.timedOut,
+    ...r.cpu,
+    clientEventLoop: r.run.elu,
+  };
+  printRow(`fanout ${LABELS[target]}`, row);
+  if (r.run.errorSamples.length) console.log(`# fanout ${target} errors: ${r.run.errorSamples.join('; ')}`);
+  if (r.clientBound) console.log(`# fanout ${target}: a client worker's event loop was over 90 % busy: the load generator may be the bottleneck`);
+  return row;
+}
+
+async function main() {
+  console.log(`# fanout on ${machine()}: ${USERS} members, ${SENDERS} senders × window ${WINDOW}, ${SECONDS} s, ${WORKERS} client workers`);
+  const p = await measure('parley');
+  const s = await measure('socketio-relay');
+  const w = await measure('ws-relay');
+  printRow('fanout parley / relays', { toSocketIoRelay: round2(p.deliveriesPerSec / s.deliveriesPerSec), toWsRelay: round2(p.deliveriesPerSec / w.deliveriesPerSec) });
+}
+
+await main();
+process.exit(0);
