@@ -158,11 +158,29 @@ export interface CpuUse {
   otherCpu: number;
 }
 
+/** CPU time (ms) of every process now, by pid, with its command name. */
+function allProcessesCpu(): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      out.set(Number(entry), { name, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 /** Starts watching CPU use; the returned function gives the use since, in cores. */
 export function cpuWatch(serverPid: number): () => CpuUse {
   const server0 = cpuMs(serverPid);
   const client0 = process.cpuUsage();
   const busy0 = machineBusyMs();
+  const procs0 = allProcessesCpu();
   const t0 = performance.now();
   return () => {
     const ms = performance.now() - t0;
@@ -170,6 +188,18 @@ export function cpuWatch(serverPid: number): () => CpuUse {
     const c = process.cpuUsage(client0);
     const client = (c.user + c.system) / 1000 / ms;
     const all = (machineBusyMs() - busy0) / ms;
-    return { serverCpu: round2(server), clientCpu: round2(client), otherCpu: round2(Math.max(0, all - server - client)) };
+    const use = { serverCpu: round2(server), clientCpu: round2(client), otherCpu: round2(Math.max(0, all - server - client)) };
+    if (use.otherCpu > 0.2) {
+      // Name the disturbance: the busiest other processes over the measurement.
+      const busiest = [...allProcessesCpu()]
+        .filter(([pid]) => pid !== serverPid && pid !== process.pid)
+        .map(([pid, p]) => ({ pid, name: p.name, cores: (p.ms - (procs0.get(pid)?.ms ?? 0)) / ms }))
+        .filter((p) => p.cores >= 0.05)
+        .sort((a, b) => b.cores - a.cores)
+        .slice(0, 3);
+      const who = busiest.map((p) => `${p.name}[${p.pid}] ${round2(p.cores)}`).join(', ');
+      console.log(`# disturbed: other work used ${use.otherCpu} cores during this measurement${who ? ` (${who})` : ' (kernel, or processes that have since exited)'}`);
+    }
+    return use;
   };
 }
