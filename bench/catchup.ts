@@ -10,7 +10,7 @@
  *   npm run build && npx tsx bench/catchup.ts [--messages 1000] [--reps 20] [--limits 1000,100]
  */
 import { io, type Socket } from 'socket.io-client';
-import { cpuWatch, machine, numberArg, printRow, round2, stringArg, tail } from './lib.js';
+import { cpuWatch, machine, numberArg, printRow, printTarget, round2, stringArg, tail } from './lib.js';
 import { createConversation, registerUsers, startParley } from './servers.js';
 import { sentences } from './text.js';
 
@@ -125,6 +125,7 @@ async function main() {
         extra,
         otherCpu: cpu.otherCpu,
       });
+      printTarget(`catchup (sync limit ${limit})`, `all ${MESSAGES} recovered in <= 100 ms (p99), exactly`, r.p99, r.p99 <= 100 && missing + duplicated + extra === 0);
     }
     sender.disconnect();
   } finally {

@@ -9,8 +9,8 @@
  *
  *   npm run build && npx tsx bench/connections.ts [--connections 10000] [--users 500] [--hold 5] [--workers 2]
  */
-import { cpuWatch, machine, numberArg, printRow, round2, rssKiB, tail } from './lib.js';
-import { Pool } from './load/pool.js';
+import { cpuWatch, machine, numberArg, printRow, printTarget, round2, rssKiB, tail } from './lib.js';
+import { bottleneck, Pool } from './load/pool.js';
 import { LABELS, protoOf, registerUsers, start, type Target } from './servers.js';
 
 const CONNECTIONS = numberArg('connections', 10_000);
@@ -55,6 +55,8 @@ async function measure(target: Target) {
       connectServerCpu: cpu.serverCpu,
       connectClientCpu: cpu.clientCpu,
       otherCpu: cpu.otherCpu,
+      connectClientEventLoop: c.elu,
+      connectBottleneck: bottleneck(cpu, c.elu),
     };
     printRow(`connections ${LABELS[target]}`, row);
     const samples = [...c.errorSamples, ...closed.lostSamples];
@@ -70,7 +72,9 @@ async function main() {
   const p = await measure('parley');
   const s = await measure('socketio-relay');
   const w = await measure('ws-relay');
-  printRow('connections parley / relays', { rssPerConnToSocketIoRelay: round2(p.rssPerConnKiB / s.rssPerConnKiB), rssPerConnToWsRelay: round2(p.rssPerConnKiB / w.rssPerConnKiB) });
+  const ratio = round2(p.rssPerConnKiB / s.rssPerConnKiB);
+  printRow('connections parley / relays', { rssPerConnToSocketIoRelay: ratio, rssPerConnToWsRelay: round2(p.rssPerConnKiB / w.rssPerConnKiB) });
+  printTarget('connections', `RSS per idle connection <= 1.2 x the socket.io relay, ${CONNECTIONS} connected, no errors`, ratio, ratio <= 1.2 && p.connections === CONNECTIONS && p.errors === 0);
 }
 
 await main();

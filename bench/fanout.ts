@@ -6,12 +6,12 @@
  * within the drain wait) and duplicated deliveries. Against the bare
  * Socket.IO and ws relays (one room, no database), same machine.
  *
- *   npm run build && npx tsx bench/fanout.ts [--users 100] [--senders 4] [--window 8] [--seconds 10] [--workers 2]
+ *   npm run build && npx tsx bench/fanout.ts [--users 100] [--senders 4] [--window 8] [--seconds 10] [--workers 2] [--warmup 1]
  *
  * Latency is from the send (the time rides in the clientId) to the delivery,
  * on the same machine's clock, so it includes the sender's own queueing.
  */
-import { machine, numberArg, printRow, round2, tail } from './lib.js';
+import { machine, numberArg, printRow, printTarget, round2, tail } from './lib.js';
 import { loadRoom } from './room.js';
 import { LABELS, type Target } from './servers.js';
 
@@ -20,9 +20,11 @@ const SENDERS = Math.min(USERS, numberArg('senders', 4));
 const WINDOW = numberArg('window', 8);
 const SECONDS = numberArg('seconds', 10);
 const WORKERS = numberArg('workers', 2);
+/** An unmeasured run first, seconds. */
+const WARMUP = numberArg('warmup', 1);
 
 async function measure(target: Target) {
-  const r = await loadRoom(target, { members: USERS, senders: SENDERS, window: WINDOW, seconds: SECONDS, workers: WORKERS }, 'fanout');
+  const r = await loadRoom(target, { members: USERS, senders: SENDERS, window: WINDOW, seconds: SECONDS, warmupSeconds: WARMUP, workers: WORKERS }, 'fanout');
   const lat = tail(r.got.latencyMs);
   const ack = tail(r.run.ackMs);
   const row = {
@@ -40,10 +42,10 @@ async function measure(target: Target) {
     errors: r.run.errors + r.run.timedOut,
     ...r.cpu,
     clientEventLoop: r.run.elu,
+    bottleneck: r.bottleneck,
   };
   printRow(`fanout ${LABELS[target]}`, row);
   if (r.run.errorSamples.length) console.log(`# fanout ${target} errors: ${r.run.errorSamples.join('; ')}`);
-  if (r.clientBound) console.log(`# fanout ${target}: a client worker's event loop was over 90 % busy: the load generator may be the bottleneck`);
   return row;
 }
 
@@ -52,7 +54,9 @@ async function main() {
   const p = await measure('parley');
   const s = await measure('socketio-relay');
   const w = await measure('ws-relay');
-  printRow('fanout parley / relays', { toSocketIoRelay: round2(p.deliveriesPerSec / s.deliveriesPerSec), toWsRelay: round2(p.deliveriesPerSec / w.deliveriesPerSec) });
+  const ratio = round2(p.deliveriesPerSec / s.deliveriesPerSec);
+  printRow('fanout parley / relays', { toSocketIoRelay: ratio, toWsRelay: round2(p.deliveriesPerSec / w.deliveriesPerSec) });
+  printTarget('fanout', 'deliveries/s >= 0.8 x the socket.io relay, none lost', ratio, ratio >= 0.8 && p.lost === 0);
 }
 
 await main();

@@ -11,7 +11,7 @@
  * Texts are ~100-byte sentences from a Zipf vocabulary (bench/text.ts).
  */
 import { cpuWatch, machine, numberArg, printRow, round2, stringArg, tail } from './lib.js';
-import { Pool } from './load/pool.js';
+import { bottleneck, Pool } from './load/pool.js';
 import { createConversation, LABELS, protoOf, registerUsers, start, type Target } from './servers.js';
 
 const SENDERS = numberArg('senders', 20);
@@ -49,6 +49,7 @@ async function measure(target: Target) {
       errors: r.errors + r.timedOut,
       ...cpu,
       clientEventLoop: r.elu,
+      bottleneck: bottleneck(cpu, r.elu),
     };
     printRow(`ingest ${target === 'parley' ? 'parley (FULL)' : LABELS[target]}`, row);
     if (r.errorSamples.length) console.log(`# ingest ${target} errors: ${r.errorSamples.join('; ')}`);

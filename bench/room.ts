@@ -5,7 +5,7 @@
  * them sending, every member counting what reaches it.
  */
 import { cpuWatch, type CpuUse } from './lib.js';
-import { clientBound, Pool, type RunSummary } from './load/pool.js';
+import { bottleneck, Pool, type RunSummary } from './load/pool.js';
 import type { CollectResult } from './load/messages.js';
 import { createConversation, protoOf, registerUsers, start, type Target } from './servers.js';
 
@@ -30,7 +30,8 @@ export interface RoomResult {
   /** From the start of the run to the last delivery. */
   deliverySeconds: number;
   cpu: CpuUse;
-  clientBound: boolean;
+  /** What most likely limited the run (load/pool.ts bottleneck()). */
+  bottleneck: string;
 }
 
 /** Sets up the conversation on `target`, connects, runs the load and counts the deliveries. */
@@ -68,7 +69,7 @@ export async function loadRoom(target: Target, load: RoomLoad, prefix: string): 
     const got = await pool.collect(run.acked, drainMs);
     const closed = await pool.close();
     if (closed.lost) throw new Error(`${prefix} ${target}: ${closed.lost} connections dropped: ${closed.lostSamples.join('; ')}`);
-    return { run, got, deliverySeconds: (got.lastAbs - run.startAbs) / 1000, cpu, clientBound: clientBound(run.elu) };
+    return { run, got, deliverySeconds: (got.lastAbs - run.startAbs) / 1000, cpu, bottleneck: bottleneck(cpu, run.elu) };
   } finally {
     await server.stop();
   }

@@ -45,6 +45,8 @@ export type Command =
 export interface ConnectResult {
   type: 'connected';
   connectMs: number[];
+  /** Event-loop utilisation of this worker while it connected. */
+  elu: number;
   errors: number;
   errorSamples: string[];
 }

@@ -4,7 +4,8 @@
  * (connect, run, collect, close) whose answers are merged here.
  */
 import { Worker } from 'node:worker_threads';
-import { round2 } from '../lib.js';
+import os from 'node:os';
+import { round2, type CpuUse } from '../lib.js';
 import type { Proto } from '../servers.js';
 import type { Acked, ClientSpec, CloseResult, CollectResult, Command, ConnectResult, Reply, RunResult, SenderSpec, WorkerSetup } from './messages.js';
 
@@ -23,6 +24,7 @@ export interface ConnectSummary {
   errors: number;
   errorSamples: string[];
   seconds: number;
+  elu: number[];
 }
 
 export interface RunSummary {
@@ -93,6 +95,7 @@ export class Pool {
       errors: rs.reduce((n, r) => n + r.errors, 0),
       errorSamples: [...new Set(rs.flatMap((r) => r.errorSamples))],
       seconds: (performance.now() - t) / 1000,
+      elu: rs.map((r) => round2(r.elu)),
     };
   }
 
@@ -145,7 +148,16 @@ export class Pool {
   }
 }
 
-/** Whether the client side, not the server, may be what limits a figure. */
-export function clientBound(elu: number[]): boolean {
-  return elu.some((u) => u > 0.9);
+/**
+ * What most likely limited a run, from where the CPU went: a client worker's
+ * event loop (the load generator), the server's one event loop, or the
+ * machine's cores, shared by the server and the clients; `none` when nothing
+ * was near its limit (a fixed rate, or waiting on the disk).
+ */
+export function bottleneck(cpu: CpuUse, elu: number[]): string {
+  const found: string[] = [];
+  if (elu.some((u) => u > 0.9)) found.push('client');
+  if (cpu.serverCpu >= 0.9) found.push('server');
+  if (cpu.serverCpu + cpu.clientCpu + cpu.otherCpu >= 0.85 * os.cpus().length) found.push('machine');
+  return found.join('+') || 'none';
 }

@@ -78,6 +78,7 @@ function sample(list: string[], s: string) {
 // ---- commands ------------------------------------------------------------------
 
 async function connectAll(): Promise<ConnectResult> {
+  const elu0 = elu();
   const connectMs: number[] = [];
   const errorSamples: string[] = [];
   let errors = 0;
@@ -104,7 +105,7 @@ async function connectAll(): Promise<ConnectResult> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(setup.concurrency, setup.clients.length) }, lane));
-  return { type: 'connected', connectMs, errors, errorSamples };
+  return { type: 'connected', connectMs, errors, errorSamples, elu: elu(elu0).utilization };
 }
 
 let textIndex = 0;

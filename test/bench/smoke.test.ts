@@ -57,7 +57,7 @@ describe('benchmark smoke run', () => {
   }, 120_000);
 
   it('fanout: every message reaches every other member exactly once', async () => {
-    const { get } = await rows('bench/fanout.ts', ['--users', '5', '--senders', '2', '--window', '4', '--seconds', '1']);
+    const { get } = await rows('bench/fanout.ts', ['--users', '5', '--senders', '2', '--window', '4', '--seconds', '1', '--warmup', '0.2']);
     for (const t of TARGETS) {
       const row = get(`fanout ${t}`);
       expect(row.deliveriesPerSec, t).toBeGreaterThan(0);
@@ -69,7 +69,7 @@ describe('benchmark smoke run', () => {
   }, 120_000);
 
   it('latency: a steady rate is acknowledged and delivered', async () => {
-    const { get } = await rows('bench/latency.ts', ['--rate', '200', '--seconds', '1']);
+    const { get } = await rows('bench/latency.ts', ['--rate', '200', '--seconds', '1', '--warmup', '0.2']);
     for (const t of TARGETS) {
       const row = get(`latency ${t}`);
       expect(row.msgsPerSec, t).toBeGreaterThan(0);
