@@ -268,8 +268,7 @@ port.on('message', (c: Command) => {
         return closeAll();
     }
   };
-  answer().then(reply, (err: unknown) => {
-    throw err;
-  });
+  // A failure is an unhandled rejection: it ends the worker, and the pool's pending ask() rejects.
+  void answer().then(reply);
 });
 reply({ type: 'ready' });
