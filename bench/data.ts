@@ -16,7 +16,7 @@ import { io } from 'socket.io-client';
 import { hashPassword } from '../src/domain/passwords.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { NewMessage } from '../src/store/store.js';
-import { machine, printRow, startServer, timeEach } from './lib.js';
+import { machine, printRow, startServer, summarize, timeEach } from './lib.js';
 import { sentences, VOCAB } from './text.js';
 
 const SIZES = {
@@ -158,8 +158,7 @@ async function main() {
       });
       printRow(`search: ${kind}`, s);
     }
-    const sorted = all.sort((a, b) => a - b);
-    printRow('search: all kinds', { n: sorted.length, p50: sorted[Math.floor(sorted.length * 0.5)], p95: sorted[Math.floor(sorted.length * 0.95)], p99: sorted[Math.floor(sorted.length * 0.99)] });
+    printRow('search: all kinds', summarize(all));
   } finally {
     await server.stop();
     if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });

@@ -41,6 +41,8 @@ async function measure(target: Target) {
     unexpected: r.got.unexpected,
     errors: r.run.errors + r.run.timedOut,
     ...r.cpu,
+    /** Server CPU per delivery: what the ratio would be if the clients did not share the machine's cores. */
+    serverUsPerDelivery: round2((r.cpu.serverCpu * 1e6) / (r.got.received / r.deliverySeconds)),
     clientEventLoop: r.run.elu,
     bottleneck: r.bottleneck,
   };
@@ -55,7 +57,11 @@ async function main() {
   const s = await measure('socketio-relay');
   const w = await measure('ws-relay');
   const ratio = round2(p.deliveriesPerSec / s.deliveriesPerSec);
-  printRow('fanout parley / relays', { toSocketIoRelay: ratio, toWsRelay: round2(p.deliveriesPerSec / w.deliveriesPerSec) });
+  printRow('fanout parley / relays', {
+    toSocketIoRelay: ratio,
+    toWsRelay: round2(p.deliveriesPerSec / w.deliveriesPerSec),
+    serverCpuPerDeliveryToSocketIoRelay: round2(p.serverUsPerDelivery / s.serverUsPerDelivery),
+  });
   printTarget('fanout', 'deliveries/s >= 0.8 x the socket.io relay, none lost', ratio, ratio >= 0.8 && p.lost === 0);
 }
 

@@ -48,6 +48,7 @@ async function measure(target: Target) {
       ackP999: lat.p999,
       errors: r.errors + r.timedOut,
       ...cpu,
+      serverUsPerMsg: round2((cpu.serverCpu * 1e6 * r.seconds) / Math.max(1, r.sent - r.errors - r.timedOut)),
       clientEventLoop: r.elu,
       bottleneck: bottleneck(cpu, r.elu),
     };
