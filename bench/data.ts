@@ -16,7 +16,8 @@ import { io } from 'socket.io-client';
 import { hashPassword } from '../src/domain/passwords.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { NewMessage } from '../src/store/store.js';
-import { machine, printRow, rng, startServer, timeEach } from './lib.js';
+import { machine, printRow, startServer, summarize, timeEach } from './lib.js';
+import { sentences, VOCAB } from './text.js';
 
 const SIZES = {
   full: { users: 1001, userConversations: 1000, otherConversations: 1000, big: 100_000, total: 1_000_000, samples: 300 },
@@ -27,31 +28,7 @@ const args = process.argv.slice(2);
 const size = SIZES[(args[args.indexOf('--size') + 1] as keyof typeof SIZES) ?? 'full'] ?? SIZES.full;
 const keep = args.includes('--keep') ? args[args.indexOf('--keep') + 1] : undefined;
 
-// ---- a vocabulary with a Zipf-like distribution ------------------------------
-const random = rng(42);
-const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'to', 'vi', 'ze', 'po', 'an', 'el', 'is', 'or', 'un', 'ba', 'de', 'fi', 'go', 'hu'];
-const VOCAB: string[] = [];
-for (let i = 0; VOCAB.length < 20_000; i++) {
-  const n = 2 + Math.floor(random() * 3);
-  let w = '';
-  for (let k = 0; k < n; k++) w += SYLLABLES[Math.floor(random() * SYLLABLES.length)];
-  VOCAB.push(w + (i % 7 === 0 ? String(i % 100) : ''));
-}
-const CJK = ['東京都に行きます', '京都で会いましょう', '明日は雨です', '会議は午後三時から', '新しい版を出しました'];
-/** Word rank r has weight 1/r: index by inverse transform of a uniform draw. */
-function zipfWord(): string {
-  const u = random();
-  const r = Math.floor(Math.exp(u * Math.log(VOCAB.length)));
-  return VOCAB[Math.min(VOCAB.length - 1, r - 1)] as string;
-}
-function sentence(): string {
-  if (random() < 0.05) return CJK[Math.floor(random() * CJK.length)] as string;
-  const n = 5 + Math.floor(random() * 15);
-  const words: string[] = [];
-  for (let i = 0; i < n; i++) words.push(zipfWord());
-  if (random() < 0.02) words.push('see https://example.com/docs/v2/guide.html');
-  return words.join(' ');
-}
+const sentence = sentences(42);
 
 // ---- seeding ------------------------------------------------------------------
 async function seed(dataDir: string) {
@@ -181,8 +158,7 @@ async function main() {
       });
       printRow(`search: ${kind}`, s);
     }
-    const sorted = all.sort((a, b) => a - b);
-    printRow('search: all kinds', { n: sorted.length, p50: sorted[Math.floor(sorted.length * 0.5)], p95: sorted[Math.floor(sorted.length * 0.95)], p99: sorted[Math.floor(sorted.length * 0.99)] });
+    printRow('search: all kinds', summarize(all));
   } finally {
     await server.stop();
     if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 /** Small helpers shared by the benchmark scenarios. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ export function machine(): string {
   return `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
-export function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i] as number;
@@ -96,8 +97,114 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** A target from the performance issue, and whether this run met it. */
+export function printTarget(scenario: string, target: string, got: number, met: boolean): void {
+  printRow(`${scenario} target`, { target, got, met });
+}
+
 export function printRow(scenario: string, metrics: object): void {
   const cells = Object.entries(metrics).map(([k, v]) => `${k}=${typeof v === 'number' ? v : JSON.stringify(v)}`);
   console.log(`| ${scenario.padEnd(28)} | ${cells.join('  ')}`);
   console.log(JSON.stringify({ scenario, ...metrics }));
+}
+
+/** `--name value` from the command line as a number, or the fallback. */
+export function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i === -1) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
+  return v;
+}
+
+/** `--name value` from the command line as a string, or the fallback. */
+export function stringArg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : (process.argv[i + 1] ?? fallback);
+}
+
+/** CPU time (ms) a process has used so far, from /proc (utime + stime, in ticks of 1/100 s). */
+export function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** Resident memory of a process in KiB, from /proc/<pid>/status VmRSS. */
+export function rssKiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]);
+}
+
+/** Milliseconds since the epoch with sub-millisecond precision, comparable across worker threads. */
+export const nowAbs = (): number => performance.timeOrigin + performance.now();
+
+export const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** p50 / p99 / p99.9 / max of latency samples (ms), rounded to 0.01. */
+export function tail(samples: ArrayLike<number>): { n: number; p50: number; p99: number; p999: number; max: number } {
+  const s = Float64Array.from(samples).sort();
+  const at = (p: number) => percentile(s, p);
+  return { n: s.length, p50: round2(at(50)), p99: round2(at(99)), p999: round2(at(99.9)), max: round2(s[s.length - 1] ?? NaN) };
+}
+
+/** CPU time (ms) the whole machine has been busy so far, all cores, from /proc/stat. */
+export function machineBusyMs(): number {
+  const [, user, nice, system, , , irq, softirq, steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 10;
+}
+
+export interface CpuUse {
+  /** Cores the server used. */
+  serverCpu: number;
+  /** Cores this (client) process used, all its threads. */
+  clientCpu: number;
+  /** Cores everything else on the machine used: another benchmark or build running at the same time disturbs the figures. */
+  otherCpu: number;
+}
+
+/** CPU time (ms) of every process now, by pid, with its command name. */
+function allProcessesCpu(): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      out.set(Number(entry), { name, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Starts watching CPU use; the returned function gives the use since, in cores. */
+export function cpuWatch(serverPid: number): () => CpuUse {
+  const server0 = cpuMs(serverPid);
+  const client0 = process.cpuUsage();
+  const busy0 = machineBusyMs();
+  const procs0 = allProcessesCpu();
+  const t0 = performance.now();
+  return () => {
+    const ms = performance.now() - t0;
+    const server = (cpuMs(serverPid) - server0) / ms;
+    const c = process.cpuUsage(client0);
+    const client = (c.user + c.system) / 1000 / ms;
+    const all = (machineBusyMs() - busy0) / ms;
+    const use = { serverCpu: round2(server), clientCpu: round2(client), otherCpu: round2(Math.max(0, all - server - client)) };
+    if (use.otherCpu > 0.2 && ms >= 1000) {
+      // Name the disturbance: the busiest other processes over the measurement.
+      const busiest = [...allProcessesCpu()]
+        .filter(([pid]) => pid !== serverPid && pid !== process.pid)
+        .map(([pid, p]) => ({ pid, name: p.name, cores: (p.ms - (procs0.get(pid)?.ms ?? 0)) / ms }))
+        .filter((p) => p.cores >= 0.05)
+        .sort((a, b) => b.cores - a.cores)
+        .slice(0, 3);
+      const who = busiest.map((p) => `${p.name}[${p.pid}] ${round2(p.cores)}`).join(', ');
+      console.log(`# disturbed: other work used ${use.otherCpu} cores during this measurement${who ? ` (${who})` : ' (kernel, or processes that have since exited)'}`);
+    }
+    return use;
+  };
 }
