@@ -27,10 +27,16 @@ export const LABELS: Record<Target, string> = {
 
 export const protoOf = (t: Target): Proto => (t === 'ws-relay' ? 'ws' : 'socketio');
 
-/** Parley on a fresh data dir, with cheap password hashing; the dir goes when it stops. */
+/**
+ * Parley on a fresh data dir, with cheap password hashing; the dir goes when
+ * it stops. With BENCH_PROFILE=DIR in the environment, any scenario's Parley
+ * writes V8 CPU profiles (one per thread) there when it stops.
+ */
 export async function startParley(nodeArgs: string[] = []): Promise<Running> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
-  const server = await startServer(dataDir, { SCRYPT_COST: '1024' }, nodeArgs);
+  const profile = process.env.BENCH_PROFILE;
+  const args = profile && !nodeArgs.includes('--cpu-prof') ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${profile}`] : nodeArgs;
+  const server = await startServer(dataDir, { SCRYPT_COST: '1024' }, args);
   return {
     url: server.url,
     pid: server.child.pid!,

@@ -52,10 +52,11 @@ const SEARCH_SCHEMA = `
 
 function configure(db: Database.Database): void {
   db.pragma('journal_mode = WAL');
-  // An index entry removed by a deletion must not survive a power loss while
-  // the outbox entry that removed it is already pruned: FULL, like the main
-  // database (the fsync is the worker's, not the event loop's).
-  db.pragma('synchronous = FULL');
+  // NORMAL: a step that only adds messages does not fsync (the disk is the
+  // main database's first); after a power loss the index and its marks fall
+  // back together and the lost tail is indexed again. Steps that apply edits
+  // or deletions switch to FULL (see IndexStep.run).
+  db.pragma('synchronous = NORMAL');
   db.pragma('secure_delete = ON');
   db.pragma('busy_timeout = 5000');
   db.pragma('journal_size_limit = 67108864');
@@ -110,7 +111,10 @@ export class IndexStep {
   private readonly readSource;
   private readonly write;
 
-  constructor(main: Database.Database, index: Database.Database) {
+  constructor(
+    main: Database.Database,
+    private readonly index: Database.Database,
+  ) {
     const newMessages = main.prepare(`SELECT id, content, deleted_at FROM messages WHERE id > ? ORDER BY id LIMIT ${INDEX_BATCH}`);
     const outbox = main.prepare(`SELECT id, message_id FROM search_outbox WHERE id > ? ORDER BY id LIMIT ${INDEX_BATCH}`);
     const messageById = main.prepare('SELECT id, content, deleted_at FROM messages WHERE id = ?');
@@ -158,7 +162,18 @@ export class IndexStep {
   run(marks: IndexMarks): { marks: IndexMarks; more: boolean } {
     const source = this.readSource(marks);
     if (source.messages.length === 0 && source.changes.length === 0) return { marks, more: false };
-    const next = this.write.immediate(source, marks);
+    // The main thread prunes outbox entries once the marks pass them, so a
+    // step that applies changes must be durable before it reports: an entry a
+    // deletion removed must not come back with a power loss. (Syncing the WAL
+    // makes the earlier NORMAL commits durable too.)
+    const durable = source.changes.length > 0;
+    if (durable) this.index.pragma('synchronous = FULL');
+    let next: IndexMarks;
+    try {
+      next = this.write.immediate(source, marks);
+    } finally {
+      if (durable) this.index.pragma('synchronous = NORMAL');
+    }
     return { marks: next, more: source.messages.length === INDEX_BATCH || source.changes.length === INDEX_BATCH };
   }
 }

@@ -5,14 +5,25 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { IndexMarks } from './search-index.js';
-import type { SearchWorkerData, SearchWorkerReply } from './search-worker.js';
+import type { SearchWorkerData, SearchWorkerReply, SearchWorkerRequest } from './search-worker.js';
 
 export interface SearchIndexerOptions {
   dbFile: string;
   searchFile: string;
   checkpointEveryMs?: number;
+  /** Index committed messages within this many ms, unless someone waits (default 20). */
+  delayMs?: number;
   /** Called with a description when the worker fails (it is restarted). */
   onError?: (message: string) => void;
+  /** Rewind the WAL once it holds this many frames (default 8192: 32 MiB of 4 KiB pages). */
+  walRestartFrames?: number;
+  /**
+   * Hold the group-committed writes, for the WAL's rewind (see
+   * search-worker.ts); `resumeWrites` undoes it. Called between
+   * transactions: none is running when the worker is told they are held.
+   */
+  pauseWrites: () => void;
+  resumeWrites: () => void;
 }
 
 interface Waiter {
@@ -45,9 +56,13 @@ export class SearchIndexer {
     return this.marksNow;
   }
 
-  /** Something was committed: the worker looks for it. */
+  /** Something was committed: the worker indexes it shortly, with whatever follows. */
   wake(): void {
-    this.worker?.postMessage('wake');
+    this.post('wake');
+  }
+
+  private post(m: SearchWorkerRequest): void {
+    this.worker?.postMessage(m);
   }
 
   /**
@@ -69,7 +84,7 @@ export class SearchIndexer {
         }, timeoutMs),
       };
       this.waiters.push(waiter);
-      this.wake();
+      this.post('now');
     });
   }
 
@@ -82,7 +97,7 @@ export class SearchIndexer {
     if (worker) {
       await new Promise<void>((resolve) => {
         worker.once('exit', () => resolve());
-        worker.postMessage('close');
+        worker.postMessage('close' satisfies SearchWorkerRequest);
       });
     }
     for (const w of this.waiters) {
@@ -100,7 +115,9 @@ export class SearchIndexer {
     const data: SearchWorkerData = {
       dbFile: this.opts.dbFile,
       searchFile: this.opts.searchFile,
-      checkpointEveryMs: this.opts.checkpointEveryMs ?? 250,
+      checkpointEveryMs: this.opts.checkpointEveryMs ?? 1000,
+      delayMs: this.opts.delayMs ?? 20,
+      walRestartFrames: this.opts.walRestartFrames ?? 8192,
     };
     const worker = spawn(data);
     this.worker = worker;
@@ -108,6 +125,15 @@ export class SearchIndexer {
       let opened = false;
       worker.on('message', (m: SearchWorkerReply) => {
         if (m === 'closed') return;
+        if (m === 'pause-writes') {
+          this.opts.pauseWrites();
+          worker.postMessage('writes-paused' satisfies SearchWorkerRequest);
+          return;
+        }
+        if (m === 'resume-writes') {
+          this.opts.resumeWrites();
+          return;
+        }
         if ('error' in m) {
           this.opts.onError?.(m.error);
           return;
@@ -125,12 +151,13 @@ export class SearchIndexer {
       });
       worker.on('exit', (code) => {
         if (this.worker === worker) this.worker = null;
+        this.opts.resumeWrites();
         if (!opened) reject(new Error(`search worker exited with code ${code} before opening the index`));
         if (!this.closed) {
           // Failed: start again shortly; it resumes from the index's marks.
           this.restartTimer = setTimeout(() => {
             this.restartTimer = null;
-            if (!this.closed) this.start().then(() => this.wake(), () => undefined);
+            if (!this.closed) this.start().then(() => this.post('now'), () => undefined);
           }, RESTART_DELAY_MS);
         }
       });

@@ -43,6 +43,9 @@ export interface SqliteStoreOptions {
   searchWaitMs?: number;
   /** How long an edit or deletion waits for the index before it is answered (default 5 s). */
   changeIndexWaitMs?: number;
+  /** Checkpoint and WAL rewind tuning (see search-worker.ts); the defaults suit production. */
+  checkpointEveryMs?: number;
+  walRestartFrames?: number;
 }
 
 interface UserRow {
@@ -146,6 +149,8 @@ const MARKER_CODE: Record<MarkerType, 0 | 1> = { delivered: 0, read: 1 };
 const SEARCH_WAIT_MS = 1000;
 /** An edit or deletion is acknowledged once indexed, or after this long (search filters it meanwhile). */
 const CHANGE_INDEX_WAIT_MS = 5000;
+/** A hold of writes for a WAL rewind ends after this long at most. */
+const WRITE_HOLD_MAX_MS = 500;
 /** Sends wait when the index is this many messages behind, until it is half as far behind. */
 const MAX_INDEX_LAG = 50_000;
 
@@ -166,6 +171,8 @@ export class SqliteStore implements Store {
   /** The newest message and outbox entry committed: what the index must reach. */
   private lastMessageId: number;
   private lastOutboxId: number;
+  /** Set while group-committed writes are held for a WAL rewind (search-worker.ts). */
+  private writesHeld: { released: Promise<void>; release: () => void; timer: NodeJS.Timeout } | null = null;
 
   constructor(private readonly opts: SqliteStoreOptions) {
     if (opts.file === ':memory:') throw new Error('SqliteStore needs a file: its search index is kept by another thread');
@@ -205,7 +212,33 @@ export class SqliteStore implements Store {
       dbFile: opts.file,
       searchFile: searchDbPath(opts.file),
       onError: opts.onIndexError ?? ((m) => process.stderr.write(`search index: ${m}\n`)),
+      checkpointEveryMs: opts.checkpointEveryMs,
+      walRestartFrames: opts.walRestartFrames,
+      pauseWrites: () => this.holdWrites(),
+      resumeWrites: () => this.releaseWrites(),
     });
+  }
+
+  private holdWrites(): void {
+    if (this.writesHeld) return;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    // Never held for long, whatever happens to the worker.
+    const timer = setTimeout(() => this.releaseWrites(), WRITE_HOLD_MAX_MS);
+    this.writesHeld = { released, release, timer };
+  }
+
+  private releaseWrites(): void {
+    const held = this.writesHeld;
+    if (!held) return;
+    this.writesHeld = null;
+    clearTimeout(held.timer);
+    held.release();
+  }
+
+  /** Resolves when writes are not held (at once, nearly always). */
+  private async writable(): Promise<void> {
+    while (this.writesHeld) await this.writesHeld.released;
   }
 
   async ping(): Promise<void> {
@@ -275,6 +308,7 @@ export class SqliteStore implements Store {
 
   async setLastSeen(entries: readonly { userId: string; at: number }[]): Promise<void> {
     if (entries.length === 0) return;
+    if (this.writesHeld) await this.writable();
     this.db.transaction(() => {
       for (const { userId, at } of entries) {
         const k = decodeId('u', userId);
@@ -418,6 +452,7 @@ export class SqliteStore implements Store {
     if (this.lastMessageId - this.indexer.marks.indexedId > MAX_INDEX_LAG) {
       await this.indexer.caughtUp(this.lastMessageId - MAX_INDEX_LAG / 2, 0, this.opts.searchWaitMs ?? SEARCH_WAIT_MS);
     }
+    if (this.writesHeld) await this.writable();
     const outcomes = this.appendTx.immediate(batch);
     for (const o of outcomes) {
       if (o.kind === 'stored') this.lastMessageId = Math.max(this.lastMessageId, decodeId('m', o.message.id)!);
@@ -545,6 +580,7 @@ export class SqliteStore implements Store {
 
   async advanceMarkers(batch: readonly MarkerMove[]): Promise<MarkerOutcome[]> {
     if (batch.length === 0) return [];
+    if (this.writesHeld) await this.writable();
     return this.markersTx.immediate(batch);
   }
 
@@ -603,6 +639,7 @@ export class SqliteStore implements Store {
 
   async changeMessages(batch: readonly MessageChange[]): Promise<ChangeOutcome[]> {
     if (batch.length === 0) return [];
+    if (this.writesHeld) await this.writable();
     const outcomes = this.changesTx.immediate(batch);
     if (outcomes.some((o) => o.kind === 'changed')) {
       this.lastOutboxId = (this.s.maxOutboxId.get() as { n: number }).n;
