@@ -80,8 +80,12 @@ async function seed(dataDir: string) {
   await flush();
   const seconds = (performance.now() - started) / 1000;
   const stored = (await store.history(big, { latest: true, limit: 1 })).messages[0]?.seq ?? 0;
+  // Closing lets the search worker index everything first: how far behind it was.
+  const lag = store.indexLag();
+  const closing = performance.now();
   await store.close();
-  return { big, seconds, bigSeq: stored };
+  const indexCatchUp = (performance.now() - closing) / 1000;
+  return { big, seconds, bigSeq: stored, lag, indexCatchUp, indexedPerSec: Math.round(size.total / (seconds + indexCatchUp)) };
 }
 
 // ---- measuring ------------------------------------------------------------------
@@ -94,7 +98,15 @@ async function main() {
   if (!seeded) {
     const s = await seed(dataDir);
     big = s.big;
-    printRow('seed', { messages: size.total, seconds: Math.round(s.seconds), msgsPerSec: Math.round(size.total / s.seconds), bigSeq: s.bigSeq });
+    printRow('seed', {
+      messages: size.total,
+      seconds: Math.round(s.seconds),
+      msgsPerSec: Math.round(size.total / s.seconds),
+      bigSeq: s.bigSeq,
+      indexLagAtEnd: s.lag,
+      indexCatchUpSeconds: Math.round(s.indexCatchUp),
+      indexedPerSec: s.indexedPerSec,
+    });
   } else {
     big = 'c1';
   }
@@ -111,8 +123,10 @@ async function main() {
     const n = size.samples;
     const bigLast = (await get(`/api/conversations/${big}`)).lastSeq as number;
 
-    // warm up the caches the way a running server has them
-    for (let i = 0; i < 20; i++) await get(`/api/conversations/${big}/messages?limit=50`);
+    // Warm up the caches and the JIT the way a running server has them (a
+    // fresh process is slower for its first few hundred requests).
+    const warmup = size === SIZES.full ? 300 : 5;
+    for (let i = 0; i < warmup; i++) await get(`/api/conversations/${big}/messages?limit=50`);
 
     printRow('history latest 50 (REST)', await timeEach(n, () => get(`/api/conversations/${big}/messages?limit=50`)));
     const mid = Math.floor(bigLast / 2);
@@ -123,6 +137,7 @@ async function main() {
       socket.once('connect', () => resolve());
       socket.once('connect_error', reject);
     });
+    for (let i = 0; i < warmup; i++) await socket.emitWithAck('conversation:join', { conversationId: big, limit: 50 });
     printRow('conversation:join latest 50', await timeEach(n, () => socket.emitWithAck('conversation:join', { conversationId: big, limit: 50 })));
     socket.disconnect();
 

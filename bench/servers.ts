@@ -35,7 +35,7 @@ export const protoOf = (t: Target): Proto => (t === 'ws-relay' ? 'ws' : 'socketi
 export async function startParley(nodeArgs: string[] = []): Promise<Running> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
   const profile = process.env.BENCH_PROFILE;
-  const args = profile && !nodeArgs.includes('--cpu-prof') ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${profile}`] : nodeArgs;
+  const args = [...(profile && !nodeArgs.includes('--cpu-prof') ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${profile}`] : nodeArgs), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const server = await startServer(dataDir, { SCRYPT_COST: '1024' }, args);
   return {
     url: server.url,

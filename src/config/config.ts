@@ -14,7 +14,7 @@ const SETTINGS = {
   port: { env: 'PORT', schema: Type.Integer({ minimum: 0, maximum: 65535 }), default: 3000, doc: 'HTTP and Socket.IO port (0 picks a free one).' },
   host: { env: 'HOST', schema: Type.String({ minLength: 1 }), default: '127.0.0.1', doc: 'Interface to listen on; 0.0.0.0 to expose.' },
   dataDir: { env: 'DATA_DIR', schema: Type.String({ minLength: 1 }), default: './data', doc: 'Directory for the SQLite database and the generated JWT secret.' },
-  dbPath: { env: 'DB', schema: Type.String(), default: '', doc: 'SQLite file; default DATA_DIR/parley.db.' },
+  dbPath: { env: 'DB', schema: Type.String(), default: '', doc: 'SQLite file; default DATA_DIR/parley.db. The search index is kept beside it (parley.search.db).' },
   jwtSecret: { env: 'JWT_SECRET', schema: Type.String(), default: '', doc: 'Secret that signs tokens (32+ characters). Unset: one is generated once and kept in DATA_DIR/jwt-secret.' },
   tokenTtlSeconds: { env: 'TOKEN_TTL_SECONDS', schema: Type.Integer({ minimum: 60 }), default: 30 * 24 * 3600, doc: 'Lifetime of an issued token (default 30 days).' },
   scryptCost: { env: 'SCRYPT_COST', schema: Type.Integer({ minimum: 1024 }), default: 32768, doc: 'scrypt N for password hashes (a power of two; memory = 128·N·8 bytes).' },
