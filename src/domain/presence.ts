@@ -90,7 +90,9 @@ export class PresenceService {
     const previous = this.chains.get(userId) ?? Promise.resolve();
     const next = previous.then(async () => {
       // Every transition is the last moment the user was seen, announced or not.
-      await this.lastSeen.enqueue({ userId, at });
+      // A failed write of the time (it shares a transaction with other
+      // users') is reported, and the announcement still goes out.
+      await this.lastSeen.enqueue({ userId, at }).catch(this.d.onError);
       // Read the state when it is this announcement's turn, and say only
       // changes: a quick connect/disconnect pair announces nothing twice.
       const online = this.presence.isOnline(userId);

@@ -17,7 +17,16 @@ import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sql
 import type { ConversationRecord, MessageRecord, UserRecord } from '../../src/store/store.js';
 
 interface Internals {
-  indexer: { close(): Promise<void>; worker: Worker | null; marks: { indexedId: number; outboxId: number } };
+  indexer: { close(): Promise<void>; worker: Worker | null; available: boolean; marks: { indexedId: number; outboxId: number } };
+}
+
+/** Waits for a condition, checking every 20 ms, failing after 10 s. */
+async function until(condition: () => boolean, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 const internals = (s: SqliteStore) => s as unknown as Internals;
 
@@ -84,7 +93,10 @@ describe('the search index, kept by a worker thread', () => {
     await worker.terminate();
     await exited;
     const during = await send(store, conversation.id, user.id, ['during the outage: walrus', 'also walrus']);
+    // While it is down, a search does not wait for it: it answers from what is indexed.
+    expect(await found(store, user.id, 'walrus')).toEqual([first!.id]);
     // The restarted worker (after a short delay) indexes from where the index stood.
+    await until(() => internals(store).indexer.available);
     expect(await found(store, user.id, 'walrus')).toEqual([first!.id, ...during.map((m) => m.id)].sort());
     expect(internals(store).indexer.worker).not.toBe(worker);
   }, 30_000);
@@ -104,11 +116,16 @@ describe('the search index, kept by a worker thread', () => {
     // The index still holds the old words, but the pending changes are filtered out.
     expect(await found(store, user.id, 'ocelot')).toEqual([kept!.id]);
     expect(await found(store, user.id, 'heron')).toEqual([]);
+    // A later change batch prunes only what the index applied: the first changes stay filtered.
+    await store.changeMessages([{ kind: 'edit', messageId: kept!.id, userId: user.id, content: 'ocelot stays, edited', at: 4 }]);
+    expect(await found(store, user.id, 'ocelot')).toEqual([]);
+    expect(await found(store, user.id, 'heron')).toEqual([]);
 
     await closeStore(store);
     const again = openStore();
     expect(await found(again, user.id, 'ocelot')).toEqual([kept!.id]);
     expect(await found(again, user.id, 'heron')).toEqual([edited!.id]);
+    expect(await found(again, user.id, 'edited')).toEqual([kept!.id]);
   });
 
   it('an edit answered with the indexer running is already in the index (no filtering needed)', async () => {
@@ -188,4 +205,37 @@ describe('the search index, kept by a worker thread', () => {
     expect(largest).toBeLessThan(30 * 2 ** 20);
     expect(await found(store, user.id, '3999 steady')).toHaveLength(1);
   }, 60_000);
+
+  it('rebuilds an index file that is not a database at all, without failing the store', async () => {
+    let store = openStore();
+    const { user, conversation } = await seed(store);
+    const [m] = await send(store, conversation.id, user.id, ['the ibex was here']);
+    await closeStore(store);
+    for (const suffix of ['-wal', '-shm']) fs.rmSync(searchDbPath(file) + suffix, { force: true });
+    fs.writeFileSync(searchDbPath(file), 'this is not a database, it is a postcard '.repeat(200));
+    const errors: string[] = [];
+    store = openStore({ onIndexError: (e) => errors.push(e) });
+    expect(await found(store, user.id, 'ibex')).toEqual([m!.id]);
+    expect(errors).toEqual([]);
+  });
+
+  it('rebuilds an index older than the database (restored beside it) instead of serving text an edit replaced', async () => {
+    let store = openStore();
+    const { user, conversation } = await seed(store);
+    const [m, other] = await send(store, conversation.id, user.id, ['secret ocelot plan', 'another message']);
+    expect(await found(store, user.id, 'ocelot')).toEqual([m!.id]);
+    await closeStore(store);
+    const saved = fs.readFileSync(searchDbPath(file)); // a clean close leaves no -wal
+
+    store = openStore();
+    await store.changeMessages([{ kind: 'edit', messageId: m!.id, userId: user.id, content: 'harmless heron', at: 3 }]);
+    // a second change prunes the first's outbox entry (the index applied it)
+    await store.changeMessages([{ kind: 'edit', messageId: other!.id, userId: user.id, content: 'another one', at: 4 }]);
+    await closeStore(store);
+
+    fs.writeFileSync(searchDbPath(file), saved);
+    store = openStore();
+    expect(await found(store, user.id, 'ocelot')).toEqual([]);
+    expect(await found(store, user.id, 'heron')).toEqual([m!.id]);
+  });
 });

@@ -43,7 +43,6 @@ runStoreContract('SQLite file', async () => {
   };
 });
 
-
 describe('SqliteStore on a file', () => {
   let dir: string;
   let file: string;

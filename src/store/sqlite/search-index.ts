@@ -15,9 +15,30 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { wordPrefixes } from '../../text/search-text.js';
 
-/** The index file beside the database: parley.db -> parley.search.db. */
+/** The index file beside the database: parley.db -> parley.search.db (other names: NAME-search.db). */
 export function searchDbPath(dbFile: string): string {
-  return dbFile.endsWith('.db') ? `${dbFile.slice(0, -3)}.search.db` : `${dbFile}.search.db`;
+  return dbFile.endsWith('.db') ? `${dbFile.slice(0, -3)}.search.db` : `${dbFile}-search.db`;
+}
+
+/** What the main database holds, for the index's consistency check. */
+export interface SourceState {
+  maxMessageId: number;
+  /** The last outbox id ever handed out (AUTOINCREMENT: never reused). */
+  maxOutboxId: number;
+  /** Every outbox entry up to here has been pruned (applied by some index). */
+  prunedThrough: number;
+}
+
+/** Reads SourceState from a connection to the main database. */
+export function sourceState(main: Database.Database): SourceState {
+  return main
+    .prepare(
+      `SELECT (SELECT coalesce(max(id), 0) FROM messages) AS maxMessageId,
+              (SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'search_outbox'), 0)) AS maxOutboxId,
+              (SELECT coalesce((SELECT min(id) - 1 FROM search_outbox),
+                               (SELECT seq FROM sqlite_sequence WHERE name = 'search_outbox'), 0)) AS prunedThrough`,
+    )
+    .get() as SourceState;
 }
 
 /** Progress of the index through the main database. */
@@ -63,22 +84,37 @@ function configure(db: Database.Database): void {
 }
 
 /**
- * Opens (creating if needed) the index database. An index that claims more
- * than the main database holds (a database restored from a backup beside a
- * newer index) is dropped and rebuilt from the start.
+ * Opens (creating if needed) the index database, and rebuilds it from the
+ * start (it is derived data) when it cannot be trusted:
+ * - not a database, or of a schema this build does not know;
+ * - marks beyond what the main database holds (a database restored from a
+ *   backup beside a newer index);
+ * - marks below outbox entries already pruned (an older index beside a newer
+ *   database): changes it never applied would be lost.
+ * A rebuild happens in place (one transaction), so that a connection that
+ * has the file attached sees the new tables, not a deleted file.
  */
-export function openSearchDatabase(file: string, main: { maxMessageId: number; maxOutboxId: number }): Database.Database {
-  let db = new Database(file);
-  configure(db);
-  const version = db.pragma('user_version', { simple: true }) as number;
-  const marks = version === SEARCH_SCHEMA_VERSION ? readMarks(db) : null;
-  if (version !== SEARCH_SCHEMA_VERSION || !marks || marks.indexedId > main.maxMessageId || marks.outboxId > main.maxOutboxId) {
-    // Unknown, older or inconsistent: the index is derived data, rebuild it.
-    db.close();
+export function openSearchDatabase(file: string, main: SourceState): Database.Database {
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+    configure(db);
+    db.pragma('user_version', { simple: true });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== 'SQLITE_NOTADB' && code !== 'SQLITE_CORRUPT') throw e;
+    // Unreadable: nothing in it is worth keeping.
     for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
     db = new Database(file);
     configure(db);
+  }
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const marks = version === SEARCH_SCHEMA_VERSION ? readMarks(db) : null;
+  const trusted =
+    marks !== null && marks.indexedId <= main.maxMessageId && marks.outboxId <= main.maxOutboxId && marks.outboxId >= main.prunedThrough;
+  if (!trusted) {
     db.transaction(() => {
+      for (const t of ['message_trigrams', 'message_words', 'index_marks']) db.exec(`DROP TABLE IF EXISTS ${t}`);
       db.exec(SEARCH_SCHEMA);
       db.pragma(`user_version = ${SEARCH_SCHEMA_VERSION}`);
     }).immediate();
@@ -86,10 +122,8 @@ export function openSearchDatabase(file: string, main: { maxMessageId: number; m
   return db;
 }
 
-export function readMarks(db: Database.Database, schema = 'main'): IndexMarks | null {
-  const row = db.prepare(`SELECT indexed_id AS indexedId, outbox_id AS outboxId FROM ${schema}.index_marks WHERE id = 1`).get() as
-    | IndexMarks
-    | undefined;
+export function readMarks(db: Database.Database): IndexMarks | null {
+  const row = db.prepare('SELECT indexed_id AS indexedId, outbox_id AS outboxId FROM index_marks WHERE id = 1').get() as IndexMarks | undefined;
   return row ?? null;
 }
 

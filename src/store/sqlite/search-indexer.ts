@@ -18,12 +18,15 @@ export interface SearchIndexerOptions {
   /** Rewind the WAL once it holds this many frames (default 8192: 32 MiB of 4 KiB pages). */
   walRestartFrames?: number;
   /**
-   * Hold the group-committed writes, for the WAL's rewind (see
-   * search-worker.ts); `resumeWrites` undoes it. Called between
-   * transactions: none is running when the worker is told they are held.
+   * Hold the group-committed writes (messages, changes, markers, last-seen),
+   * for the WAL's rewind (see search-worker.ts); `resumeWrites` undoes it.
+   * Called between transactions: none is running when the worker is told
+   * they are held. Other writes may slip in; that only delays the rewind.
    */
   pauseWrites: () => void;
   resumeWrites: () => void;
+  /** The worker opened the index (true) or stopped (false): while it is down, nobody checkpoints for the writer. */
+  onRunning?: (running: boolean) => void;
 }
 
 interface Waiter {
@@ -33,23 +36,44 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/** A failed worker is started again after this long, doubling up to the maximum while it keeps failing. */
 const RESTART_DELAY_MS = 1000;
+const RESTART_DELAY_MAX_MS = 30_000;
+
+const describe = (e: unknown): string => {
+  const err = e as { stack?: string; message?: string; code?: string } | null;
+  return String(err?.stack ?? err?.message ?? err?.code ?? e);
+};
 
 export class SearchIndexer {
   private worker: Worker | null = null;
   private marksNow: IndexMarks = { indexedId: 0, outboxId: 0 };
   private waiters: Waiter[] = [];
   private closed = false;
-  private readyOnce: Promise<void>;
+  private readonly opened: Promise<void>;
+  private markOpened!: () => void;
   private restartTimer: NodeJS.Timeout | null = null;
+  private restartDelay = RESTART_DELAY_MS;
 
   constructor(private readonly opts: SearchIndexerOptions) {
-    this.readyOnce = this.start();
+    this.opened = new Promise((resolve) => (this.markOpened = resolve));
+    this.start();
   }
 
-  /** Resolves once the worker has opened the index (its first marks). */
+  /**
+   * Resolves once a worker has opened the index (the index file exists and
+   * can be attached); never rejects: a worker that fails is restarted.
+   */
   ready(): Promise<void> {
-    return this.readyOnce;
+    return this.opened;
+  }
+
+  /**
+   * Worth waiting for: a worker has the index open or is starting (not
+   * failed and waiting to restart, nor closed).
+   */
+  get available(): boolean {
+    return this.worker !== null && !this.closed;
   }
 
   get marks(): IndexMarks {
@@ -111,7 +135,7 @@ export class SearchIndexer {
     return this.marksNow.indexedId >= indexedId && this.marksNow.outboxId >= outboxId;
   }
 
-  private start(): Promise<void> {
+  private start(): void {
     const data: SearchWorkerData = {
       dbFile: this.opts.dbFile,
       searchFile: this.opts.searchFile,
@@ -121,46 +145,45 @@ export class SearchIndexer {
     };
     const worker = spawn(data);
     this.worker = worker;
-    return new Promise<void>((resolve, reject) => {
-      let opened = false;
-      worker.on('message', (m: SearchWorkerReply) => {
-        if (m === 'closed') return;
-        if (m === 'pause-writes') {
-          this.opts.pauseWrites();
-          worker.postMessage('writes-paused' satisfies SearchWorkerRequest);
-          return;
-        }
-        if (m === 'resume-writes') {
-          this.opts.resumeWrites();
-          return;
-        }
-        if ('error' in m) {
-          this.opts.onError?.(m.error);
-          return;
-        }
-        this.marksNow = m.marks;
-        if (!opened) {
-          opened = true;
-          resolve();
-        }
-        this.settle();
-      });
-      worker.on('error', (e) => {
-        this.opts.onError?.(e.stack ?? e.message);
-        if (!opened) reject(e);
-      });
-      worker.on('exit', (code) => {
-        if (this.worker === worker) this.worker = null;
+    let opened = false;
+    worker.on('message', (m: SearchWorkerReply) => {
+      if (m === 'closed') return; // 'exit' follows
+      if (m === 'pause-writes') {
+        this.opts.pauseWrites();
+        worker.postMessage('writes-paused' satisfies SearchWorkerRequest);
+        return;
+      }
+      if (m === 'resume-writes') {
         this.opts.resumeWrites();
-        if (!opened) reject(new Error(`search worker exited with code ${code} before opening the index`));
-        if (!this.closed) {
-          // Failed: start again shortly; it resumes from the index's marks.
-          this.restartTimer = setTimeout(() => {
-            this.restartTimer = null;
-            if (!this.closed) this.start().then(() => this.post('now'), () => undefined);
-          }, RESTART_DELAY_MS);
-        }
-      });
+        return;
+      }
+      if ('error' in m) {
+        this.opts.onError?.(m.error);
+        return;
+      }
+      this.marksNow = m.marks;
+      if (!opened) {
+        opened = true;
+        this.restartDelay = RESTART_DELAY_MS;
+        this.opts.onRunning?.(true);
+        this.markOpened();
+        if (this.waiters.length > 0) this.post('now');
+      }
+      this.settle();
+    });
+    worker.on('error', (e) => this.opts.onError?.(describe(e)));
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = null;
+      if (opened) this.opts.onRunning?.(false);
+      this.opts.resumeWrites();
+      if (this.closed) return;
+      this.opts.onError?.(`search worker exited (code ${code}); restarting in ${this.restartDelay} ms`);
+      // It resumes from the index's marks.
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = null;
+        if (!this.closed) this.start();
+      }, this.restartDelay);
+      this.restartDelay = Math.min(this.restartDelay * 2, RESTART_DELAY_MAX_MS);
     });
   }
 

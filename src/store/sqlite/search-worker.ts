@@ -20,7 +20,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { IndexStep, openSearchDatabase, readMarks, type IndexMarks } from './search-index.js';
+import { IndexStep, openSearchDatabase, readMarks, sourceState, type IndexMarks } from './search-index.js';
 
 export interface SearchWorkerData {
   dbFile: string;
@@ -42,12 +42,13 @@ const port = parentPort!;
 const main = new Database(data.dbFile, { fileMustExist: true });
 main.pragma('busy_timeout = 5000');
 main.pragma('synchronous = FULL');
-const maxMessageId = (main.prepare('SELECT coalesce(max(id), 0) AS n FROM messages').get() as { n: number }).n;
-const maxOutboxId = (main.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'search_outbox'), 0) AS n").get() as { n: number }).n;
-const index = openSearchDatabase(data.searchFile, { maxMessageId, maxOutboxId });
+const index = openSearchDatabase(data.searchFile, sourceState(main));
 const step = new IndexStep(main, index);
 let marks = readMarks(index)!;
 port.postMessage({ marks } satisfies SearchWorkerReply);
+
+/** At close, index what is left for at most this long (the next start resumes from the marks). */
+const CLOSE_BUDGET_MS = 2000;
 
 let lastCheckpoint = Date.now();
 let closing = false;
@@ -55,10 +56,19 @@ let scheduled: 'soon' | 'delayed' | null = null;
 let delayed: NodeJS.Timeout | undefined;
 let pauseAsked = false;
 
-function checkpoint(): void {
+const describe = (e: unknown): string => {
+  const err = e as { stack?: string; message?: string; code?: string } | null;
+  return String(err?.stack ?? err?.message ?? err?.code ?? e);
+};
+
+/**
+ * A PASSIVE checkpoint; when the WAL has grown past its bound and this
+ * thread is idle (so that it answers at once), asks for a hold of writes.
+ */
+function checkpoint(mayAskForPause: boolean): void {
   lastCheckpoint = Date.now();
   const [wal] = main.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
-  if (!pauseAsked && wal && wal.log >= data.walRestartFrames) {
+  if (mayAskForPause && !pauseAsked && wal && wal.log >= data.walRestartFrames) {
     pauseAsked = true;
     port.postMessage('pause-writes' satisfies SearchWorkerReply);
   }
@@ -75,24 +85,32 @@ function checkpointPaused(): void {
   }
 }
 
+/** One step of indexing; schedules the next while there is more, one per turn so that messages get through. */
 function work(): void {
+  if (closing) return;
   scheduled = null;
   clearTimeout(delayed);
   try {
-    for (;;) {
-      const r = step.run(marks);
-      if (r.marks !== marks) {
-        marks = r.marks;
-        port.postMessage({ marks } satisfies SearchWorkerReply);
-      }
-      if (Date.now() - lastCheckpoint >= data.checkpointEveryMs) checkpoint();
-      if (!r.more) break;
+    const more = runStep();
+    if (Date.now() - lastCheckpoint >= data.checkpointEveryMs) checkpoint(false);
+    if (more) {
+      scheduled = 'soon';
+      setImmediate(work);
     }
   } catch (e) {
-    port.postMessage({ error: e instanceof Error ? e.stack ?? e.message : String(e) } satisfies SearchWorkerReply);
+    port.postMessage({ error: describe(e) } satisfies SearchWorkerReply);
     // The main thread restarts the worker; exit with everything closed.
     shutdown(1);
   }
+}
+
+function runStep(): boolean {
+  const r = step.run(marks);
+  if (r.marks !== marks) {
+    marks = r.marks;
+    port.postMessage({ marks } satisfies SearchWorkerReply);
+  }
+  return r.more;
 }
 
 function shutdown(code: number): void {
@@ -110,9 +128,9 @@ function shutdown(code: number): void {
 const timer = setInterval(() => {
   if (!closing && Date.now() - lastCheckpoint >= data.checkpointEveryMs) {
     try {
-      checkpoint();
+      checkpoint(scheduled !== 'soon');
     } catch (e) {
-      port.postMessage({ error: e instanceof Error ? e.message : String(e) } satisfies SearchWorkerReply);
+      port.postMessage({ error: describe(e) } satisfies SearchWorkerReply);
     }
   }
 }, data.checkpointEveryMs);
@@ -123,13 +141,19 @@ port.on('message', (m: SearchWorkerRequest) => {
     try {
       checkpointPaused();
     } catch (e) {
-      port.postMessage({ error: e instanceof Error ? e.message : String(e) } satisfies SearchWorkerReply);
+      port.postMessage({ error: describe(e) } satisfies SearchWorkerReply);
     }
     return;
   }
   if (m === 'close') {
-    work(); // everything committed so far is indexed before the files close
-    if (!closing) shutdown(0);
+    // What was committed is indexed before the files close, within a budget.
+    const until = Date.now() + CLOSE_BUDGET_MS;
+    try {
+      while (runStep() && Date.now() < until);
+    } catch (e) {
+      port.postMessage({ error: describe(e) } satisfies SearchWorkerReply);
+    }
+    shutdown(0);
     return;
   }
   // Wakes coalesce: one pass takes in everything committed before it.

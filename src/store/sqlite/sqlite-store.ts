@@ -29,7 +29,7 @@ import {
 import { spaceOutScripts, wordPrefixes } from '../../text/search-text.js';
 import { DatabaseLock } from './lock.js';
 import { MIGRATIONS } from './migrations.js';
-import { searchDbPath } from './search-index.js';
+import { openSearchDatabase, searchDbPath, sourceState } from './search-index.js';
 import { SearchIndexer } from './search-indexer.js';
 
 export interface SqliteStoreOptions {
@@ -43,6 +43,8 @@ export interface SqliteStoreOptions {
   searchWaitMs?: number;
   /** How long an edit or deletion waits for the index before it is answered (default 5 s). */
   changeIndexWaitMs?: number;
+  /** How long a batch of sends waits for an index far behind (default 1 s). */
+  indexLagWaitMs?: number;
   /** Checkpoint and WAL rewind tuning (see search-worker.ts); the defaults suit production. */
   checkpointEveryMs?: number;
   walRestartFrames?: number;
@@ -151,8 +153,13 @@ const SEARCH_WAIT_MS = 1000;
 const CHANGE_INDEX_WAIT_MS = 5000;
 /** A hold of writes for a WAL rewind ends after this long at most. */
 const WRITE_HOLD_MAX_MS = 500;
-/** Sends wait when the index is this many messages behind, until it is half as far behind. */
+/**
+ * Sends wait when the index is this many messages behind on what was sent
+ * since the store opened, until it is half as far behind or INDEX_LAG_WAIT_MS
+ * passed (then the batch goes ahead: a lag bound, not a stop).
+ */
 const MAX_INDEX_LAG = 50_000;
+const INDEX_LAG_WAIT_MS = 1000;
 
 /** The highest code point: `p || MAX` bounds every string that starts with p. */
 const PREFIX_END = String.fromCodePoint(0x10ffff);
@@ -171,6 +178,10 @@ export class SqliteStore implements Store {
   /** The newest message and outbox entry committed: what the index must reach. */
   private lastMessageId: number;
   private lastOutboxId: number;
+  /** The newest message when the store opened: lag behind it is a rebuild's, not backpressure's business. */
+  private readonly idAtOpen: number;
+  /** The outbox id the running changes transaction wrote last (kept only once it commits). */
+  private outboxInTx = 0;
   /** Set while group-committed writes are held for a WAL rewind (search-worker.ts). */
   private writesHeld: { released: Promise<void>; release: () => void; timer: NodeJS.Timeout } | null = null;
 
@@ -186,8 +197,9 @@ export class SqliteStore implements Store {
     }
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
-    // Checkpoints run on the search worker's thread, never in a commit here.
-    this.db.pragma('wal_autocheckpoint = 0');
+    // Checkpoints run on the search worker's thread, never in a commit here;
+    // until it runs (and whenever it is down), SQLite's automatic one does.
+    this.db.pragma('wal_autocheckpoint = 1000');
     this.db.pragma('journal_size_limit = 67108864');
     this.db.pragma('foreign_keys = ON');
     // Deleted text is overwritten in the file, not left in free space.
@@ -195,7 +207,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('temp_store = MEMORY');
     this.db.pragma('cache_size = -65536');
-    // The word index's view of a text (used by migrations and inserts alike).
+    // The word index's view of a text (migration 3 uses it).
     this.db.function('parley_word_prefixes', { deterministic: true }, (text: unknown) => wordPrefixes(String(text ?? '')));
     migrate(this.db);
     this.s = prepare(this.db);
@@ -206,16 +218,25 @@ export class SqliteStore implements Store {
       this.s.pruneOutbox.run(this.indexer.marks.outboxId);
       return batch.map((c) => this.applyChange(c));
     });
-    this.lastMessageId = (this.s.maxMessageId.get() as { n: number }).n;
-    this.lastOutboxId = (this.s.maxOutboxId.get() as { n: number }).n;
+    const source = sourceState(this.db);
+    this.lastMessageId = source.maxMessageId;
+    this.lastOutboxId = source.maxOutboxId;
+    this.idAtOpen = source.maxMessageId;
+    // The index file exists, checked (rebuilt if it cannot be trusted), before
+    // the worker starts: searches can attach it at any time.
+    const searchFile = searchDbPath(opts.file);
+    openSearchDatabase(searchFile, source).close();
     this.indexer = new SearchIndexer({
       dbFile: opts.file,
-      searchFile: searchDbPath(opts.file),
+      searchFile,
       onError: opts.onIndexError ?? ((m) => process.stderr.write(`search index: ${m}\n`)),
       checkpointEveryMs: opts.checkpointEveryMs,
       walRestartFrames: opts.walRestartFrames,
       pauseWrites: () => this.holdWrites(),
       resumeWrites: () => this.releaseWrites(),
+      onRunning: (running) => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${running ? 0 : 1000}`);
+      },
     });
   }
 
@@ -246,9 +267,11 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    // The index takes in everything committed, then the files close.
-    await this.indexer.close();
+    // The search connection first, so that the worker's is the index's last
+    // and checkpoints it away (no -wal left with old pages); the index takes
+    // in what was committed (within a budget), then the database closes.
     if (this.reader?.open) this.reader.close();
+    await this.indexer.close();
     if (this.db.open) this.db.close();
     this.lock.release();
   }
@@ -447,10 +470,13 @@ export class SqliteStore implements Store {
   // ---- messages -------------------------------------------------------------
   async appendMessages(batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
     if (batch.length === 0) return [];
-    // Backpressure: an index far behind holds sends back instead of growing
-    // its lag without bound (a dead indexer does not stop sends: it restarts).
-    if (this.lastMessageId - this.indexer.marks.indexedId > MAX_INDEX_LAG) {
-      await this.indexer.caughtUp(this.lastMessageId - MAX_INDEX_LAG / 2, 0, this.opts.searchWaitMs ?? SEARCH_WAIT_MS);
+    // Backpressure: an index far behind on what was sent since the store
+    // opened holds sends back (up to a second per batch) instead of letting
+    // the lag grow. Not for a rebuild of what was there before, and not while
+    // the worker is down (it restarts; sends do not depend on it).
+    const lag = this.lastMessageId - Math.max(this.indexer.marks.indexedId, this.idAtOpen);
+    if (lag > MAX_INDEX_LAG && this.indexer.available) {
+      await this.indexer.caughtUp(this.lastMessageId - MAX_INDEX_LAG / 2, 0, this.opts.indexLagWaitMs ?? INDEX_LAG_WAIT_MS);
     }
     if (this.writesHeld) await this.writable();
     const outcomes = this.appendTx.immediate(batch);
@@ -642,10 +668,11 @@ export class SqliteStore implements Store {
     if (this.writesHeld) await this.writable();
     const outcomes = this.changesTx.immediate(batch);
     if (outcomes.some((o) => o.kind === 'changed')) {
-      this.lastOutboxId = (this.s.maxOutboxId.get() as { n: number }).n;
-      // Answered once the index forgot the old text; meanwhile (and should
-      // the indexer be down) search leaves the message out.
-      await this.indexer.caughtUp(0, this.lastOutboxId, this.opts.changeIndexWaitMs ?? CHANGE_INDEX_WAIT_MS);
+      this.lastOutboxId = Math.max(this.lastOutboxId, this.outboxInTx);
+      // Answered once the index forgot the old text; meanwhile (and while
+      // the worker is down, when this does not wait) search leaves the
+      // message out.
+      if (this.indexer.available) await this.indexer.caughtUp(0, this.lastOutboxId, this.opts.changeIndexWaitMs ?? CHANGE_INDEX_WAIT_MS);
     }
     return outcomes;
   }
@@ -660,12 +687,12 @@ export class SqliteStore implements Store {
     if (row.sender_id !== uk) return { kind: 'not_sender' };
     if (row.deleted_at !== null) return c.kind === 'delete' ? { kind: 'unchanged', message: toMessage(row) } : { kind: 'deleted' };
     const rev = (this.s.bumpRev.get(row.conversation_id) as { last_rev: number }).last_rev;
-    this.s.addToOutbox.run(mk);
+    this.outboxInTx = Number(this.s.addToOutbox.run(mk).lastInsertRowid);
     let updated: MessageRow;
     if (c.kind === 'edit') {
       updated = this.s.editMessage.get(c.content, c.at, rev, mk) as MessageRow;
     } else {
-      // The text is erased from the row and the indexes, not hidden.
+      // The text is erased from the row, not hidden (the index drops it via the outbox).
       updated = this.s.eraseMessage.get(c.at, rev, mk) as MessageRow;
     }
     return { kind: 'changed', message: toMessage(updated) };
@@ -687,8 +714,7 @@ export class SqliteStore implements Store {
     if (long.length === 0 && short.length === 0) return [];
     // Everything committed before the search is in the index (or, if the
     // indexer is that far behind, what it has so far).
-    await this.indexer.ready();
-    await this.indexer.caughtUp(this.lastMessageId, this.lastOutboxId, this.opts.searchWaitMs ?? SEARCH_WAIT_MS);
+    if (this.indexer.available) await this.indexer.caughtUp(this.lastMessageId, this.lastOutboxId, this.opts.searchWaitMs ?? SEARCH_WAIT_MS);
     const statement = this.searchStatement(long.length > 0, short.length > 0, ck !== undefined);
     const rows = statement.all({
       applied: this.indexer.marks.outboxId,
@@ -891,8 +917,6 @@ function prepare(db: Database.Database) {
     ),
     addToOutbox: db.prepare('INSERT INTO search_outbox (message_id) VALUES (?)'),
     pruneOutbox: db.prepare('DELETE FROM search_outbox WHERE id <= ?'),
-    maxMessageId: db.prepare('SELECT coalesce(max(id), 0) AS n FROM messages'),
-    maxOutboxId: db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'search_outbox'), 0) AS n"),
     bumpRev: db.prepare('UPDATE conversations SET last_rev = last_rev + 1 WHERE id = ? RETURNING last_rev'),
     editMessage: db.prepare(
       `UPDATE messages SET content = ?, edited_at = ?, rev = ? WHERE id = ? RETURNING ${MSG_COLS}`,
