@@ -15,7 +15,7 @@ export interface SearchIndexerOptions {
   delayMs?: number;
   /** Called with a description when the worker fails (it is restarted). */
   onError?: (message: string) => void;
-  /** Rewind the WAL once it holds this many frames (default 8192: 32 MiB of 4 KiB pages). */
+  /** Rewind the WAL once it holds this many frames (default 16384: 64 MiB of 4 KiB pages). */
   walRestartFrames?: number;
   /**
    * Hold the group-committed writes (messages, changes, markers, last-seen),
@@ -141,7 +141,7 @@ export class SearchIndexer {
       searchFile: this.opts.searchFile,
       checkpointEveryMs: this.opts.checkpointEveryMs ?? 1000,
       delayMs: this.opts.delayMs ?? 20,
-      walRestartFrames: this.opts.walRestartFrames ?? 8192,
+      walRestartFrames: this.opts.walRestartFrames ?? 16384,
     };
     const worker = spawn(data);
     this.worker = worker;

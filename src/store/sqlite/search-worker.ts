@@ -92,7 +92,8 @@ function work(): void {
   clearTimeout(delayed);
   try {
     const more = runStep();
-    if (Date.now() - lastCheckpoint >= data.checkpointEveryMs) checkpoint(false);
+    // With nothing more to do, this thread answers a hold at once: it may ask for one.
+    if (Date.now() - lastCheckpoint >= data.checkpointEveryMs) checkpoint(!more);
     if (more) {
       scheduled = 'soon';
       setImmediate(work);

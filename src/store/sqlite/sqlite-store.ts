@@ -200,7 +200,7 @@ export class SqliteStore implements Store {
     // Checkpoints run on the search worker's thread, never in a commit here;
     // until it runs (and whenever it is down), SQLite's automatic one does.
     this.db.pragma('wal_autocheckpoint = 1000');
-    this.db.pragma('journal_size_limit = 67108864');
+    this.db.pragma('journal_size_limit = 134217728');
     this.db.pragma('foreign_keys = ON');
     // Deleted text is overwritten in the file, not left in free space.
     this.db.pragma('secure_delete = ON');
