@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { searchDbPath } from '../../src/store/sqlite/search-index.js';
+import { IndexStep, openSearchDatabase, searchDbPath, sourceState } from '../../src/store/sqlite/search-index.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import type { ConversationRecord, MessageRecord, UserRecord } from '../../src/store/store.js';
 
@@ -237,5 +237,58 @@ describe('the search index, kept by a worker thread', () => {
     store = openStore();
     expect(await found(store, user.id, 'ocelot')).toEqual([]);
     expect(await found(store, user.id, 'heron')).toEqual([m!.id]);
+  });
+
+  it('a hold of writes (for the WAL rewind) delays group-committed writes until released, and never for long', async () => {
+    const store = openStore();
+    const { user, conversation } = await seed(store);
+    const hold = store as unknown as { holdWrites(): void; releaseWrites(): void };
+    hold.holdWrites();
+    let done = false;
+    const sending = send(store, conversation.id, user.id, ['held back']).then((m) => {
+      done = true;
+      return m;
+    });
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(done, 'no commit while writes are held').toBe(false);
+    hold.releaseWrites();
+    expect((await sending)[0]!.seq).toBe(1);
+
+    // A hold nobody releases (a worker that died mid-way) ends by itself.
+    hold.holdWrites();
+    const [late] = await send(store, conversation.id, user.id, ['after an abandoned hold']);
+    expect(late!.seq).toBe(2);
+  });
+
+  it('an index step is fsync\'d (synchronous=FULL) exactly when it applies edits or deletions', async () => {
+    const store = openStore();
+    const { user, conversation } = await seed(store);
+    const [m] = await send(store, conversation.id, user.id, ['to be edited']);
+    await closeStore(store);
+
+    const main = new Database(file);
+    const indexFile = path.join(dir, 'step.search.db');
+    const index = openSearchDatabase(indexFile, sourceState(main));
+    const pragmas: string[] = [];
+    const pragma = index.pragma.bind(index);
+    index.pragma = ((source: string, options?: Database.PragmaOptions) => {
+      pragmas.push(source);
+      return pragma(source, options);
+    }) as typeof index.pragma;
+    try {
+      const step = new IndexStep(main, index);
+      // Only new messages: no fsync of the index.
+      let r = step.run({ indexedId: 0, outboxId: 0 });
+      expect(r.marks.indexedId).toBe(Number(m!.id.slice(1)));
+      expect(pragmas).toEqual([]);
+      // An edit in the outbox: FULL for that step, NORMAL again after.
+      main.prepare('INSERT INTO search_outbox (message_id) VALUES (?)').run(Number(m!.id.slice(1)));
+      r = step.run(r.marks);
+      expect(r.marks.outboxId).toBe(1);
+      expect(pragmas).toEqual(['synchronous = FULL', 'synchronous = NORMAL']);
+    } finally {
+      index.close();
+      main.close();
+    }
   });
 });
