@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config/config.js';
 import { resolveJwtSecret } from './config/secret.js';
@@ -131,8 +131,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   };
 
   // Security headers, with a policy that lets the web client load only its
-  // own scripts and talk only to this server (HTTP and WebSocket).
-  await http.register(helmet, {
+  // own scripts and talk only to this server (HTTP and WebSocket). Helmet's
+  // middleware is built once: @fastify/helmet rebuilds it (parsing the
+  // policy) on every request, a measurable share of a history request.
+  const securityHeaders = helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -148,6 +150,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       },
     },
   });
+  http.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (err?: unknown) => done(err as Error | undefined)));
   if (corsOrigins.length) await http.register(cors, { origin: corsOrigins, credentials: true });
   installErrorHandling(http, metrics);
   // While shutting down, a response that finishes closes its connection, so

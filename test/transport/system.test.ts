@@ -172,3 +172,26 @@ describe('a bug in a handler', () => {
     }
   });
 });
+
+// ---- security headers -----------------------------------------------------------
+
+describe('security headers', () => {
+  it('every response carries them: the web client page, API answers and errors alike', async () => {
+    for (const [path, token] of [
+      ['/messages', undefined],
+      ['/api/users/me', account.token],
+      ['/api/users/me', undefined], // a 401
+    ] as const) {
+      const r = await http(server.url, 'GET', path, token ? { token } : {});
+      expect(r.status, path).toBe(path === '/messages' ? 200 : token ? 200 : 401);
+      const csp = r.headers.get('content-security-policy') ?? '';
+      expect(csp, path).toContain("default-src 'self'");
+      expect(csp, path).toContain("script-src 'self'");
+      expect(csp, path).toContain("connect-src 'self' ws: wss:");
+      expect(csp, path).toContain("frame-ancestors 'none'");
+      expect(r.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(r.headers.get('x-frame-options'), path).toBe('SAMEORIGIN');
+      expect(r.headers.get('x-powered-by'), path).toBeNull();
+    }
+  });
+});
