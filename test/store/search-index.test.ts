@@ -291,4 +291,14 @@ describe('the search index, kept by a worker thread', () => {
       main.close();
     }
   });
+
+  it('holds a batch of sends back while the index is further behind than its bound', async () => {
+    const store = openStore({ maxIndexLag: 10, indexLagWaitMs: 20_000 });
+    const { user, conversation } = await seed(store);
+    const first = await send(store, conversation.id, user.id, Array.from({ length: 100 }, (_, i) => `burst ${i}`));
+    const lastOfFirst = Number(first.at(-1)!.id.slice(1));
+    // 100 behind > 10: this batch waits until the index is within 5 of the first batch's end.
+    await send(store, conversation.id, user.id, ['after the burst']);
+    expect(internals(store).indexer.marks.indexedId).toBeGreaterThanOrEqual(lastOfFirst - 5);
+  });
 });

@@ -45,6 +45,8 @@ export interface SqliteStoreOptions {
   changeIndexWaitMs?: number;
   /** How long a batch of sends waits for an index far behind (default 1 s). */
   indexLagWaitMs?: number;
+  /** The index lag (messages sent since open) at which sends wait (default 50,000). */
+  maxIndexLag?: number;
   /** Checkpoint and WAL rewind tuning (see search-worker.ts); the defaults suit production. */
   checkpointEveryMs?: number;
   walRestartFrames?: number;
@@ -475,8 +477,9 @@ export class SqliteStore implements Store {
     // the lag grow. Not for a rebuild of what was there before, and not while
     // the worker is down (it restarts; sends do not depend on it).
     const lag = this.lastMessageId - Math.max(this.indexer.marks.indexedId, this.idAtOpen);
-    if (lag > MAX_INDEX_LAG && this.indexer.available) {
-      await this.indexer.caughtUp(this.lastMessageId - MAX_INDEX_LAG / 2, 0, this.opts.indexLagWaitMs ?? INDEX_LAG_WAIT_MS);
+    const maxLag = this.opts.maxIndexLag ?? MAX_INDEX_LAG;
+    if (lag > maxLag && this.indexer.available) {
+      await this.indexer.caughtUp(this.lastMessageId - Math.floor(maxLag / 2), 0, this.opts.indexLagWaitMs ?? INDEX_LAG_WAIT_MS);
     }
     if (this.writesHeld) await this.writable();
     const outcomes = this.appendTx.immediate(batch);
