@@ -31,17 +31,7 @@ async function fileStore() {
 
 runDataContract('SQLite file', fileStore);
 
-runStoreContract('SQLite file', async () => {
-  const dir = tempDir();
-  const store = new SqliteStore({ file: path.join(dir, 'parley.db') });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+runStoreContract('SQLite file', fileStore);
 
 describe('SqliteStore on a file', () => {
   let dir: string;

@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
-import { startServer, type TestServer, useServer } from '../helpers/server.js';
+import { direct, group, http, register, type Account, type TestSocket } from '../helpers/client.js';
+import { useServer } from '../helpers/server.js';
 import { expectConversation, expectMessage, expectShape, expectAckError } from '../helpers/shapes.js';
 
 /**
@@ -203,14 +203,9 @@ describe('archive, per user and sticky', () => {
 // ---- leaving and coming back ----------------------------------------------------------------
 
 describe('leaving a group and being added back, with a clock the test moves', () => {
-  let clocked: TestServer;
   let clock = Date.now();
-  const cpool = new SocketPool(() => clocked.url);
-  beforeAll(async () => {
-    clocked = await startServer({}, { now: () => clock });
-  });
-  afterEach(() => cpool.closeAll());
-  afterAll(() => clocked.close());
+  const clocked = useServer({}, { now: () => clock });
+  const cpool = clocked.pool;
 
   it('a member who sent the last message, left, and is added back a minute later with nothing said in between is added (201)', async () => {
     const url = clocked.url;

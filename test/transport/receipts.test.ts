@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Type } from 'typebox';
-import { connect, direct, group, http, register, SocketPool, type Account, type TestSocket } from '../helpers/client.js';
-import { startServer, tempDir, type TestServer, useServer } from '../helpers/server.js';
+import { connect, direct, group, http, register, type Account, type TestSocket } from '../helpers/client.js';
+import { startServer, tempDir, useServer } from '../helpers/server.js';
 import { expectConversation, expectMessage, expectShape, expectAckError } from '../helpers/shapes.js';
 import { ReceiptEvent } from '../../src/protocol/events.js';
 import { ReceiptsResponse } from '../../src/protocol/http.js';
@@ -552,14 +552,9 @@ describe('GET /api/conversations/:id/messages/:messageId/receipts', () => {
 });
 
 describe('seen-by times, with a clock the test moves', () => {
-  let clocked: TestServer;
   let clock = Date.now();
-  const cpool = new SocketPool(() => clocked.url);
-  beforeAll(async () => {
-    clocked = await startServer({}, { now: () => clock });
-  });
-  afterEach(() => cpool.closeAll());
-  afterAll(() => clocked.close());
+  const clocked = useServer({}, { now: () => clock });
+  const cpool = clocked.pool;
 
   it('`at` is when the marker first reached the message; moves within a second of the previous one share its record', async () => {
     const url = clocked.url;
