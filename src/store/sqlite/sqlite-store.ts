@@ -182,7 +182,8 @@ export class SqliteStore implements Store {
   private lastOutboxId: number;
   /** The newest message when the store opened: lag behind it is a rebuild's, not backpressure's business. */
   private readonly idAtOpen: number;
-  /** The outbox id the running changes transaction wrote last (kept only once it commits). */
+  /** The message / outbox id the running transaction inserted last (used only once it commits). */
+  private messageInTx = 0;
   private outboxInTx = 0;
   /** Set while group-committed writes are held for a WAL rewind (search-worker.ts). */
   private writesHeld: { released: Promise<void>; release: () => void; timer: NodeJS.Timeout } | null = null;
@@ -483,9 +484,7 @@ export class SqliteStore implements Store {
     }
     if (this.writesHeld) await this.writable();
     const outcomes = this.appendTx.immediate(batch);
-    for (const o of outcomes) {
-      if (o.kind === 'stored') this.lastMessageId = Math.max(this.lastMessageId, decodeId('m', o.message.id)!);
-    }
+    this.lastMessageId = Math.max(this.lastMessageId, this.messageInTx);
     this.indexer.wake();
     return outcomes;
   }
@@ -537,6 +536,7 @@ export class SqliteStore implements Store {
         continue;
       }
       const info = this.s.insertMessage.run(ck, counters.last_seq, counters.last_rev, uk, m.content, m.clientId, m.createdAt);
+      this.messageInTx = Number(info.lastInsertRowid);
       const message: MessageRecord = {
         id: encodeId('m', info.lastInsertRowid),
         conversationId: m.conversationId,
