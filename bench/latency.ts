@@ -7,7 +7,7 @@
  * is how late the sender's own timer was. Against the bare Socket.IO and ws
  * relays too, same machine.
  *
- *   npm run build && npx tsx bench/latency.ts [--rate 1000] [--seconds 10] [--workers 2] [--warmup 1]
+ *   npm run build && npx tsx bench/latency.ts [--rate 1000] [--seconds 10] [--workers 2] [--warmup 5]
  */
 import { machine, numberArg, printRow, printTarget, tail } from './lib.js';
 import { loadRoom } from './room.js';
@@ -16,8 +16,12 @@ import { LABELS, type Target } from './servers.js';
 const RATE = numberArg('rate', 1000);
 const SECONDS = numberArg('seconds', 10);
 const WORKERS = numberArg('workers', 2);
-/** An unmeasured run first, seconds. */
-const WARMUP = numberArg('warmup', 1);
+/**
+ * An unmeasured run first, seconds: long enough for the JIT to settle and the
+ * database's WAL to reach its working size (a cold server's first seconds
+ * are slower; `--warmup 1` shows by how much).
+ */
+const WARMUP = numberArg('warmup', 5);
 
 async function measure(target: Target) {
   // Two members; the sender and the receiver sit in different worker threads.

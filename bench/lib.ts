@@ -43,6 +43,16 @@ export async function timeEach(n: number, fn: (i: number) => Promise<unknown>): 
   return summarize(samples);
 }
 
+/**
+ * Calls `fn` one call after another for at least `ms` milliseconds and `n`
+ * calls: a path is measured once the JIT (the server's and the client's)
+ * has compiled it, as on a server that has been running for a while.
+ */
+export async function warmUp(ms: number, n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  const until = performance.now() + ms;
+  for (let i = 0; i < n || performance.now() < until; i++) await fn(i);
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
