@@ -17,7 +17,7 @@ import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sql
 import type { ConversationRecord, MessageRecord, UserRecord } from '../../src/store/store.js';
 
 interface Internals {
-  indexer: { close(): Promise<void>; worker: Worker | null; available: boolean; marks: { indexedId: number; outboxId: number } };
+  indexer: { close(): Promise<void>; ready(): Promise<void>; worker: Worker | null; available: boolean; marks: { indexedId: number; outboxId: number } };
 }
 
 /** Waits for a condition, checking every 20 ms, failing after 10 s. */
@@ -71,6 +71,52 @@ const found = async (store: SqliteStore, userId: string, term: string) =>
   (await store.search({ userId, terms: [term], limit: 100 })).map((h) => h.message.id).sort();
 
 describe('the search index, kept by a worker thread', () => {
+  it('takes in every commit by itself, however the commits fall between its steps, and is woken once per step, not per commit', async () => {
+    const store = openStore({ indexDelayMs: 5 });
+    const { user, conversation } = await seed(store);
+    const indexer = internals(store).indexer;
+    await indexer.ready();
+    let wakes = 0;
+    const worker = indexer.worker!;
+    const post = worker.postMessage.bind(worker);
+    worker.postMessage = (m: unknown) => {
+      if (m === 'wake') wakes++;
+      post(m);
+    };
+    // Commits at uneven gaps: some land while a step runs, after its
+    // snapshot; nobody searches, so only wakes bring them into the index.
+    const sent: MessageRecord[] = [];
+    for (let i = 0; i < 60; i++) {
+      sent.push(...(await send(store, conversation.id, user.id, [`trickle ${i}`])));
+      await new Promise((r) => setTimeout(r, (i * 7) % 13));
+    }
+    const last = Number(sent.at(-1)!.id.slice(1));
+    await until(() => indexer.marks.indexedId >= last, 'the index to take in every commit');
+    expect(store.indexLag()).toBe(0);
+    // One commit while a long step runs (after its snapshot, before its report).
+    await send(store, conversation.id, user.id, Array.from({ length: 1500 }, (_, i) => `long step ${i} with a few more words to index`));
+    await new Promise((r) => setTimeout(r, 15));
+    const [late] = await send(store, conversation.id, user.id, ['late']);
+    await until(() => indexer.marks.indexedId >= Number(late!.id.slice(1)), 'the index to take in the late commit');
+    expect(wakes).toBeGreaterThan(0);
+    // A burst of commits within one delay: one wake, whatever their number.
+    const slow = openStore({ file: path.join(dir, 'burst.db'), indexDelayMs: 2000 });
+    const b = await seed(slow);
+    const slowIndexer = internals(slow).indexer;
+    await slowIndexer.ready();
+    let burstWakes = 0;
+    const w2 = slowIndexer.worker!;
+    const post2 = w2.postMessage.bind(w2);
+    w2.postMessage = (m: unknown) => {
+      if (m === 'wake') burstWakes++;
+      post2(m);
+    };
+    for (let i = 0; i < 40; i++) await send(slow, b.conversation.id, b.user.id, [`burst ${i}`]);
+    expect(burstWakes).toBe(1);
+    await until(() => slow.indexLag() === 0, 'the burst to be indexed');
+    expect(burstWakes).toBe(1);
+  });
+
   it('a search sees every message committed before it, however many', async () => {
     const store = openStore();
     const { user, conversation } = await seed(store);

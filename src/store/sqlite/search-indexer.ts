@@ -11,8 +11,14 @@ export interface SearchIndexerOptions {
   dbFile: string;
   searchFile: string;
   checkpointEveryMs?: number;
-  /** Index committed messages within this many ms, unless someone waits (default 20). */
+  /**
+   * Index committed messages within this many ms, unless someone waits
+   * (default 200): a trickle of messages makes a few larger index steps, and
+   * the writer's thread is not woken by the indexer's ~50 times a second.
+   */
   delayMs?: number;
+  /** Whether something was committed that the index has not taken in yet (checked after each step). */
+  behind?: () => boolean;
   /** Called with a description when the worker fails (it is restarted). */
   onError?: (message: string) => void;
   /** Rewind the WAL once it holds this many frames (default 16384: 64 MiB of 4 KiB pages). */
@@ -54,6 +60,8 @@ export class SearchIndexer {
   private markOpened!: () => void;
   private restartTimer: NodeJS.Timeout | null = null;
   private restartDelay = RESTART_DELAY_MS;
+  /** A 'wake' was posted and no step has reported since: later commits need not post another. */
+  private wakePosted = false;
 
   constructor(private readonly opts: SearchIndexerOptions) {
     this.opened = new Promise((resolve) => (this.markOpened = resolve));
@@ -80,8 +88,14 @@ export class SearchIndexer {
     return this.marksNow;
   }
 
-  /** Something was committed: the worker indexes it shortly, with whatever follows. */
+  /**
+   * Something was committed: the worker indexes it shortly, with whatever
+   * follows. One message per step, not one per commit: after each step's
+   * report, `behind` says whether to wake the worker again.
+   */
   wake(): void {
+    if (this.wakePosted || !this.worker) return;
+    this.wakePosted = true;
     this.post('wake');
   }
 
@@ -140,11 +154,12 @@ export class SearchIndexer {
       dbFile: this.opts.dbFile,
       searchFile: this.opts.searchFile,
       checkpointEveryMs: this.opts.checkpointEveryMs ?? 1000,
-      delayMs: this.opts.delayMs ?? 20,
+      delayMs: this.opts.delayMs ?? 200,
       walRestartFrames: this.opts.walRestartFrames ?? 16384,
     };
     const worker = spawn(data);
     this.worker = worker;
+    this.wakePosted = false;
     let opened = false;
     worker.on('message', (m: SearchWorkerReply) => {
       if (m === 'closed') return; // 'exit' follows
@@ -162,6 +177,9 @@ export class SearchIndexer {
         return;
       }
       this.marksNow = m.marks;
+      // A step ended (the worker reports after each): what was committed
+      // after its snapshot needs a new wake (also after a restart).
+      this.wakePosted = false;
       if (!opened) {
         opened = true;
         this.restartDelay = RESTART_DELAY_MS;
@@ -170,6 +188,7 @@ export class SearchIndexer {
         if (this.waiters.length > 0) this.post('now');
       }
       this.settle();
+      if (this.opts.behind?.()) this.wake();
     });
     worker.on('error', (e) => this.opts.onError?.(describe(e)));
     worker.on('exit', (code) => {

@@ -15,7 +15,8 @@
  * Messages from the main thread: 'wake' (something was committed: index it
  * within `delayMs`, so that a trickle of messages makes a few transactions,
  * not one each), 'now' (someone waits for the index: start at once), 'close'.
- * To the main thread: { marks } after each step, { error } on failure,
+ * To the main thread: { marks } after each step (the main thread posts the
+ * next 'wake' only after one, if more was committed), { error } on failure,
  * 'closed' when done.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -105,12 +106,11 @@ function work(): void {
   }
 }
 
+/** Reports after every step, even one that found nothing: the main thread wakes this thread again from a report. */
 function runStep(): boolean {
   const r = step.run(marks);
-  if (r.marks !== marks) {
-    marks = r.marks;
-    port.postMessage({ marks } satisfies SearchWorkerReply);
-  }
+  marks = r.marks;
+  port.postMessage({ marks } satisfies SearchWorkerReply);
   return r.more;
 }
 

@@ -47,8 +47,9 @@ export interface SqliteStoreOptions {
   indexLagWaitMs?: number;
   /** The index lag (messages sent since open) at which sends wait (default 50,000). */
   maxIndexLag?: number;
-  /** Checkpoint and WAL rewind tuning (see search-worker.ts); the defaults suit production. */
+  /** Checkpoint, index and WAL rewind tuning (see search-worker.ts); the defaults suit production. */
   checkpointEveryMs?: number;
+  indexDelayMs?: number;
   walRestartFrames?: number;
 }
 
@@ -234,7 +235,9 @@ export class SqliteStore implements Store {
       searchFile,
       onError: opts.onIndexError ?? ((m) => process.stderr.write(`search index: ${m}\n`)),
       checkpointEveryMs: opts.checkpointEveryMs,
+      delayMs: opts.indexDelayMs,
       walRestartFrames: opts.walRestartFrames,
+      behind: () => this.lastMessageId > this.indexer.marks.indexedId || this.lastOutboxId > this.indexer.marks.outboxId,
       pauseWrites: () => this.holdWrites(),
       resumeWrites: () => this.releaseWrites(),
       onRunning: (running) => {
