@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IndexStep, openSearchDatabase, searchDbPath, sourceState } from '../../src/store/sqlite/search-index.js';
+import { IndexStep, openSearchDatabase, readMarks, searchDbPath, sourceState } from '../../src/store/sqlite/search-index.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import type { ConversationRecord, MessageRecord, UserRecord } from '../../src/store/store.js';
 
@@ -336,6 +336,28 @@ describe('the search index, kept by a worker thread', () => {
       index.close();
       main.close();
     }
+  });
+
+  it('at shutdown indexes what is left only within its budget, and the next start resumes from there by itself', async () => {
+    // No step before the close (a long delay, no bound on the lag), a 50 ms budget at it.
+    const store = openStore({ indexDelayMs: 600_000, maxIndexLag: 1e9, indexCloseBudgetMs: 50 });
+    const { user, conversation } = await seed(store);
+    let last = 0;
+    for (let b = 0; b < 20; b++) {
+      const sent = await send(store, conversation.id, user.id, Array.from({ length: 2000 }, (_, i) => `backlog quokka ${b}-${i}`));
+      last = Number(sent.at(-1)!.id.slice(1));
+    }
+    await closeStore(store);
+    const index = new Database(searchDbPath(file), { readonly: true });
+    const marks = readMarks(index)!;
+    index.close();
+    // 40,000 messages take several hundred steps' worth of a 50 ms budget: it stopped early, having started.
+    expect(marks.indexedId).toBeGreaterThan(0);
+    expect(marks.indexedId).toBeLessThan(last);
+    // Reopened, with no send and no search to wake it, it catches up from its marks.
+    const again = openStore({ indexDelayMs: 5 });
+    await until(() => again.indexLag() === 0 && internals(again).indexer.marks.indexedId >= last, 'the index to catch up after a restart');
+    expect(await found(again, user.id, 'quokka')).toHaveLength(100);
   });
 
   it('holds a batch of sends back while the index is further behind than its bound', async () => {

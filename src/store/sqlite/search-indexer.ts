@@ -23,6 +23,8 @@ export interface SearchIndexerOptions {
   onError?: (message: string) => void;
   /** Rewind the WAL once it holds this many frames (default 16384: 64 MiB of 4 KiB pages). */
   walRestartFrames?: number;
+  /** At close, index what is left for at most this long (default 2 s); the next start resumes from the marks. */
+  closeBudgetMs?: number;
   /**
    * Hold the group-committed writes (messages, changes, markers, last-seen),
    * for the WAL's rewind (see search-worker.ts); `resumeWrites` undoes it.
@@ -156,6 +158,7 @@ export class SearchIndexer {
       checkpointEveryMs: this.opts.checkpointEveryMs ?? 1000,
       delayMs: this.opts.delayMs ?? 200,
       walRestartFrames: this.opts.walRestartFrames ?? 16384,
+      closeBudgetMs: this.opts.closeBudgetMs ?? 2000,
     };
     const worker = spawn(data);
     this.worker = worker;

@@ -32,6 +32,8 @@ export interface SearchWorkerData {
   delayMs: number;
   /** Ask for a pause of writes to rewind the WAL once it holds this many frames. */
   walRestartFrames: number;
+  /** At close, index what is left for at most this long (the next start resumes from the marks). */
+  closeBudgetMs: number;
 }
 
 export type SearchWorkerReply = { marks: IndexMarks } | { error: string } | 'closed' | 'pause-writes' | 'resume-writes';
@@ -47,9 +49,6 @@ const index = openSearchDatabase(data.searchFile, sourceState(main));
 const step = new IndexStep(main, index);
 let marks = readMarks(index)!;
 port.postMessage({ marks } satisfies SearchWorkerReply);
-
-/** At close, index what is left for at most this long (the next start resumes from the marks). */
-const CLOSE_BUDGET_MS = 2000;
 
 let lastCheckpoint = Date.now();
 let closing = false;
@@ -148,7 +147,7 @@ port.on('message', (m: SearchWorkerRequest) => {
   }
   if (m === 'close') {
     // What was committed is indexed before the files close, within a budget.
-    const until = Date.now() + CLOSE_BUDGET_MS;
+    const until = Date.now() + data.closeBudgetMs;
     try {
       while (runStep() && Date.now() < until);
     } catch (e) {

@@ -50,6 +50,7 @@ export interface SqliteStoreOptions {
   /** Checkpoint, index and WAL rewind tuning (see search-worker.ts); the defaults suit production. */
   checkpointEveryMs?: number;
   indexDelayMs?: number;
+  indexCloseBudgetMs?: number;
   walRestartFrames?: number;
 }
 
@@ -236,6 +237,7 @@ export class SqliteStore implements Store {
       onError: opts.onIndexError ?? ((m) => process.stderr.write(`search index: ${m}\n`)),
       checkpointEveryMs: opts.checkpointEveryMs,
       delayMs: opts.indexDelayMs,
+      closeBudgetMs: opts.indexCloseBudgetMs,
       walRestartFrames: opts.walRestartFrames,
       behind: () => this.lastMessageId > this.indexer.marks.indexedId || this.lastOutboxId > this.indexer.marks.outboxId,
       pauseWrites: () => this.holdWrites(),
