@@ -29,6 +29,8 @@ async function measure(target: Target) {
   const ack = tail(r.run.ackMs);
   const recv = tail(r.got.latencyMs);
   const lag = tail(r.run.lagMs);
+  // The same acks timed from the actual send: what the sender's own lateness adds.
+  const ackFromSend = tail(r.run.ackFromSendMs);
   const acked = r.run.acked.reduce((n, a) => n + a.ns.length, 0);
   const row = {
     rate: RATE,
@@ -41,6 +43,7 @@ async function measure(target: Target) {
     recvP999: recv.p999,
     recvMax: recv.max,
     sendLagP99: lag.p99,
+    ackFromSendP99: ackFromSend.p99,
     lost: r.got.lost,
     duplicated: r.got.duplicated,
     errors: r.run.errors + r.run.timedOut,

@@ -61,6 +61,8 @@ export interface RunResult {
   errorSamples: string[];
   /** Send (scheduled, for a rate) to ack, ms. */
   ackMs: number[];
+  /** Actual send to ack, ms (for a rate: without the sender's own lateness). */
+  ackFromSendMs: number[];
   /** How late a rate sender sent after the scheduled time, ms. */
   lagMs: number[];
   /** Event-loop utilisation of this worker over the run. */

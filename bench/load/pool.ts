@@ -34,6 +34,7 @@ export interface RunSummary {
   timedOut: number;
   errorSamples: string[];
   ackMs: number[];
+  ackFromSendMs: number[];
   lagMs: number[];
   /** Event-loop utilisation of each worker over the run. */
   elu: number[];
@@ -117,6 +118,7 @@ export class Pool {
       timedOut,
       errorSamples: [...new Set(rs.flatMap((r) => r.errorSamples))],
       ackMs: rs.flatMap((r) => r.ackMs),
+      ackFromSendMs: rs.flatMap((r) => r.ackFromSendMs),
       lagMs: rs.flatMap((r) => r.lagMs),
       elu: rs.map((r) => round2(r.elu)),
       seconds,

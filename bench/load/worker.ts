@@ -113,7 +113,7 @@ let nextN = 0; // message numbers are unique per worker, hence per sender tag
 
 function run(senders: SenderSpec[], durationMs: number, ackTimeoutMs: number): Promise<RunResult> {
   const elu0 = elu();
-  const result: RunResult = { type: 'ran', acked: [], errors: 0, timedOut: 0, errorSamples: [], ackMs: [], lagMs: [], elu: 0 };
+  const result: RunResult = { type: 'ran', acked: [], errors: 0, timedOut: 0, errorSamples: [], ackMs: [], ackFromSendMs: [], lagMs: [], elu: 0 };
   const deadline = performance.now() + durationMs;
   let issuing = senders.length;
   let outstanding = 0;
@@ -149,11 +149,14 @@ function run(senders: SenderSpec[], durationMs: number, ackTimeoutMs: number): P
       const send = (fromPerf: number, then: () => void) => {
         const n = nextN++;
         outstanding++;
+        const sentAt = performance.now();
         conn.client.send(s.conversationId, TEXTS[textIndex++ % TEXTS.length]!, clientIdOf(s.tag, n, performance.timeOrigin + fromPerf), (ack: Ack) => {
           outstanding--;
           if (ack.ok) {
             acked.ns.push(n);
-            result.ackMs.push(performance.now() - fromPerf);
+            const now = performance.now();
+            result.ackMs.push(now - fromPerf);
+            result.ackFromSendMs.push(now - sentAt);
           } else {
             result.errors++;
             sample(result.errorSamples, ack.error?.code ?? 'error');
