@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IndexStep, openSearchDatabase, readMarks, searchDbPath, sourceState } from '../../src/store/sqlite/search-index.js';
+import { INDEX_BATCH, IndexStep, openSearchDatabase, readMarks, searchDbPath, sourceState } from '../../src/store/sqlite/search-index.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import type { ConversationRecord, MessageRecord, UserRecord } from '../../src/store/store.js';
 
@@ -93,14 +93,21 @@ describe('the search index, kept by a worker thread', () => {
     const last = Number(sent.at(-1)!.id.slice(1));
     await until(() => indexer.marks.indexedId >= last, 'the index to take in every commit');
     expect(store.indexLag()).toBe(0);
-    // One commit while a long step runs (after its snapshot, before its report).
-    await send(store, conversation.id, user.id, Array.from({ length: 1500 }, (_, i) => `long step ${i} with a few more words to index`));
-    await new Promise((r) => setTimeout(r, 15));
-    const [late] = await send(store, conversation.id, user.id, ['late']);
-    await until(() => indexer.marks.indexedId >= Number(late!.id.slice(1)), 'the index to take in the late commit');
-    expect(wakes).toBeGreaterThan(0);
+    // A commit after a step's snapshot whose report the main thread has not
+    // read yet: its own wake is not posted (one is outstanding), so only the
+    // check after that report brings it in. The step's commit is watched in
+    // the index file without yielding, so the report stays unread.
+    const big = await send(store, conversation.id, user.id, Array.from({ length: 1500 }, (_, i) => `long step ${i}`));
+    const bigLast = Number(big.at(-1)!.id.slice(1));
+    const index = new Database(searchDbPath(file), { readonly: true });
+    const deadline = Date.now() + 10_000;
+    while (readMarks(index)!.indexedId < bigLast) if (Date.now() > deadline) throw new Error('the step did not commit');
+    index.close();
+    const late = send(store, conversation.id, user.id, ['late']); // committed before this line returns
+    const lateId = Number((await late)[0]!.id.slice(1));
+    await until(() => indexer.marks.indexedId >= lateId, 'the index to take in the late commit');
     // A burst of commits within one delay: one wake, whatever their number.
-    const slow = openStore({ file: path.join(dir, 'burst.db'), indexDelayMs: 2000 });
+    const slow = openStore({ file: path.join(dir, 'burst.db'), indexDelayMs: 600_000 });
     const b = await seed(slow);
     const slowIndexer = internals(slow).indexer;
     await slowIndexer.ready();
@@ -113,7 +120,9 @@ describe('the search index, kept by a worker thread', () => {
     };
     for (let i = 0; i < 40; i++) await send(slow, b.conversation.id, b.user.id, [`burst ${i}`]);
     expect(burstWakes).toBe(1);
-    await until(() => slow.indexLag() === 0, 'the burst to be indexed');
+    // A search runs a step at once ('now'); its report finds nothing more to wake for.
+    expect(await found(slow, b.user.id, 'burst')).toHaveLength(40);
+    expect(slow.indexLag()).toBe(0);
     expect(burstWakes).toBe(1);
   });
 
@@ -139,10 +148,16 @@ describe('the search index, kept by a worker thread', () => {
     await worker.terminate();
     await exited;
     const during = await send(store, conversation.id, user.id, ['during the outage: walrus', 'also walrus']);
-    // While it is down, a search does not wait for it: it answers from what is indexed.
-    expect(await found(store, user.id, 'walrus')).toEqual([first!.id]);
-    // The restarted worker (after a short delay) indexes from where the index stood.
+    // An edit while it is down is answered without waiting (its outbox entry waits).
+    expect((await store.changeMessages([{ kind: 'edit', messageId: first!.id, userId: user.id, content: 'before the crash: walrus, edited', at: 3 }]))[0]!.kind).toBe('changed');
+    // While it is down, a search does not wait for it: it answers from what is
+    // indexed, less the message with a change not yet applied.
+    expect(await found(store, user.id, 'walrus')).toEqual([]);
+    // The restarted worker (after a short delay) indexes from where the index
+    // stood, messages and changes, by itself: no send or search wakes it.
     await until(() => internals(store).indexer.available);
+    const lastDuring = Number(during.at(-1)!.id.slice(1));
+    await until(() => internals(store).indexer.marks.indexedId >= lastDuring && internals(store).indexer.marks.outboxId >= 1, 'the restarted worker to catch up');
     expect(await found(store, user.id, 'walrus')).toEqual([first!.id, ...during.map((m) => m.id)].sort());
     expect(internals(store).indexer.worker).not.toBe(worker);
   }, 30_000);
@@ -338,9 +353,33 @@ describe('the search index, kept by a worker thread', () => {
     }
   });
 
+  it('a rolled-back batch leaves nothing for the index to wait for', async () => {
+    const store = openStore();
+    const { user, conversation } = await seed(store);
+    const [kept] = await store.appendMessages([{ conversationId: conversation.id, senderId: user.id, content: 'kept', clientId: 'k1', createdAt: 2 }]);
+    // A real failure inside SQLite, after an insert of the same batch succeeded.
+    const other = new Database(file);
+    other.exec(`CREATE TRIGGER fail_on_breaks BEFORE INSERT ON messages WHEN NEW.content = 'breaks'
+                BEGIN SELECT RAISE(ABORT, 'forced failure'); END`);
+    await expect(
+      store.appendMessages([
+        { conversationId: conversation.id, senderId: user.id, content: 'rolled back', clientId: 'k2', createdAt: 2 },
+        { conversationId: conversation.id, senderId: user.id, content: 'breaks', clientId: 'k3', createdAt: 2 },
+      ]),
+    ).rejects.toThrow(/forced failure/);
+    other.exec('DROP TRIGGER fail_on_breaks');
+    other.close();
+    // A batch that stores nothing new (a repeated clientId) after it.
+    const [again] = await store.appendMessages([{ conversationId: conversation.id, senderId: user.id, content: 'kept', clientId: 'k1', createdAt: 3 }]);
+    expect(again!.kind).toBe('duplicate');
+    expect(kept!.kind).toBe('stored');
+    expect(await found(store, user.id, 'kept')).toHaveLength(1);
+    expect(store.indexLag()).toBe(0);
+  });
+
   it('at shutdown indexes what is left only within its budget, and the next start resumes from there by itself', async () => {
-    // No step before the close (a long delay, no bound on the lag), a 50 ms budget at it.
-    const store = openStore({ indexDelayMs: 600_000, maxIndexLag: 1e9, indexCloseBudgetMs: 50 });
+    // No step before the close (a long delay, no bound on the lag), a 300 ms budget at it.
+    const store = openStore({ indexDelayMs: 600_000, maxIndexLag: 1e9, indexCloseBudgetMs: 300 });
     const { user, conversation } = await seed(store);
     let last = 0;
     for (let b = 0; b < 20; b++) {
@@ -351,8 +390,9 @@ describe('the search index, kept by a worker thread', () => {
     const index = new Database(searchDbPath(file), { readonly: true });
     const marks = readMarks(index)!;
     index.close();
-    // 40,000 messages take several hundred steps' worth of a 50 ms budget: it stopped early, having started.
-    expect(marks.indexedId).toBeGreaterThan(0);
+    // 40,000 messages are 20 steps of 2,000 (~50-100 ms each here): within
+    // 300 ms it ran more than one step, and stopped well before the end.
+    expect(marks.indexedId).toBeGreaterThan(INDEX_BATCH);
     expect(marks.indexedId).toBeLessThan(last);
     // Reopened, with no send and no search to wake it, it catches up from its marks.
     const again = openStore({ indexDelayMs: 5 });

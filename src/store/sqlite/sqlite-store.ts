@@ -219,6 +219,8 @@ export class SqliteStore implements Store {
     this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => this.applyAppend(batch));
     this.markersTx = this.db.transaction((batch: readonly MarkerMove[]) => batch.map((m) => this.applyMarkerMove(m)));
     this.changesTx = this.db.transaction((batch: readonly MessageChange[]) => {
+      // (A rolled-back transaction's ids must not count as committed.)
+      this.outboxInTx = 0;
       // Outbox entries the index has applied are no longer needed.
       this.s.pruneOutbox.run(this.indexer.marks.outboxId);
       return batch.map((c) => this.applyChange(c));
@@ -496,6 +498,8 @@ export class SqliteStore implements Store {
 
   /** Runs inside the batch's transaction. */
   private applyAppend(batch: readonly NewMessage[]): AppendOutcome[] {
+    // (A rolled-back transaction's ids must not count as committed.)
+    this.messageInTx = 0;
     const outcomes: AppendOutcome[] = [];
     // (conversation, sender, clientId) -> message stored earlier in this batch
     const inBatch = new Map<string, MessageRecord>();
