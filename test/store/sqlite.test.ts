@@ -222,6 +222,50 @@ describe('SqliteStore on a file', () => {
     const next = await store.appendMessages([msg(conversation.id, bob, 'after')]);
     expect(next[0]).toMatchObject({ kind: 'stored', message: { seq: 2 } });
   });
+
+  it('orders activity by ticks that only grow, across a rolled-back batch and a restart (the stored ceiling covers every stored tick)', async () => {
+    const ticks = () => {
+      const db = raw();
+      const ceiling = (db.prepare('SELECT value FROM ticks').get() as { value: number }).value;
+      const activity = (db.prepare('SELECT max(activity) AS m FROM conversations').get() as { m: number }).m;
+      const joined = (db.prepare('SELECT max(joined_tick) AS m FROM members').get() as { m: number }).m;
+      return { ceiling, top: Math.max(activity, joined) };
+    };
+    let store = openStore();
+    const alice = await newUser(store, 'alice');
+    const bob = await newUser(store, 'bob');
+    const mk = async (s: SqliteStore, title: string) =>
+      (await s.createConversation({ type: 'group', title, ownerId: alice.id, memberIds: [alice.id, bob.id], createdAt: T0 })).conversation;
+    const a = await mk(store, 'a');
+    await store.appendMessages([msg(a.id, alice, 'one')]);
+    await store.close();
+    open.splice(open.indexOf(store), 1);
+
+    // Reopened: the first reservation raises the ceiling, in a batch that fails.
+    store = openStore();
+    const writer = rawWritable();
+    writer.exec(`CREATE TRIGGER fail_on_breaks BEFORE INSERT ON messages WHEN NEW.content = 'breaks'
+                BEGIN SELECT RAISE(ABORT, 'forced failure'); END`);
+    await expect(store.appendMessages([msg(a.id, alice, 'breaks')])).rejects.toThrow(/forced failure/);
+    writer.exec('DROP TRIGGER fail_on_breaks');
+    const b = await mk(store, 'b');
+    await store.appendMessages([msg(b.id, bob, 'two')]);
+    await store.addMember(b.id, (await newUser(store, 'carol')).id, T0);
+    let t = ticks();
+    expect(t.ceiling).toBeGreaterThanOrEqual(t.top);
+    const before = t.top;
+    await store.close();
+    open.splice(open.indexOf(store), 1);
+
+    // After a restart, new activity sorts after everything before it.
+    store = openStore();
+    await store.appendMessages([msg(a.id, alice, 'three')]);
+    const list = await store.listConversations({ userId: alice.id, archived: false, limit: 10 });
+    expect(list.map((i) => i.conversation.title)).toEqual(['a', 'b']);
+    expect(list[0]!.conversation.activity).toBeGreaterThan(before);
+    t = ticks();
+    expect(t.ceiling).toBeGreaterThanOrEqual(t.top);
+  });
 });
 
 describe('SqliteStore: one process per database', () => {

@@ -165,6 +165,9 @@ const WRITE_HOLD_MAX_MS = 500;
 const MAX_INDEX_LAG = 50_000;
 const INDEX_LAG_WAIT_MS = 1000;
 
+/** How far the stored tick ceiling is raised at a time (see reserveTicks). */
+const TICK_BLOCK = 10_000;
+
 /** The highest code point: `p || MAX` bounds every string that starts with p. */
 const PREFIX_END = String.fromCodePoint(0x10ffff);
 
@@ -189,6 +192,8 @@ export class SqliteStore implements Store {
   private outboxInTx = 0;
   /** Set while group-committed writes are held for a WAL rewind (search-worker.ts). */
   private writesHeld: { released: Promise<void>; release: () => void; timer: NodeJS.Timeout } | null = null;
+  /** The last tick handed out (see reserveTicks). */
+  private lastTick: number;
 
   constructor(private readonly opts: SqliteStoreOptions) {
     if (opts.file === ':memory:') throw new Error('SqliteStore needs a file: its search index is kept by another thread');
@@ -216,6 +221,7 @@ export class SqliteStore implements Store {
     this.db.function('parley_word_prefixes', { deterministic: true }, (text: unknown) => wordPrefixes(String(text ?? '')));
     migrate(this.db);
     this.s = prepare(this.db);
+    this.lastTick = (this.s.tickCeiling.get() as { value: number }).value;
     this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => this.applyAppend(batch));
     this.markersTx = this.db.transaction((batch: readonly MarkerMove[]) => batch.map((m) => this.applyMarkerMove(m)));
     this.changesTx = this.db.transaction((batch: readonly MessageChange[]) => {
@@ -370,9 +376,20 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  /** Reserves n ticks; answers the last of them. */
+  /**
+   * Reserves n ticks; answers the last of them. Runs inside a write
+   * transaction. The stored counter is a ceiling, raised TICK_BLOCK at a time:
+   * every tick a transaction stores is at most the ceiling that transaction
+   * commits, so after a restart (which starts from the ceiling) ticks still
+   * only grow. Reading the ceiling each time keeps a rolled-back raise from
+   * being trusted. Most commits then read the counter's page instead of
+   * writing it (one WAL page less per single send).
+   */
   private reserveTicks(n: number): number {
-    return (this.s.reserveTicks.get(n) as { value: number }).value;
+    const last = this.lastTick + n;
+    if ((this.s.tickCeiling.get() as { value: number }).value < last) this.s.raiseTickCeiling.run(last + TICK_BLOCK);
+    this.lastTick = last;
+    return last;
   }
 
   async conversationById(id: string): Promise<ConversationRecord | null> {
@@ -878,7 +895,8 @@ function prepare(db: Database.Database) {
     conversationsByIds: db.prepare(
       `SELECT ${CONV_COLS} FROM conversations WHERE id IN (SELECT value FROM json_each(?))`,
     ),
-    reserveTicks: db.prepare('UPDATE ticks SET value = value + ? WHERE id = 1 RETURNING value'),
+    tickCeiling: db.prepare('SELECT value FROM ticks WHERE id = 1'),
+    raiseTickCeiling: db.prepare('UPDATE ticks SET value = ? WHERE id = 1'),
     insertMember: db.prepare('INSERT INTO members (conversation_id, user_id, joined_at, joined_tick) VALUES (?, ?, ?, ?)'),
     insertMemberIfAbsent: db.prepare(
       `INSERT INTO members (conversation_id, user_id, joined_at, joined_tick, delivered_seq, read_seq)
