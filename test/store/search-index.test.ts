@@ -76,13 +76,6 @@ describe('the search index, kept by a worker thread', () => {
     const { user, conversation } = await seed(store);
     const indexer = internals(store).indexer;
     await indexer.ready();
-    let wakes = 0;
-    const worker = indexer.worker!;
-    const post = worker.postMessage.bind(worker);
-    worker.postMessage = (m: unknown) => {
-      if (m === 'wake') wakes++;
-      post(m);
-    };
     // Commits at uneven gaps: some land while a step runs, after its
     // snapshot; nobody searches, so only wakes bring them into the index.
     const sent: MessageRecord[] = [];
@@ -112,11 +105,11 @@ describe('the search index, kept by a worker thread', () => {
     const slowIndexer = internals(slow).indexer;
     await slowIndexer.ready();
     let burstWakes = 0;
-    const w2 = slowIndexer.worker!;
-    const post2 = w2.postMessage.bind(w2);
-    w2.postMessage = (m: unknown) => {
+    const worker = slowIndexer.worker!;
+    const post = worker.postMessage.bind(worker);
+    worker.postMessage = (m: unknown) => {
       if (m === 'wake') burstWakes++;
-      post2(m);
+      post(m);
     };
     for (let i = 0; i < 40; i++) await send(slow, b.conversation.id, b.user.id, [`burst ${i}`]);
     expect(burstWakes).toBe(1);
