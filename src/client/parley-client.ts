@@ -511,8 +511,25 @@ export class ParleyClient {
   }
 }
 
-function newClientId(): string {
+/**
+ * A UUIDv7 (RFC 9562): the time in milliseconds first, then random bits. One
+ * sender's ids then sort roughly in time, so the server's index of them
+ * (conversation, sender, clientId) grows at its end: a random UUID put each
+ * send on a random page of it (measured: 240 instead of 130 WAL pages for a
+ * batch of 140 sends: docs/performance.md, ingest).
+ */
+export function newClientId(now = Date.now()): string {
+  const b = new Uint8Array(16);
   const c = globalThis.crypto;
-  if (c?.randomUUID) return c.randomUUID();
-  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  if (c?.getRandomValues) c.getRandomValues(b);
+  else for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
+  let ms = now;
+  for (let i = 5; i >= 0; i--) {
+    b[i] = ms % 256;
+    ms = Math.floor(ms / 256);
+  }
+  b[6] = (b[6]! & 0x0f) | 0x70; // version 7
+  b[8] = (b[8]! & 0x3f) | 0x80; // variant 10
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
