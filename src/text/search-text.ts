@@ -22,13 +22,13 @@ export const hasUnspacedScript = (text: string): boolean => HAS_UNSPACED.test(te
  * index: what a deletion leaves behind in the index's pages reveals nothing.
  */
 export function wordPrefixes(text: string): string {
-  const out: string[] = [];
-  for (const word of spaceOutScripts(text.normalize('NFC')).matchAll(/(?:[\p{L}\p{N}]\p{M}*)+/gu)) {
-    const chars = word[0].match(/[\p{L}\p{N}]\p{M}*/gu) ?? [];
-    out.push(chars.slice(0, 2).join(''));
-  }
-  return out.join(' ');
+  // One pass: each match is a whole word, its group the first two characters.
+  let out = '';
+  for (const m of spaceOutScripts(text.normalize('NFC')).matchAll(WORD_AND_PREFIX)) out += out ? ` ${m[1]}` : m[1];
+  return out;
 }
+/** A word (letters and digits, each with its combining marks); group 1: its first two characters. */
+const WORD_AND_PREFIX = /((?:[\p{L}\p{N}]\p{M}*){1,2})(?:[\p{L}\p{N}]\p{M}*)*/gu;
 
 /**
  * A search query read as terms: `"quoted words"` are one term (a phrase,

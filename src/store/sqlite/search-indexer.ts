@@ -13,8 +13,9 @@ export interface SearchIndexerOptions {
   checkpointEveryMs?: number;
   /**
    * Index committed messages within this many ms, unless someone waits
-   * (default 200): a trickle of messages makes a few larger index steps, and
-   * the writer's thread is not woken by the indexer's ~50 times a second.
+   * (default 1000): a trickle of messages makes a few larger index steps (an
+   * FTS5 transaction costs less per row the more rows it has), and the
+   * writer's thread is not woken by the indexer's ~50 times a second.
    */
   delayMs?: number;
   /** Whether something was committed that the index has not taken in yet (checked after each step). */
@@ -156,7 +157,7 @@ export class SearchIndexer {
       dbFile: this.opts.dbFile,
       searchFile: this.opts.searchFile,
       checkpointEveryMs: this.opts.checkpointEveryMs ?? 1000,
-      delayMs: this.opts.delayMs ?? 200,
+      delayMs: this.opts.delayMs ?? 1000,
       walRestartFrames: this.opts.walRestartFrames ?? 16384,
       closeBudgetMs: this.opts.closeBudgetMs ?? 2000,
     };
