@@ -28,6 +28,14 @@ describe('wordPrefixes', () => {
     expect(wordPrefixes('e\u0301cole')).toBe('éc');
     expect(wordPrefixes('...')).toBe('');
   });
+
+  it('reads ASCII text (its fast path) as the general rule does', () => {
+    // Underscores, dots and control characters separate words; digits are word characters.
+    expect(wordPrefixes('x_y-z 12.5 a1b2\tTab\u0000nul')).toBe('x y z 12 5 a1 Ta nu');
+    // The same words with one non-ASCII character take the general path: same prefixes.
+    expect(wordPrefixes('x_y-z 12.5 a1b2\tTab\u0000nul é')).toBe('x y z 12 5 a1 Ta nu é');
+    expect(wordPrefixes('')).toBe('');
+  });
 });
 
 describe('highlights', () => {

@@ -23,10 +23,17 @@ export const hasUnspacedScript = (text: string): boolean => HAS_UNSPACED.test(te
  */
 export function wordPrefixes(text: string): string {
   // One pass: each match is a whole word, its group the first two characters.
+  // ASCII text (most of it) needs no normalising and has no unspaced script.
+  const ascii = ASCII.test(text);
   let out = '';
-  for (const m of spaceOutScripts(text.normalize('NFC')).matchAll(WORD_AND_PREFIX)) out += out ? ` ${m[1]}` : m[1];
+  for (const m of (ascii ? text : spaceOutScripts(text.normalize('NFC'))).matchAll(ascii ? ASCII_WORD_AND_PREFIX : WORD_AND_PREFIX)) {
+    out += out ? ` ${m[1]}` : m[1];
+  }
   return out;
 }
+const ASCII = /^[\x00-\x7f]*$/;
+/** The same for ASCII, where letters and digits are [A-Za-z0-9] and there are no combining marks. */
+const ASCII_WORD_AND_PREFIX = /([A-Za-z0-9]{1,2})[A-Za-z0-9]*/g;
 /** A word (letters and digits, each with its combining marks); group 1: its first two characters. */
 const WORD_AND_PREFIX = /((?:[\p{L}\p{N}]\p{M}*){1,2})(?:[\p{L}\p{N}]\p{M}*)*/gu;
 

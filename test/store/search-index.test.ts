@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { INDEX_BATCH, IndexStep, openSearchDatabase, readMarks, searchDbPath, sourceState } from '../../src/store/sqlite/search-index.js';
+import { INDEX_AUTOMERGE, INDEX_BATCH, IndexStep, openSearchDatabase, readMarks, searchDbPath, sourceState } from '../../src/store/sqlite/search-index.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import type { ConversationRecord, MessageRecord, UserRecord } from '../../src/store/store.js';
 
@@ -293,6 +293,31 @@ describe('the search index, kept by a worker thread', () => {
     expect(await found(store, user.id, 'heron')).toEqual([m!.id]);
   });
 
+  it('merges FTS5 segments 16 at a time, also in an index made before that setting, and keeps it across a rebuild', async () => {
+    const automerge = () => {
+      const db = new Database(searchDbPath(file), { readonly: true });
+      try {
+        return ['message_trigrams', 'message_words'].map((t) => (db.prepare(`SELECT v FROM ${t}_config WHERE k = 'automerge'`).get() as { v: number } | undefined)?.v);
+      } finally {
+        db.close();
+      }
+    };
+    let store = openStore();
+    const { user, conversation } = await seed(store);
+    const [m] = await send(store, conversation.id, user.id, ['a quokka smiles']);
+    await closeStore(store);
+    expect(automerge()).toEqual([INDEX_AUTOMERGE, INDEX_AUTOMERGE]);
+    // An index from before the setting: FTS5's default, 4.
+    const db = new Database(searchDbPath(file));
+    db.exec("INSERT INTO message_trigrams (message_trigrams, rank) VALUES ('automerge', 4); INSERT INTO message_words (message_words, rank) VALUES ('automerge', 4)");
+    db.close();
+    expect(automerge()).toEqual([4, 4]);
+    store = openStore();
+    expect(await found(store, user.id, 'quokka')).toEqual([m!.id]);
+    await closeStore(store);
+    expect(automerge()).toEqual([INDEX_AUTOMERGE, INDEX_AUTOMERGE]);
+  });
+
   it('a hold of writes (for the WAL rewind) delays group-committed writes until released, and never for long', async () => {
     const store = openStore();
     const { user, conversation } = await seed(store);
@@ -371,20 +396,22 @@ describe('the search index, kept by a worker thread', () => {
   });
 
   it('at shutdown indexes what is left only within its budget, and the next start resumes from there by itself', async () => {
-    // No step before the close (a long delay, no bound on the lag), a 300 ms budget at it.
-    const store = openStore({ indexDelayMs: 600_000, maxIndexLag: 1e9, indexCloseBudgetMs: 300 });
+    const FILLER = 'the otters of the northern river keep their winter stores under the old mill, far from the herons';
+    // No step before the close (a long delay, no bound on the lag), a 200 ms budget at it.
+    const store = openStore({ indexDelayMs: 600_000, maxIndexLag: 1e9, indexCloseBudgetMs: 200 });
     const { user, conversation } = await seed(store);
     let last = 0;
     for (let b = 0; b < 20; b++) {
-      const sent = await send(store, conversation.id, user.id, Array.from({ length: 2000 }, (_, i) => `backlog quokka ${b}-${i}`));
+      const sent = await send(store, conversation.id, user.id, Array.from({ length: 2000 }, (_, i) => `backlog quokka ${b}-${i}: ${FILLER}`));
       last = Number(sent.at(-1)!.id.slice(1));
     }
     await closeStore(store);
     const index = new Database(searchDbPath(file), { readonly: true });
     const marks = readMarks(index)!;
     index.close();
-    // 40,000 messages are 20 steps of 2,000 (~50-100 ms each here): within
-    // 300 ms it ran more than one step, and stopped well before the end.
+    // 40,000 messages of ~130 characters are 20 steps of 2,000 (~25-30 ms
+    // each here, ~550 ms in all): within 200 ms it ran more than one step,
+    // and stopped well before the end.
     expect(marks.indexedId).toBeGreaterThan(INDEX_BATCH);
     expect(marks.indexedId).toBeLessThan(last);
     // Reopened, with no send and no search to wake it, it catches up from its marks.

@@ -119,7 +119,22 @@ export function openSearchDatabase(file: string, main: SourceState): Database.Da
       db.pragma(`user_version = ${SEARCH_SCHEMA_VERSION}`);
     }).immediate();
   }
+  tune(db);
   return db;
+}
+
+/**
+ * FTS5 merges a level's segments once there are this many (default 4; 16 is
+ * its maximum). Measured (decisions.md §17): indexing costs ~30 % less CPU,
+ * and searches over 1,000,000 messages were as fast as with 4. Set at every
+ * open, so that an index made before the setting gets it too.
+ */
+export const INDEX_AUTOMERGE = 16;
+function tune(db: Database.Database): void {
+  db.transaction(() => {
+    // (A literal: FTS5 wants an integer, and a bound JS number is a real.)
+    for (const t of ['message_trigrams', 'message_words']) db.exec(`INSERT INTO ${t} (${t}, rank) VALUES ('automerge', ${INDEX_AUTOMERGE})`);
+  }).immediate();
 }
 
 export function readMarks(db: Database.Database): IndexMarks | null {
