@@ -293,7 +293,7 @@ describe('the search index, kept by a worker thread', () => {
     expect(await found(store, user.id, 'heron')).toEqual([m!.id]);
   });
 
-  it('merges FTS5 segments 16 at a time, also in an index made before that setting, and keeps it across a rebuild', async () => {
+  it('merges FTS5 segments 8 at a time: a new index, an index made before that setting, and a rebuilt one', async () => {
     const automerge = () => {
       const db = new Database(searchDbPath(file), { readonly: true });
       try {
@@ -302,16 +302,25 @@ describe('the search index, kept by a worker thread', () => {
         db.close();
       }
     };
+    const withIndex = (sql: string) => {
+      const db = new Database(searchDbPath(file));
+      db.exec(sql);
+      db.close();
+    };
     let store = openStore();
     const { user, conversation } = await seed(store);
     const [m] = await send(store, conversation.id, user.id, ['a quokka smiles']);
     await closeStore(store);
     expect(automerge()).toEqual([INDEX_AUTOMERGE, INDEX_AUTOMERGE]);
     // An index from before the setting: FTS5's default, 4.
-    const db = new Database(searchDbPath(file));
-    db.exec("INSERT INTO message_trigrams (message_trigrams, rank) VALUES ('automerge', 4); INSERT INTO message_words (message_words, rank) VALUES ('automerge', 4)");
-    db.close();
+    withIndex("INSERT INTO message_trigrams (message_trigrams, rank) VALUES ('automerge', 4); INSERT INTO message_words (message_words, rank) VALUES ('automerge', 4)");
     expect(automerge()).toEqual([4, 4]);
+    store = openStore();
+    expect(await found(store, user.id, 'quokka')).toEqual([m!.id]);
+    await closeStore(store);
+    expect(automerge()).toEqual([INDEX_AUTOMERGE, INDEX_AUTOMERGE]);
+    // An index of an unknown schema version is rebuilt: the new tables get it too.
+    withIndex('PRAGMA user_version = 0');
     store = openStore();
     expect(await found(store, user.id, 'quokka')).toEqual([m!.id]);
     await closeStore(store);
@@ -401,7 +410,7 @@ describe('the search index, kept by a worker thread', () => {
     const store = openStore({ indexDelayMs: 600_000, maxIndexLag: 1e9, indexCloseBudgetMs: 200 });
     const { user, conversation } = await seed(store);
     let last = 0;
-    for (let b = 0; b < 20; b++) {
+    for (let b = 0; b < 50; b++) {
       const sent = await send(store, conversation.id, user.id, Array.from({ length: 2000 }, (_, i) => `backlog quokka ${b}-${i}: ${FILLER}`));
       last = Number(sent.at(-1)!.id.slice(1));
     }
@@ -409,9 +418,9 @@ describe('the search index, kept by a worker thread', () => {
     const index = new Database(searchDbPath(file), { readonly: true });
     const marks = readMarks(index)!;
     index.close();
-    // 40,000 messages of ~130 characters are 20 steps of 2,000 (~25-30 ms
-    // each here, ~550 ms in all): within 200 ms it ran more than one step,
-    // and stopped well before the end.
+    // 100,000 messages of ~130 characters are 50 steps of 2,000 (~25-35 ms
+    // each here, ~1.5 s in all): within 200 ms it ran more than one step,
+    // and stopped well before the end (on a machine up to ~5x faster too).
     expect(marks.indexedId).toBeGreaterThan(INDEX_BATCH);
     expect(marks.indexedId).toBeLessThan(last);
     // Reopened, with no send and no search to wake it, it catches up from its marks.

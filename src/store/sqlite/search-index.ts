@@ -124,16 +124,20 @@ export function openSearchDatabase(file: string, main: SourceState): Database.Da
 }
 
 /**
- * FTS5 merges a level's segments once there are this many (default 4; 16 is
- * its maximum). Measured (decisions.md §17): indexing costs ~30 % less CPU,
- * and searches over 1,000,000 messages were as fast as with 4. Set at every
- * open, so that an index made before the setting gets it too.
+ * FTS5 merges a level's segments, a little at each write, once it has this
+ * many (default 4). At 8, indexing costs ~25 % less CPU (decisions.md §17).
+ * Not 16: that is FTS5's `crisismerge`, at which a full level is merged in
+ * one go, and the levels above with it: steps of seconds, one of 26 s
+ * measured. Set at open when it differs, so that an older index takes it too.
  */
-export const INDEX_AUTOMERGE = 16;
+export const INDEX_AUTOMERGE = 8;
 function tune(db: Database.Database): void {
+  const tables = ['message_trigrams', 'message_words'];
+  const current = (t: string) => (db.prepare(`SELECT v FROM ${t}_config WHERE k = 'automerge'`).get() as { v: number } | undefined)?.v;
+  if (tables.every((t) => current(t) === INDEX_AUTOMERGE)) return;
   db.transaction(() => {
     // (A literal: FTS5 wants an integer, and a bound JS number is a real.)
-    for (const t of ['message_trigrams', 'message_words']) db.exec(`INSERT INTO ${t} (${t}, rank) VALUES ('automerge', ${INDEX_AUTOMERGE})`);
+    for (const t of tables) db.exec(`INSERT INTO ${t} (${t}, rank) VALUES ('automerge', ${INDEX_AUTOMERGE})`);
   }).immediate();
 }
 
