@@ -14,6 +14,12 @@ export function spaceOutScripts(text: string): string {
 
 export const hasUnspacedScript = (text: string): boolean => HAS_UNSPACED.test(text);
 
+/** A word (letters and digits, each with its combining marks); group 1: its first two characters. */
+const WORD_AND_PREFIX = /((?:[\p{L}\p{N}]\p{M}*){1,2})(?:[\p{L}\p{N}]\p{M}*)*/gu;
+const ASCII = /^[\x00-\x7f]*$/;
+/** The same for ASCII, where letters and digits are [A-Za-z0-9] and there are no combining marks. */
+const ASCII_WORD_AND_PREFIX = /([A-Za-z0-9]{1,2})[A-Za-z0-9]*/g;
+
 /**
  * What the word index holds of a text: the first two characters of each word
  * (each character of an unspaced script being a word). Enough to find words
@@ -24,18 +30,11 @@ export const hasUnspacedScript = (text: string): boolean => HAS_UNSPACED.test(te
 export function wordPrefixes(text: string): string {
   // One pass: each match is a whole word, its group the first two characters.
   // ASCII text (most of it) needs no normalising and has no unspaced script.
-  const ascii = ASCII.test(text);
+  const [source, words] = ASCII.test(text) ? [text, ASCII_WORD_AND_PREFIX] : [spaceOutScripts(text.normalize('NFC')), WORD_AND_PREFIX];
   let out = '';
-  for (const m of (ascii ? text : spaceOutScripts(text.normalize('NFC'))).matchAll(ascii ? ASCII_WORD_AND_PREFIX : WORD_AND_PREFIX)) {
-    out += out ? ` ${m[1]}` : m[1];
-  }
+  for (const m of source.matchAll(words)) out += out ? ` ${m[1]}` : m[1];
   return out;
 }
-const ASCII = /^[\x00-\x7f]*$/;
-/** The same for ASCII, where letters and digits are [A-Za-z0-9] and there are no combining marks. */
-const ASCII_WORD_AND_PREFIX = /([A-Za-z0-9]{1,2})[A-Za-z0-9]*/g;
-/** A word (letters and digits, each with its combining marks); group 1: its first two characters. */
-const WORD_AND_PREFIX = /((?:[\p{L}\p{N}]\p{M}*){1,2})(?:[\p{L}\p{N}]\p{M}*)*/gu;
 
 /**
  * A search query read as terms: `"quoted words"` are one term (a phrase,

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { INDEX_AUTOMERGE, INDEX_BATCH, IndexStep, openSearchDatabase, readMarks, searchDbPath, sourceState } from '../../src/store/sqlite/search-index.js';
+import { automergeOf, INDEX_AUTOMERGE, INDEX_BATCH, IndexStep, openSearchDatabase, readMarks, searchDbPath, sourceState } from '../../src/store/sqlite/search-index.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import type { ConversationRecord, MessageRecord, UserRecord } from '../../src/store/store.js';
 
@@ -297,7 +297,7 @@ describe('the search index, kept by a worker thread', () => {
     const automerge = () => {
       const db = new Database(searchDbPath(file), { readonly: true });
       try {
-        return ['message_trigrams', 'message_words'].map((t) => (db.prepare(`SELECT v FROM ${t}_config WHERE k = 'automerge'`).get() as { v: number } | undefined)?.v);
+        return automergeOf(db);
       } finally {
         db.close();
       }

@@ -50,6 +50,8 @@ export interface IndexMarks {
 }
 
 const SEARCH_SCHEMA_VERSION = 1;
+/** The index's FTS5 tables (SEARCH_SCHEMA). */
+const FTS_TABLES = ['message_trigrams', 'message_words'] as const;
 const SEARCH_SCHEMA = `
   -- Substrings of 3+ characters, case and accents folded (trigram), and the
   -- first two characters of each word (unicode61 over parley_word_prefixes),
@@ -114,7 +116,7 @@ export function openSearchDatabase(file: string, main: SourceState): Database.Da
     marks !== null && marks.indexedId <= main.maxMessageId && marks.outboxId <= main.maxOutboxId && marks.outboxId >= main.prunedThrough;
   if (!trusted) {
     db.transaction(() => {
-      for (const t of ['message_trigrams', 'message_words', 'index_marks']) db.exec(`DROP TABLE IF EXISTS ${t}`);
+      for (const t of [...FTS_TABLES, 'index_marks']) db.exec(`DROP TABLE IF EXISTS ${t}`);
       db.exec(SEARCH_SCHEMA);
       db.pragma(`user_version = ${SEARCH_SCHEMA_VERSION}`);
     }).immediate();
@@ -132,13 +134,16 @@ export function openSearchDatabase(file: string, main: SourceState): Database.Da
  */
 export const INDEX_AUTOMERGE = 8;
 function tune(db: Database.Database): void {
-  const tables = ['message_trigrams', 'message_words'];
-  const current = (t: string) => (db.prepare(`SELECT v FROM ${t}_config WHERE k = 'automerge'`).get() as { v: number } | undefined)?.v;
-  if (tables.every((t) => current(t) === INDEX_AUTOMERGE)) return;
+  if (automergeOf(db).every((v) => v === INDEX_AUTOMERGE)) return;
   db.transaction(() => {
     // (A literal: FTS5 wants an integer, and a bound JS number is a real.)
-    for (const t of tables) db.exec(`INSERT INTO ${t} (${t}, rank) VALUES ('automerge', ${INDEX_AUTOMERGE})`);
+    for (const t of FTS_TABLES) db.exec(`INSERT INTO ${t} (${t}, rank) VALUES ('automerge', ${INDEX_AUTOMERGE})`);
   }).immediate();
+}
+
+/** Each FTS5 table's `automerge`, in FTS_TABLES order (undefined: never set, FTS5's default 4). */
+export function automergeOf(db: Database.Database): (number | undefined)[] {
+  return FTS_TABLES.map((t) => (db.prepare(`SELECT v FROM ${t}_config WHERE k = 'automerge'`).get() as { v: number } | undefined)?.v);
 }
 
 export function readMarks(db: Database.Database): IndexMarks | null {
