@@ -40,7 +40,8 @@ interface SendItem {
 }
 
 type SendResult =
-  | { ok: true; message: MessageRecord; fresh: boolean; state: ConversationMembers }
+  /** `members`: the recipients, read in the commit's transaction. */
+  | { ok: true; message: MessageRecord; fresh: boolean; state: ConversationMembers; members: readonly string[] }
   | { ok: false; error: DomainError };
 
 export interface HistoryOptions {
@@ -123,16 +124,16 @@ export class MessageService {
       return messageView(result.message, new StatusOracle(await this.d.store.members(state.id)));
     }
     const message = messageView(result.message, StatusOracle.FRESH);
-    this.d.events.toUsers(state.members, 'message:new', { message }, origin.socketId);
-    this.notifyOffline(result.message, state);
+    this.d.events.toUsers(result.members, 'message:new', { message }, origin.socketId);
+    this.notifyOffline(result.message, result.members);
     return message;
   }
 
-  private notifyOffline(message: MessageRecord, state: ConversationMembers): void {
+  private notifyOffline(message: MessageRecord, members: readonly string[]): void {
     const { notifier, presence } = this.d;
     if (!notifier || !presence) return;
     const offline: string[] = [];
-    for (const userId of state.members) if (userId !== message.senderId && !presence.isOnline(userId)) offline.push(userId);
+    for (const userId of members) if (userId !== message.senderId && !presence.isOnline(userId)) offline.push(userId);
     if (offline.length) notifier.notify(message, offline);
   }
 
@@ -171,7 +172,13 @@ export class MessageService {
         results[index] = { ok: false, error: new DomainError('forbidden', 'You are not a member of this conversation.') };
         return;
       }
-      results[index] = { ok: true, message: outcome.message, fresh: outcome.kind === 'stored', state };
+      results[index] = {
+        ok: true,
+        message: outcome.message,
+        fresh: outcome.kind === 'stored',
+        state,
+        members: outcome.kind === 'stored' ? outcome.members : [],
+      };
     });
     return results as SendResult[];
   }

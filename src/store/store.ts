@@ -1,6 +1,6 @@
 /**
  * The Store: every read and write of Parley's durable state. The domain talks
- * to this interface only; `sqlite/` implements it (and `postgres/` will).
+ * to this interface only; `sqlite/` and `postgres/` implement it.
  *
  * Semantics every implementation keeps:
  * - Each method is atomic: it commits all of its writes or none.
@@ -91,7 +91,12 @@ export interface NewMessage {
 
 /** What became of one item of an append batch. */
 export type AppendOutcome =
-  | { kind: 'stored'; message: MessageRecord }
+  /**
+   * `members`: who is a member of the conversation, read in the batch's
+   * transaction: the recipients of the message (a member removed before the
+   * commit is not among them; one added before it is).
+   */
+  | { kind: 'stored'; message: MessageRecord; members: readonly string[] }
   /** The same (conversation, sender, clientId) was stored before: the original. */
   | { kind: 'duplicate'; message: MessageRecord }
   | { kind: 'no_conversation' }

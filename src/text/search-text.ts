@@ -36,6 +36,27 @@ export function wordPrefixes(text: string): string {
   return out;
 }
 
+/** Case and accents folded (decomposed, combining marks dropped, lower case): what substring search compares. */
+export function foldText(text: string): string {
+  return ASCII.test(text) ? text.toLowerCase() : text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
+/**
+ * The word-prefix tokens of an already folded text: the first character and
+ * the first two characters of each word (wordPrefixes), once each. A term of
+ * one or two characters matches a text holding its own tokens.
+ */
+export function wordTokens(folded: string): string[] {
+  const out = new Set<string>();
+  for (const p of wordPrefixes(folded).split(' ')) {
+    if (!p) continue;
+    const first = String.fromCodePoint(p.codePointAt(0) as number);
+    out.add(first);
+    out.add(p);
+  }
+  return [...out];
+}
+
 /**
  * A search query read as terms: `"quoted words"` are one term (a phrase,
  * spaces included); everything else splits on white space. Quotes that do not

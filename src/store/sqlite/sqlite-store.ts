@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeId, encodeId } from '../ids.js';
+import { keys, toConversation, toMember, toMessage, toUser, type ConversationRow, type MemberRow, type MessageRow, type UserRow } from '../rows.js';
 import {
   UniqueViolation,
   type AppendOutcome,
@@ -52,96 +53,6 @@ export interface SqliteStoreOptions {
   indexDelayMs?: number;
   indexCloseBudgetMs?: number;
   walRestartFrames?: number;
-}
-
-interface UserRow {
-  id: number;
-  username: string;
-  display_name: string;
-  password_hash: string;
-  created_at: number;
-  last_seen_at: number | null;
-}
-interface ConversationRow {
-  id: number;
-  type: 'direct' | 'group';
-  title: string | null;
-  owner_id: number | null;
-  last_seq: number;
-  last_rev: number;
-  created_at: number;
-  last_activity_at: number;
-  activity: number;
-}
-interface MemberRow {
-  conversation_id: number;
-  user_id: number;
-  joined_at: number;
-  delivered_seq: number;
-  read_seq: number;
-  archived: number;
-}
-interface MessageRow {
-  id: number;
-  conversation_id: number;
-  seq: number;
-  rev: number;
-  sender_id: number;
-  content: string;
-  client_id: string | null;
-  created_at: number;
-  edited_at: number | null;
-  deleted_at: number | null;
-}
-
-const toUser = (r: UserRow): UserRecord => ({
-  id: encodeId('u', r.id),
-  username: r.username,
-  displayName: r.display_name,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-  lastSeenAt: r.last_seen_at,
-});
-const toConversation = (r: ConversationRow): ConversationRecord => ({
-  id: encodeId('c', r.id),
-  type: r.type,
-  title: r.title,
-  ownerId: r.owner_id === null ? null : encodeId('u', r.owner_id),
-  lastSeq: r.last_seq,
-  lastRev: r.last_rev,
-  createdAt: r.created_at,
-  lastActivityAt: r.last_activity_at,
-  activity: r.activity,
-});
-const toMember = (r: MemberRow): MemberRecord => ({
-  conversationId: encodeId('c', r.conversation_id),
-  userId: encodeId('u', r.user_id),
-  joinedAt: r.joined_at,
-  deliveredSeq: r.delivered_seq,
-  readSeq: r.read_seq,
-  archived: r.archived === 1,
-});
-const toMessage = (r: MessageRow): MessageRecord => ({
-  id: encodeId('m', r.id),
-  conversationId: encodeId('c', r.conversation_id),
-  seq: r.seq,
-  rev: r.rev,
-  senderId: encodeId('u', r.sender_id),
-  content: r.content,
-  clientId: r.client_id,
-  createdAt: r.created_at,
-  editedAt: r.edited_at,
-  deletedAt: r.deleted_at,
-});
-
-/** Keys of the ids that decode; ids that cannot exist are dropped. */
-function keys(kind: 'u' | 'c', ids: readonly string[]): number[] {
-  const out: number[] = [];
-  for (const id of ids) {
-    const k = decodeId(kind, id);
-    if (k !== null) out.push(k);
-  }
-  return out;
 }
 
 /** Search ranks at most this many of the newest matches in the caller's conversations. */
@@ -522,8 +433,8 @@ export class SqliteStore implements Store {
     const inBatch = new Map<string, MessageRecord>();
     // (conversation, sender) -> highest seq this batch gave the sender
     const senderMarks = new Map<string, { ck: number; uk: number; seq: number }>();
-    // (conversation, sender) -> is a member
-    const members = new Map<string, boolean>();
+    // conversation -> its members (user keys and wire ids), read once per batch
+    const members = new Map<number, { keys: Set<number>; ids: readonly string[] }>();
     // One tick per item, reserved up front (ticks may have gaps; they only order).
     let tick = this.reserveTicks(batch.length) - batch.length;
     for (const m of batch) {
@@ -535,11 +446,14 @@ export class SqliteStore implements Store {
         continue;
       }
       // Checked in the transaction (a removal may have committed since the
-      // domain's cached check), once per sender and conversation in a batch.
-      const pair = `${ck}:${uk}`;
-      let member = members.get(pair);
-      if (member === undefined) members.set(pair, (member = this.s.isMember.get(ck, uk) !== undefined));
-      if (!member) {
+      // domain's cached check), from the members read once per conversation
+      // in a batch: they are also the message's recipients.
+      let inConversation = members.get(ck);
+      if (!inConversation) {
+        const rows = this.s.memberKeys.all(ck) as number[];
+        members.set(ck, (inConversation = { keys: new Set(rows), ids: rows.map((k) => encodeId('u', k)) }));
+      }
+      if (!inConversation.keys.has(uk)) {
         outcomes.push(this.s.conversationById.get(ck) ? { kind: 'not_member' } : { kind: 'no_conversation' });
         continue;
       }
@@ -577,7 +491,7 @@ export class SqliteStore implements Store {
       };
       if (m.clientId !== null) inBatch.set(`${ck}\u0000${uk}\u0000${m.clientId}`, message);
       senderMarks.set(`${ck}:${uk}`, { ck, uk, seq: counters.last_seq });
-      outcomes.push({ kind: 'stored', message });
+      outcomes.push({ kind: 'stored', message, members: inConversation.ids });
     }
     // Sending moves the sender's own read and delivered markers to its seq.
     // (Not logged: when a sender's marker reached a seq by sending is the
@@ -916,6 +830,7 @@ function prepare(db: Database.Database) {
     ),
     membership: db.prepare('SELECT * FROM members WHERE conversation_id = ? AND user_id = ?'),
     isMember: db.prepare('SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?').pluck(),
+    memberKeys: db.prepare('SELECT user_id FROM members WHERE conversation_id = ? ORDER BY joined_tick').pluck(),
     listConversations: db.prepare(
       `SELECT ${LIST_COLS} FROM members m JOIN conversations c ON c.id = m.conversation_id
        WHERE m.user_id = @user AND m.archived = @archived AND c.activity < @before

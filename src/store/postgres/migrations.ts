@@ -1,0 +1,109 @@
+/**
+ * Versioned schema of the PostgreSQL store. Each step runs once, in order, in
+ * its own transaction, recorded in `parley_migrations`; nodes that start at
+ * once serialise on an advisory lock, so one of them migrates and the others
+ * find it done. Never edit a step that has shipped: add the next one.
+ *
+ * Text keys that are compared by range (`username_key`, `display_key`) use
+ * the "C" collation: byte order, which for UTF-8 is code point order, the
+ * same as SQLite's, whatever the database's locale.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'users, conversations, members, messages, marker moves, search',
+    sql: `
+      -- Orders what happened first where millisecond clocks tie (conversation
+      -- activity, member joins) across every node: never a process's memory.
+      CREATE SEQUENCE ticks AS bigint;
+
+      CREATE TABLE users (
+        id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        username      text   NOT NULL,
+        username_key  text   COLLATE "C" NOT NULL UNIQUE,   -- lower(username): unique ignoring case
+        display_name  text   NOT NULL,
+        display_key   text   COLLATE "C" NOT NULL,          -- lower(display_name), for prefix search
+        password_hash text   NOT NULL,
+        created_at    bigint NOT NULL,
+        last_seen_at  bigint
+      );
+      CREATE INDEX users_display_key ON users (display_key);
+
+      CREATE TABLE conversations (
+        id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        type             text   NOT NULL CHECK (type IN ('direct', 'group')),
+        title            text,
+        owner_id         bigint REFERENCES users (id),
+        direct_key       text   UNIQUE,                     -- 'lowId:highId' for direct pairs
+        last_seq         bigint NOT NULL DEFAULT 0,
+        last_rev         bigint NOT NULL DEFAULT 0,
+        created_at       bigint NOT NULL,
+        last_activity_at bigint NOT NULL,
+        activity         bigint NOT NULL                    -- tick of the latest activity: orders the list
+      );
+
+      CREATE TABLE members (
+        conversation_id bigint   NOT NULL REFERENCES conversations (id),
+        user_id         bigint   NOT NULL REFERENCES users (id),
+        joined_at       bigint   NOT NULL,
+        joined_tick     bigint   NOT NULL,                  -- orders members: longest-standing first
+        delivered_seq   bigint   NOT NULL DEFAULT 0,
+        read_seq        bigint   NOT NULL DEFAULT 0,
+        archived        smallint NOT NULL DEFAULT 0,
+        PRIMARY KEY (conversation_id, user_id)
+      );
+      CREATE INDEX members_by_user ON members (user_id, archived);
+      CREATE INDEX members_by_join ON members (conversation_id, joined_tick);
+
+      CREATE TABLE messages (
+        id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        conversation_id bigint NOT NULL REFERENCES conversations (id),
+        seq             bigint NOT NULL,
+        rev             bigint NOT NULL,
+        sender_id       bigint NOT NULL REFERENCES users (id),
+        content         text   NOT NULL,
+        client_id       text,
+        created_at      bigint NOT NULL,
+        edited_at       bigint,
+        deleted_at      bigint,
+        -- What search reads, written with the content (search-columns.ts):
+        -- the text with case and accents folded (substrings, through the
+        -- trigram index), and the first one and two characters of each word
+        -- (word prefixes; each character of an unspaced script is a word).
+        search_text     text   NOT NULL DEFAULT '',
+        search_words    text[] NOT NULL DEFAULT '{}'
+      );
+      -- history: latest N, before S, after S are range scans of this index
+      CREATE UNIQUE INDEX messages_seq ON messages (conversation_id, seq);
+      -- sync: everything after a rev cursor
+      CREATE UNIQUE INDEX messages_rev ON messages (conversation_id, rev);
+      -- idempotent sends
+      CREATE UNIQUE INDEX messages_client_id ON messages (conversation_id, sender_id, client_id)
+        WHERE client_id IS NOT NULL;
+      -- unread counts subtract the deleted messages after a marker
+      CREATE INDEX messages_deleted ON messages (conversation_id, seq) WHERE deleted_at IS NOT NULL;
+
+      CREATE EXTENSION IF NOT EXISTS pg_trgm;
+      CREATE INDEX messages_search_text ON messages USING gin (search_text gin_trgm_ops);
+      CREATE INDEX messages_search_words ON messages USING gin (search_words);
+
+      -- One row per move of a member's delivered (0) or read (1) marker; see
+      -- the SQLite schema (sqlite/migrations.ts, version 2) for the rules.
+      CREATE TABLE marker_moves (
+        conversation_id bigint   NOT NULL,
+        user_id         bigint   NOT NULL,
+        type            smallint NOT NULL CHECK (type IN (0, 1)),
+        seq             bigint   NOT NULL,
+        opened_at       bigint   NOT NULL,
+        at              bigint   NOT NULL,
+        PRIMARY KEY (conversation_id, user_id, type, seq)
+      );
+    `,
+  },
+];

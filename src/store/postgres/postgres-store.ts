@@ -1,0 +1,821 @@
+/**
+ * The Store on PostgreSQL, for several nodes sharing one database. Every
+ * promise of store.ts holds with many writers:
+ * - seq and rev come from the conversation row, locked (FOR UPDATE) by the
+ *   batch's transaction; a batch locks all its conversation rows in one
+ *   statement, in id order, and every other writer that locks more than one
+ *   row does the same (conversations by id, members by (conversation, user)),
+ *   so two nodes' transactions never wait on each other in a cycle;
+ * - ids come from identity columns and ticks from a sequence, never from a
+ *   process's memory;
+ * - a batch of sends is one transaction of a fixed number of multi-row
+ *   statements; synchronous_commit stays on: the promise resolves after COMMIT.
+ */
+import type pg from 'pg';
+import { decodeId, encodeId } from '../ids.js';
+import { keys, toConversation, toMember, toMessage, toUser, type ConversationRow, type MemberRow, type MessageRow, type UserRow } from '../rows.js';
+import {
+  UniqueViolation,
+  type AppendOutcome,
+  type ChangeOutcome,
+  type ConversationListItem,
+  type ConversationListQuery,
+  type ConversationRecord,
+  type HistoryPage,
+  type HistoryQuery,
+  type MarkerMove,
+  type MarkerOutcome,
+  type MarkerTimes,
+  type MarkerType,
+  type MemberRecord,
+  type MessageChange,
+  type MessageRecord,
+  type NewConversation,
+  type NewMessage,
+  type NewUser,
+  type SearchHit,
+  type SearchQuery,
+  type Store,
+  type UserRecord,
+} from '../store.js';
+import { CommitUnknown, createPool, transaction } from './database.js';
+import { MarkerLog } from './marker-log.js';
+import { MIGRATIONS } from './migrations.js';
+import { searchColumns, searchConditions } from './search-query.js';
+import { fromDbText, toDbText } from './text.js';
+
+/** A message row as stored here (see text.ts) to its record. */
+const toMessageRecord = (r: MessageRow): MessageRecord =>
+  toMessage({ ...r, content: fromDbText(r.content), client_id: fromDbText(r.client_id) });
+
+export interface PostgresStoreOptions {
+  /** postgres://user:password@host:port/database */
+  url: string;
+  /** Most connections this node opens (default 10). */
+  poolSize?: number;
+  /** Told of errors of idle connections (default: stderr). */
+  onError?: (err: Error) => void;
+}
+
+const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at';
+const CONV_COLS = 'id, type, title, owner_id, last_seq, last_rev, created_at, last_activity_at, activity';
+const MEMBER_COLS = 'conversation_id, user_id, joined_at, delivered_seq, read_seq, archived';
+const MSG_COLS = 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at';
+const M_MSG_COLS = MSG_COLS.split(', ').map((c) => `m.${c}`).join(', ');
+
+/** Search ranks at most this many of the newest matches in the caller's conversations. */
+const SEARCH_CANDIDATES = 2000;
+/** The highest code point: `p || MAX` bounds every string that starts with p. */
+const PREFIX_END = String.fromCodePoint(0x10ffff);
+/** The advisory lock key that serialises migrations (any constant of our own). */
+const MIGRATION_LOCK = 0x7061726c; // 'parl'
+
+const MARKER_CODE: Record<MarkerType, 0 | 1> = { delivered: 0, read: 1 };
+
+type Db = pg.Pool | pg.PoolClient;
+
+export class PostgresStore implements Store {
+  readonly pool: pg.Pool;
+  private readonly markers = new MarkerLog();
+
+  private constructor(opts: PostgresStoreOptions) {
+    this.pool = createPool({
+      connectionString: opts.url,
+      max: opts.poolSize ?? 10,
+      onError: opts.onError ?? ((err) => process.stderr.write(`postgres: ${err.message}\n`)),
+    });
+  }
+
+  /** Connects and brings the schema up to date (waiting for another node that migrates). */
+  static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
+    const store = new PostgresStore(opts);
+    try {
+      await store.migrate();
+    } catch (e) {
+      await store.pool.end();
+      throw e;
+    }
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS parley_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM parley_migrations');
+      const current = rows[0]?.v ?? 0;
+      const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+      if (current > latest) throw new Error(`database schema version ${current} is newer than this build knows (${latest})`);
+      for (const m of MIGRATIONS) {
+        if (m.version <= current) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query('INSERT INTO parley_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+          await client.query('COMMIT');
+        } catch (e) {
+          await client.query('ROLLBACK');
+          throw e;
+        }
+      }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      client.release();
+    }
+  }
+
+  private tx<T>(body: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return transaction(this.pool, body);
+  }
+
+  private async rows<R extends pg.QueryResultRow>(db: Db, sql: string, params: unknown[] = []): Promise<R[]> {
+    return (await db.query<R>(sql, params)).rows;
+  }
+
+  private async row<R extends pg.QueryResultRow>(db: Db, sql: string, params: unknown[] = []): Promise<R | undefined> {
+    return (await db.query<R>(sql, params)).rows[0];
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** Search reads the table itself: nothing is ever waiting to be indexed. */
+  indexLag(): number {
+    return 0;
+  }
+
+  // ---- users ----------------------------------------------------------------
+  async createUser(u: NewUser): Promise<UserRecord> {
+    try {
+      const row = await this.row<UserRow>(
+        this.pool,
+        `INSERT INTO users (username, username_key, display_name, display_key, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${USER_COLS}`,
+        [u.username, u.username.toLowerCase(), u.displayName, u.displayName.toLowerCase(), u.passwordHash, u.createdAt],
+      );
+      return toUser(row as UserRow);
+    } catch (e) {
+      if ((e as { code?: string }).code === '23505') throw new UniqueViolation('username');
+      throw e;
+    }
+  }
+
+  async userById(id: string): Promise<UserRecord | null> {
+    const k = decodeId('u', id);
+    if (k === null) return null;
+    const row = await this.row<UserRow>(this.pool, `SELECT ${USER_COLS} FROM users WHERE id = $1`, [k]);
+    return row ? toUser(row) : null;
+  }
+
+  async usersByIds(ids: readonly string[]): Promise<UserRecord[]> {
+    const ks = keys('u', ids);
+    if (ks.length === 0) return [];
+    return (await this.rows<UserRow>(this.pool, `SELECT ${USER_COLS} FROM users WHERE id = ANY($1::bigint[])`, [ks])).map(toUser);
+  }
+
+  async userByUsername(username: string): Promise<UserRecord | null> {
+    const row = await this.row<UserRow>(this.pool, `SELECT ${USER_COLS} FROM users WHERE username_key = $1`, [username.toLowerCase()]);
+    return row ? toUser(row) : null;
+  }
+
+  async searchUsers(prefix: string, limit: number): Promise<UserRecord[]> {
+    const p = prefix.toLowerCase();
+    const rows = await this.rows<UserRow>(
+      this.pool,
+      `SELECT ${USER_COLS} FROM users WHERE id IN (
+         SELECT id FROM users WHERE username_key >= $1 AND username_key < $2
+         UNION SELECT id FROM users WHERE display_key >= $1 AND display_key < $2)
+       ORDER BY username_key LIMIT $3`,
+      [p, p + PREFIX_END, limit],
+    );
+    return rows.map(toUser);
+  }
+
+  async updateDisplayName(id: string, displayName: string): Promise<UserRecord | null> {
+    const k = decodeId('u', id);
+    if (k === null) return null;
+    const row = await this.row<UserRow>(
+      this.pool,
+      `UPDATE users SET display_name = $1, display_key = $2 WHERE id = $3 RETURNING ${USER_COLS}`,
+      [displayName, displayName.toLowerCase(), k],
+    );
+    return row ? toUser(row) : null;
+  }
+
+  async setLastSeen(entries: readonly { userId: string; at: number }[]): Promise<void> {
+    const byUser = new Map<number, number>();
+    for (const { userId, at } of entries) {
+      const k = decodeId('u', userId);
+      if (k !== null) byUser.set(k, at);
+    }
+    if (byUser.size === 0) return;
+    // One statement; rows in id order (the lock order of users).
+    const ks = [...byUser.keys()].sort((a, b) => a - b);
+    await this.pool.query(
+      `UPDATE users SET last_seen_at = v.at FROM unnest($1::bigint[], $2::bigint[]) AS v(id, at) WHERE users.id = v.id`,
+      [ks, ks.map((k) => byUser.get(k))],
+    );
+  }
+
+  // ---- conversations --------------------------------------------------------
+  async createConversation(c: NewConversation): Promise<{ conversation: ConversationRecord; created: boolean }> {
+    const memberKeys = keys('u', c.memberIds);
+    if (memberKeys.length !== c.memberIds.length) throw new Error('createConversation: invalid member id');
+    const ownerKey = c.ownerId === null ? null : decodeId('u', c.ownerId);
+    const directKey = c.type === 'direct' ? [...memberKeys].sort((a, b) => a - b).join(':') : null;
+    return this.tx(async (db) => {
+      // Ticks: one for the conversation's activity, then one per member in list order.
+      const ticks = await this.ticks(db, 1 + memberKeys.length);
+      const row = await this.row<ConversationRow>(
+        db,
+        `INSERT INTO conversations (type, title, owner_id, direct_key, created_at, last_activity_at, activity)
+         VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (direct_key) DO NOTHING RETURNING ${CONV_COLS}`,
+        [c.type, c.title, ownerKey, directKey, c.createdAt, ticks[0]],
+      );
+      if (!row) {
+        // The pair's conversation exists (perhaps committed by another node a moment ago).
+        const existing = await this.row<ConversationRow>(db, `SELECT ${CONV_COLS} FROM conversations WHERE direct_key = $1`, [directKey]);
+        return { conversation: toConversation(existing as ConversationRow), created: false };
+      }
+      await db.query(
+        `INSERT INTO members (conversation_id, user_id, joined_at, joined_tick)
+         SELECT $1, u, $2, t FROM unnest($3::bigint[], $4::bigint[]) AS v(u, t)`,
+        [row.id, c.createdAt, memberKeys, ticks.slice(1)],
+      );
+      return { conversation: toConversation(row), created: true };
+    });
+  }
+
+  /** n ticks from the shared sequence, ascending. */
+  private async ticks(db: Db, n: number): Promise<number[]> {
+    const rows = await this.rows<{ t: number }>(db, `SELECT nextval('ticks') AS t FROM generate_series(1, $1)`, [n]);
+    return rows.map((r) => r.t).sort((a, b) => a - b);
+  }
+
+  async conversationById(id: string): Promise<ConversationRecord | null> {
+    const k = decodeId('c', id);
+    if (k === null) return null;
+    const row = await this.row<ConversationRow>(this.pool, `SELECT ${CONV_COLS} FROM conversations WHERE id = $1`, [k]);
+    return row ? toConversation(row) : null;
+  }
+
+  async conversationsByIds(ids: readonly string[]): Promise<ConversationRecord[]> {
+    const ks = keys('c', ids);
+    if (ks.length === 0) return [];
+    const rows = await this.rows<ConversationRow>(this.pool, `SELECT ${CONV_COLS} FROM conversations WHERE id = ANY($1::bigint[])`, [ks]);
+    return rows.map(toConversation);
+  }
+
+  async members(conversationId: string): Promise<MemberRecord[]> {
+    const k = decodeId('c', conversationId);
+    if (k === null) return [];
+    const rows = await this.rows<MemberRow>(this.pool, `SELECT ${MEMBER_COLS} FROM members WHERE conversation_id = $1 ORDER BY joined_tick`, [k]);
+    return rows.map(toMember);
+  }
+
+  async membersOf(conversationIds: readonly string[]): Promise<MemberRecord[]> {
+    const ks = keys('c', conversationIds);
+    if (ks.length === 0) return [];
+    const rows = await this.rows<MemberRow>(
+      this.pool,
+      `SELECT ${MEMBER_COLS} FROM members WHERE conversation_id = ANY($1::bigint[]) ORDER BY conversation_id, joined_tick`,
+      [ks],
+    );
+    return rows.map(toMember);
+  }
+
+  async membership(conversationId: string, userId: string): Promise<MemberRecord | null> {
+    const ck = decodeId('c', conversationId);
+    const uk = decodeId('u', userId);
+    if (ck === null || uk === null) return null;
+    const row = await this.row<MemberRow>(this.pool, `SELECT ${MEMBER_COLS} FROM members WHERE conversation_id = $1 AND user_id = $2`, [ck, uk]);
+    return row ? toMember(row) : null;
+  }
+
+  async listConversations(q: ConversationListQuery): Promise<ConversationListItem[]> {
+    const uk = decodeId('u', q.userId);
+    if (uk === null) return [];
+    const rows = await this.rows<ConversationRow & { m_joined_at: number; m_delivered_seq: number; m_read_seq: number; m_archived: number }>(
+      this.pool,
+      `SELECT c.id, c.type, c.title, c.owner_id, c.last_seq, c.last_rev, c.created_at, c.last_activity_at, c.activity,
+              m.joined_at AS m_joined_at, m.delivered_seq AS m_delivered_seq, m.read_seq AS m_read_seq, m.archived AS m_archived
+       FROM members m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.user_id = $1 AND m.archived = $2 AND c.activity < $3
+       ORDER BY c.activity DESC LIMIT $4`,
+      [uk, q.archived ? 1 : 0, q.before ?? Number.MAX_SAFE_INTEGER, q.limit],
+    );
+    return rows.map((r) => ({
+      conversation: toConversation(r),
+      membership: {
+        conversationId: encodeId('c', r.id),
+        userId: q.userId,
+        joinedAt: r.m_joined_at,
+        deliveredSeq: r.m_delivered_seq,
+        readSeq: r.m_read_seq,
+        archived: r.m_archived === 1,
+      },
+    }));
+  }
+
+  async updateTitle(conversationId: string, title: string): Promise<ConversationRecord | null> {
+    const k = decodeId('c', conversationId);
+    if (k === null) return null;
+    const row = await this.row<ConversationRow>(this.pool, `UPDATE conversations SET title = $1 WHERE id = $2 RETURNING ${CONV_COLS}`, [title, k]);
+    return row ? toConversation(row) : null;
+  }
+
+  /** Locks a conversation's row for the transaction (membership writes and sends serialise on it). */
+  private lockConversation(db: Db, ck: number): Promise<ConversationRow | undefined> {
+    return this.row<ConversationRow>(db, `SELECT ${CONV_COLS} FROM conversations WHERE id = $1 FOR UPDATE`, [ck]);
+  }
+
+  async addMember(conversationId: string, userId: string, at: number): Promise<boolean> {
+    const ck = decodeId('c', conversationId);
+    const uk = decodeId('u', userId);
+    if (ck === null || uk === null) return false;
+    return this.tx(async (db) => {
+      const conversation = await this.lockConversation(db, ck);
+      if (!conversation || !(await this.row(db, 'SELECT 1 FROM users WHERE id = $1', [uk]))) return false;
+      const [tick] = await this.ticks(db, 1);
+      // A newcomer starts level: the history before they joined is not unread
+      // for them, and its status does not fall back for everyone else.
+      const seq = conversation.last_seq;
+      const inserted = await db.query(
+        `INSERT INTO members (conversation_id, user_id, joined_at, joined_tick, delivered_seq, read_seq)
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING`,
+        [ck, uk, at, tick, seq],
+      );
+      if (inserted.rowCount !== 1) return false;
+      if (seq > 0) {
+        await this.markers.log(db, ck, uk, 0, seq, at);
+        await this.markers.log(db, ck, uk, 1, seq, at);
+      }
+      return true;
+    });
+  }
+
+  async removeMember(conversationId: string, userId: string): Promise<boolean> {
+    const ck = decodeId('c', conversationId);
+    const uk = decodeId('u', userId);
+    if (ck === null || uk === null) return false;
+    return this.tx(async (db) => {
+      // After this lock no send of the conversation is between its membership
+      // check and its commit: the removed member receives nothing sent after.
+      if (!(await this.lockConversation(db, ck))) return false;
+      const deleted = await db.query('DELETE FROM members WHERE conversation_id = $1 AND user_id = $2', [ck, uk]);
+      if (deleted.rowCount !== 1) return false;
+      await db.query('DELETE FROM marker_moves WHERE conversation_id = $1 AND user_id = $2', [ck, uk]);
+      // The longest-standing remaining member inherits the group (or nobody).
+      await db.query(
+        `UPDATE conversations SET owner_id = (
+           SELECT user_id FROM members WHERE conversation_id = $1 ORDER BY joined_tick LIMIT 1)
+         WHERE id = $1 AND owner_id = $2`,
+        [ck, uk],
+      );
+      return true;
+    });
+  }
+
+  async setArchived(conversationId: string, userId: string, archived: boolean): Promise<boolean> {
+    const ck = decodeId('c', conversationId);
+    const uk = decodeId('u', userId);
+    if (ck === null || uk === null) return false;
+    const r = await this.pool.query('UPDATE members SET archived = $1 WHERE conversation_id = $2 AND user_id = $3', [archived ? 1 : 0, ck, uk]);
+    return r.rowCount === 1;
+  }
+
+  async contactsOf(userId: string): Promise<string[]> {
+    const uk = decodeId('u', userId);
+    if (uk === null) return [];
+    const rows = await this.rows<{ user_id: number }>(
+      this.pool,
+      `SELECT DISTINCT other.user_id FROM members mine JOIN members other ON other.conversation_id = mine.conversation_id
+       WHERE mine.user_id = $1 AND other.user_id <> $1`,
+      [uk],
+    );
+    return rows.map((r) => encodeId('u', r.user_id));
+  }
+
+  async conversationRevs(userId: string): Promise<{ conversationId: string; lastRev: number }[]> {
+    const uk = decodeId('u', userId);
+    if (uk === null) return [];
+    const rows = await this.rows<{ id: number; last_rev: number }>(
+      this.pool,
+      'SELECT c.id, c.last_rev FROM members m JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = $1',
+      [uk],
+    );
+    return rows.map((r) => ({ conversationId: encodeId('c', r.id), lastRev: r.last_rev }));
+  }
+
+  // ---- markers --------------------------------------------------------------
+  async advanceMarkers(batch: readonly MarkerMove[]): Promise<MarkerOutcome[]> {
+    if (batch.length === 0) return [];
+    const parsed = batch.map((m) => ({ m, ck: decodeId('c', m.conversationId), uk: decodeId('u', m.userId) }));
+    const pairs = parsed.filter((p): p is typeof p & { ck: number; uk: number } => p.ck !== null && p.uk !== null);
+    return this.tx(async (db) => {
+      // Every member row of the batch, locked in one statement in key order.
+      const rows = pairs.length
+        ? await this.rows<{ conversation_id: number; user_id: number; delivered_seq: number; read_seq: number; last_seq: number }>(
+            db,
+            `SELECT m.conversation_id, m.user_id, m.delivered_seq, m.read_seq, c.last_seq
+             FROM members m JOIN conversations c ON c.id = m.conversation_id
+             WHERE (m.conversation_id, m.user_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))
+             ORDER BY m.conversation_id, m.user_id FOR UPDATE OF m`,
+            [pairs.map((p) => p.ck), pairs.map((p) => p.uk)],
+          )
+        : [];
+      const state = new Map(rows.map((r) => [`${r.conversation_id}:${r.user_id}`, { ...r }]));
+      const outcomes: MarkerOutcome[] = [];
+      for (const { m, ck, uk } of parsed) {
+        const member = ck === null || uk === null ? undefined : state.get(`${ck}:${uk}`);
+        if (!member || ck === null || uk === null) {
+          outcomes.push({ kind: 'not_member' });
+          continue;
+        }
+        if (m.seq > member.last_seq) {
+          outcomes.push({ kind: 'beyond_last_seq', lastSeq: member.last_seq });
+          continue;
+        }
+        const readSeq = m.type === 'read' ? Math.max(member.read_seq, m.seq) : member.read_seq;
+        const deliveredSeq = Math.max(member.delivered_seq, readSeq, m.type === 'delivered' ? m.seq : 0);
+        const moved: { type: MarkerType; seq: number }[] = [];
+        if (deliveredSeq > member.delivered_seq) moved.push({ type: 'delivered', seq: deliveredSeq });
+        if (readSeq > member.read_seq) moved.push({ type: 'read', seq: readSeq });
+        if (moved.length === 0) {
+          outcomes.push({ kind: 'unchanged', deliveredSeq, readSeq });
+          continue;
+        }
+        await db.query('UPDATE members SET delivered_seq = $1, read_seq = $2 WHERE conversation_id = $3 AND user_id = $4', [
+          deliveredSeq,
+          readSeq,
+          ck,
+          uk,
+        ]);
+        member.delivered_seq = deliveredSeq;
+        member.read_seq = readSeq;
+        for (const mv of moved) await this.markers.log(db, ck, uk, MARKER_CODE[mv.type], mv.seq, m.at);
+        outcomes.push({ kind: 'moved', deliveredSeq, readSeq, moved });
+      }
+      return outcomes;
+    });
+  }
+
+  async markerTimes(conversationId: string, seq: number, userIds: readonly string[]): Promise<MarkerTimes> {
+    const out: MarkerTimes = { delivered: [], read: [] };
+    const ck = decodeId('c', conversationId);
+    if (ck === null) return out;
+    const wanted = userIds.map((id) => ({ id, uk: decodeId('u', id) })).filter((u): u is { id: string; uk: number } => u.uk !== null);
+    if (wanted.length === 0) return out;
+    // Per member and marker: the first logged move reaching seq, and the
+    // member's first own message at or after seq up to that move (sending
+    // moves one's markers too); the earlier of the two.
+    const rows = await this.rows<{ user_id: number; type: number; at: number | null }>(
+      this.pool,
+      `SELECT mb.user_id, t.type,
+              LEAST(mv.at, (SELECT created_at FROM messages
+                             WHERE conversation_id = $1 AND sender_id = mb.user_id AND seq >= $2
+                               AND seq <= coalesce(mv.seq, 9007199254740991)
+                             ORDER BY seq LIMIT 1)) AS at
+       FROM members mb
+       CROSS JOIN (VALUES (0::smallint), (1::smallint)) AS t(type)
+       LEFT JOIN LATERAL (SELECT seq, at FROM marker_moves
+                          WHERE conversation_id = $1 AND user_id = mb.user_id AND type = t.type AND seq >= $2
+                          ORDER BY seq LIMIT 1) mv ON true
+       WHERE mb.conversation_id = $1 AND mb.user_id = ANY($3::bigint[])
+         AND (CASE WHEN t.type = 1 THEN mb.read_seq ELSE mb.delivered_seq END) >= $2`,
+      [ck, seq, wanted.map((u) => u.uk)],
+    );
+    const at = new Map(rows.filter((r) => r.at !== null).map((r) => [`${r.type}:${r.user_id}`, r.at as number]));
+    for (const { id, uk } of wanted) {
+      for (const type of ['delivered', 'read'] as const) {
+        const t = at.get(`${MARKER_CODE[type]}:${uk}`);
+        if (t !== undefined) out[type].push({ userId: id, at: t });
+      }
+    }
+    return out;
+  }
+
+  // ---- messages -------------------------------------------------------------
+  async appendMessages(batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
+    if (batch.length === 0) return [];
+    try {
+      return await this.tx((db) => this.applyAppend(db, batch));
+    } catch (err) {
+      if (!(err instanceof CommitUnknown)) throw err;
+      // COMMIT's answer was lost. The batch was applied if its first stored
+      // message is there (one transaction: all or nothing); answer then as
+      // if the commit had answered; otherwise nothing was applied and the
+      // error goes to the senders (who may retry).
+      const outcomes = err.result as AppendOutcome[] | undefined;
+      const first = outcomes?.find((o) => o.kind === 'stored');
+      if (first && first.kind === 'stored' && (await this.messageById(first.message.id))) return outcomes as AppendOutcome[];
+      throw err;
+    }
+  }
+
+  /** One batch, in its transaction: a fixed number of statements whatever its size. */
+  private async applyAppend(db: pg.PoolClient, batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
+    const items = batch.map((m) => ({ m, ck: decodeId('c', m.conversationId), uk: decodeId('u', m.senderId) }));
+    const convKeys = [...new Set(items.flatMap((i) => (i.ck === null || i.uk === null ? [] : [i.ck])))].sort((a, b) => a - b);
+    // 1. The conversations' rows, locked in id order; 2. their members, read
+    // after the locks (so after any membership change that committed first).
+    const counters = new Map<number, { seq: number; rev: number }>();
+    const members = new Map<number, { keys: Set<number>; ids: string[] }>();
+    if (convKeys.length) {
+      const locked = await this.rows<{ id: number; last_seq: number; last_rev: number }>(
+        db,
+        'SELECT id, last_seq, last_rev FROM conversations WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
+        [convKeys],
+      );
+      for (const r of locked) {
+        counters.set(r.id, { seq: r.last_seq, rev: r.last_rev });
+        members.set(r.id, { keys: new Set(), ids: [] });
+      }
+      const memberRows = await this.rows<{ conversation_id: number; user_id: number }>(
+        db,
+        'SELECT conversation_id, user_id FROM members WHERE conversation_id = ANY($1::bigint[]) ORDER BY conversation_id, joined_tick',
+        [convKeys],
+      );
+      for (const r of memberRows) {
+        const entry = members.get(r.conversation_id);
+        entry?.keys.add(r.user_id);
+        entry?.ids.push(encodeId('u', r.user_id));
+      }
+    }
+    // 3. Messages stored before with the same clientIds (none can be added
+    // meanwhile: their conversations are locked).
+    const withClientId = items.filter((i) => i.ck !== null && i.uk !== null && i.m.clientId !== null);
+    const earlier = new Map<string, MessageRecord>();
+    if (withClientId.length) {
+      const rows = await this.rows<MessageRow>(
+        db,
+        `SELECT ${M_MSG_COLS} FROM messages m
+         JOIN unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(c, s, cid)
+           ON m.conversation_id = k.c AND m.sender_id = k.s AND m.client_id = k.cid`,
+        [withClientId.map((i) => i.ck), withClientId.map((i) => i.uk), withClientId.map((i) => toDbText(i.m.clientId))],
+      );
+      for (const r of rows) earlier.set(`${r.conversation_id}\u0000${r.sender_id}\u0000${fromDbText(r.client_id)}`, toMessageRecord(r));
+    }
+    // 4. Outcomes in order, seqs and revs counted from the locked rows.
+    const ticks = await this.ticks(db, batch.length);
+    const outcomes: AppendOutcome[] = [];
+    const inserts: { index: number; ck: number; uk: number; seq: number; rev: number; m: NewMessage }[] = [];
+    const bumped = new Map<number, { seq: number; rev: number; at: number; tick: number }>();
+    const senderMarks = new Map<string, { ck: number; uk: number; seq: number }>();
+    items.forEach(({ m, ck, uk }, index) => {
+      const counter = ck === null ? undefined : counters.get(ck);
+      if (ck === null || uk === null || !counter) {
+        outcomes.push({ kind: 'no_conversation' });
+        return;
+      }
+      const inConversation = members.get(ck) as { keys: Set<number>; ids: string[] };
+      if (!inConversation.keys.has(uk)) {
+        outcomes.push({ kind: 'not_member' });
+        return;
+      }
+      if (m.clientId !== null) {
+        const key = `${ck}\u0000${uk}\u0000${m.clientId}`;
+        const found = earlier.get(key);
+        if (found) {
+          outcomes.push({ kind: 'duplicate', message: found });
+          return;
+        }
+      }
+      counter.seq++;
+      counter.rev++;
+      const message: MessageRecord = {
+        id: '', // set from the insert below
+        conversationId: m.conversationId,
+        seq: counter.seq,
+        rev: counter.rev,
+        senderId: m.senderId,
+        content: m.content,
+        clientId: m.clientId,
+        createdAt: m.createdAt,
+        editedAt: null,
+        deletedAt: null,
+      };
+      if (m.clientId !== null) earlier.set(`${ck}\u0000${uk}\u0000${m.clientId}`, message);
+      inserts.push({ index, ck, uk, seq: counter.seq, rev: counter.rev, m });
+      bumped.set(ck, { seq: counter.seq, rev: counter.rev, at: m.createdAt, tick: ticks[index] as number });
+      senderMarks.set(`${ck}:${uk}`, { ck, uk, seq: counter.seq });
+      outcomes.push({ kind: 'stored', message, members: inConversation.ids });
+    });
+    if (inserts.length === 0) return outcomes;
+    // 5. One insert for the batch, one update of the counters, one of the senders' markers.
+    const search = inserts.map((i) => searchColumns(i.m.content));
+    const ids = await this.rows<{ id: number; conversation_id: number; seq: number }>(
+      db,
+      `INSERT INTO messages (conversation_id, seq, rev, sender_id, content, client_id, created_at, search_text, search_words)
+       SELECT c, q, r, s, body, cid, t, st, (SELECT coalesce(array_agg(w), '{}') FROM jsonb_array_elements_text(sw) AS w)
+       FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::jsonb[])
+         AS v(c, q, r, s, body, cid, t, st, sw)
+       RETURNING id, conversation_id, seq`,
+      [
+        inserts.map((i) => i.ck),
+        inserts.map((i) => i.seq),
+        inserts.map((i) => i.rev),
+        inserts.map((i) => i.uk),
+        inserts.map((i) => toDbText(i.m.content)),
+        inserts.map((i) => toDbText(i.m.clientId)),
+        inserts.map((i) => i.m.createdAt),
+        search.map((s) => s.text),
+        search.map((s) => JSON.stringify(s.words)),
+      ],
+    );
+    const idOf = new Map(ids.map((r) => [`${r.conversation_id}:${r.seq}`, r.id]));
+    for (const i of inserts) {
+      const o = outcomes[i.index] as { message: MessageRecord };
+      o.message.id = encodeId('m', idOf.get(`${i.ck}:${i.seq}`) as number);
+    }
+    const b = [...bumped.entries()];
+    await db.query(
+      `UPDATE conversations c SET last_seq = v.q, last_rev = v.r, last_activity_at = v.at, activity = v.tick
+       FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(id, q, r, at, tick)
+       WHERE c.id = v.id`,
+      [b.map(([k]) => k), b.map(([, v]) => v.seq), b.map(([, v]) => v.rev), b.map(([, v]) => v.at), b.map(([, v]) => v.tick)],
+    );
+    // Sending moves the sender's own read and delivered markers to its seq
+    // (member rows in key order, as every writer of them).
+    const marks = [...senderMarks.values()].sort((x, y) => x.ck - y.ck || x.uk - y.uk);
+    await db.query(
+      `UPDATE members mb SET read_seq = GREATEST(mb.read_seq, v.q), delivered_seq = GREATEST(mb.delivered_seq, v.q)
+       FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(c, u, q)
+       WHERE mb.conversation_id = v.c AND mb.user_id = v.u`,
+      [marks.map((s) => s.ck), marks.map((s) => s.uk), marks.map((s) => s.seq)],
+    );
+    return outcomes;
+  }
+
+  async changeMessages(batch: readonly MessageChange[]): Promise<ChangeOutcome[]> {
+    if (batch.length === 0) return [];
+    return this.tx(async (db) => {
+      const mks = batch.map((c) => decodeId('m', c.messageId)).filter((k): k is number => k !== null);
+      // The conversations of the batch's messages, locked in id order.
+      if (mks.length) {
+        await db.query(
+          `SELECT id FROM conversations WHERE id IN (SELECT conversation_id FROM messages WHERE id = ANY($1::bigint[]))
+           ORDER BY id FOR UPDATE`,
+          [mks],
+        );
+      }
+      const outcomes: ChangeOutcome[] = [];
+      for (const c of batch) outcomes.push(await this.applyChange(db, c));
+      return outcomes;
+    });
+  }
+
+  private async applyChange(db: pg.PoolClient, c: MessageChange): Promise<ChangeOutcome> {
+    const mk = decodeId('m', c.messageId);
+    const uk = decodeId('u', c.userId);
+    if (mk === null || uk === null) return { kind: 'not_found' };
+    const row = await this.row<MessageRow>(db, `SELECT ${MSG_COLS} FROM messages WHERE id = $1`, [mk]);
+    if (!row || !(await this.row(db, 'SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2', [row.conversation_id, uk]))) {
+      return { kind: 'not_found' };
+    }
+    if (row.sender_id !== uk) return { kind: 'not_sender' };
+    if (row.deleted_at !== null) return c.kind === 'delete' ? { kind: 'unchanged', message: toMessageRecord(row) } : { kind: 'deleted' };
+    const bumped = await this.row<{ last_rev: number }>(db, 'UPDATE conversations SET last_rev = last_rev + 1 WHERE id = $1 RETURNING last_rev', [
+      row.conversation_id,
+    ]);
+    const rev = (bumped as { last_rev: number }).last_rev;
+    let updated: MessageRow | undefined;
+    if (c.kind === 'edit') {
+      const s = searchColumns(c.content);
+      updated = await this.row<MessageRow>(
+        db,
+        `UPDATE messages SET content = $1, edited_at = $2, rev = $3, search_text = $4, search_words = $5 WHERE id = $6 RETURNING ${MSG_COLS}`,
+        [toDbText(c.content), c.at, rev, s.text, s.words, mk],
+      );
+    } else {
+      // The text is erased from the row and from what search reads, not hidden.
+      updated = await this.row<MessageRow>(
+        db,
+        `UPDATE messages SET content = '', deleted_at = $1, rev = $2, search_text = '', search_words = '{}' WHERE id = $3 RETURNING ${MSG_COLS}`,
+        [c.at, rev, mk],
+      );
+    }
+    return { kind: 'changed', message: toMessageRecord(updated as MessageRow) };
+  }
+
+  async search(q: SearchQuery): Promise<SearchHit[]> {
+    const uk = decodeId('u', q.userId);
+    const ck = q.conversationId === undefined ? undefined : decodeId('c', q.conversationId);
+    if (uk === null || ck === null) return [];
+    const conditions = searchConditions(q.terms, 5);
+    if (!conditions) return [];
+    const scope =
+      ck !== undefined
+        ? 'm.conversation_id = $2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $2 AND user_id = $1)'
+        : 'm.conversation_id IN (SELECT conversation_id FROM members WHERE user_id = $1) AND $2::bigint IS NULL';
+    // The newest SEARCH_CANDIDATES matches, ranked by how often the terms
+    // occur for the text's length (lower is better, as BM25's sign in SQLite).
+    const rows = await this.rows<MessageRow & { score: number }>(
+      this.pool,
+      `WITH hits AS (
+         SELECT m.id, m.search_text FROM messages m
+         WHERE ${conditions.sql.join(' AND ')} AND m.deleted_at IS NULL AND ${scope}
+         ORDER BY m.id DESC LIMIT ${SEARCH_CANDIDATES}
+       ), scored AS (
+         SELECT h.id, -(SELECT sum((char_length(h.search_text) - char_length(replace(h.search_text, n, ''))) / char_length(n))
+                        FROM unnest($4::text[]) AS n)::float8 / ln(16 + char_length(h.search_text)) AS score
+         FROM hits h
+       )
+       SELECT ${M_MSG_COLS}, s.score FROM scored s JOIN messages m ON m.id = s.id
+       ORDER BY s.score, m.id DESC LIMIT $3`,
+      [uk, ck ?? null, q.limit, conditions.needles, ...conditions.params],
+    );
+    return rows.map((r) => ({ message: toMessageRecord(r), score: r.score }));
+  }
+
+  async history(conversationId: string, q: HistoryQuery): Promise<HistoryPage> {
+    const ck = decodeId('c', conversationId);
+    if (ck === null) return { messages: [], hasMore: false };
+    // One row more than asked tells whether there is more.
+    const n = q.limit + 1;
+    if ('after' in q) {
+      const rows = await this.rows<MessageRow>(
+        this.pool,
+        `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3`,
+        [ck, q.after, n],
+      );
+      return { messages: rows.slice(0, q.limit).map(toMessageRecord), hasMore: rows.length > q.limit };
+    }
+    const rows =
+      'before' in q
+        ? await this.rows<MessageRow>(
+            this.pool,
+            `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
+            [ck, q.before, n],
+          )
+        : await this.rows<MessageRow>(this.pool, `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2`, [ck, n]);
+    return { messages: rows.slice(0, q.limit).reverse().map(toMessageRecord), hasMore: rows.length > q.limit };
+  }
+
+  async messageById(id: string): Promise<MessageRecord | null> {
+    const k = decodeId('m', id);
+    if (k === null) return null;
+    const row = await this.row<MessageRow>(this.pool, `SELECT ${MSG_COLS} FROM messages WHERE id = $1`, [k]);
+    return row ? toMessageRecord(row) : null;
+  }
+
+  async changesSince(conversationId: string, afterRev: number, limit: number): Promise<MessageRecord[]> {
+    const ck = decodeId('c', conversationId);
+    if (ck === null) return [];
+    const rows = await this.rows<MessageRow>(
+      this.pool,
+      `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = $1 AND rev > $2 ORDER BY rev LIMIT $3`,
+      [ck, afterRev, limit],
+    );
+    return rows.map(toMessageRecord);
+  }
+
+  async unreadCounts(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const uk = decodeId('u', userId);
+    const wanted: { id: string; ck: number; after: number }[] = [];
+    for (const { conversationId, afterSeq } of markers) {
+      out.set(conversationId, 0);
+      const ck = decodeId('c', conversationId);
+      if (uk !== null && ck !== null) wanted.push({ id: conversationId, ck, after: afterSeq });
+    }
+    if (wanted.length === 0) return out;
+    // lastSeq − marker − deleted after the marker: own messages are never
+    // after one's read marker (sending moves it), so no per-message scan.
+    const rows = await this.rows<{ id: number; n: number }>(
+      this.pool,
+      `SELECT c.id, GREATEST(0, c.last_seq - v.after - (
+         SELECT count(*) FROM messages WHERE conversation_id = c.id AND seq > v.after AND deleted_at IS NOT NULL)) AS n
+       FROM unnest($1::bigint[], $2::bigint[]) AS v(id, after) JOIN conversations c ON c.id = v.id`,
+      [wanted.map((w) => w.ck), wanted.map((w) => w.after)],
+    );
+    const byKey = new Map(rows.map((r) => [r.id, r.n]));
+    for (const w of wanted) out.set(w.id, byKey.get(w.ck) ?? 0);
+    return out;
+  }
+
+  async lastMessages(conversations: readonly ConversationRecord[]): Promise<Map<string, MessageRecord>> {
+    const out = new Map<string, MessageRecord>();
+    const wanted = conversations.filter((c) => c.lastSeq > 0);
+    if (wanted.length === 0) return out;
+    const rows = await this.rows<MessageRow>(
+      this.pool,
+      `SELECT ${M_MSG_COLS} FROM unnest($1::bigint[], $2::bigint[]) AS v(c, q)
+       JOIN messages m ON m.conversation_id = v.c AND m.seq = v.q`,
+      [wanted.map((c) => decodeId('c', c.id)), wanted.map((c) => c.lastSeq)],
+    );
+    for (const r of rows) {
+      const message = toMessageRecord(r);
+      out.set(message.conversationId, message);
+    }
+    return out;
+  }
+}

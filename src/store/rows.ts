@@ -1,0 +1,96 @@
+/**
+ * Rows as both stores read them (integer keys, epoch-ms times, flags as 0/1)
+ * and their mapping to the Store's records with wire ids.
+ */
+import { decodeId, encodeId } from './ids.js';
+import type { ConversationRecord, MemberRecord, MessageRecord, UserRecord } from './store.js';
+
+export interface UserRow {
+  id: number;
+  username: string;
+  display_name: string;
+  password_hash: string;
+  created_at: number;
+  last_seen_at: number | null;
+}
+export interface ConversationRow {
+  id: number;
+  type: 'direct' | 'group';
+  title: string | null;
+  owner_id: number | null;
+  last_seq: number;
+  last_rev: number;
+  created_at: number;
+  last_activity_at: number;
+  activity: number;
+}
+export interface MemberRow {
+  conversation_id: number;
+  user_id: number;
+  joined_at: number;
+  delivered_seq: number;
+  read_seq: number;
+  archived: number;
+}
+export interface MessageRow {
+  id: number;
+  conversation_id: number;
+  seq: number;
+  rev: number;
+  sender_id: number;
+  content: string;
+  client_id: string | null;
+  created_at: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+}
+
+export const toUser = (r: UserRow): UserRecord => ({
+  id: encodeId('u', r.id),
+  username: r.username,
+  displayName: r.display_name,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+  lastSeenAt: r.last_seen_at,
+});
+export const toConversation = (r: ConversationRow): ConversationRecord => ({
+  id: encodeId('c', r.id),
+  type: r.type,
+  title: r.title,
+  ownerId: r.owner_id === null ? null : encodeId('u', r.owner_id),
+  lastSeq: r.last_seq,
+  lastRev: r.last_rev,
+  createdAt: r.created_at,
+  lastActivityAt: r.last_activity_at,
+  activity: r.activity,
+});
+export const toMember = (r: MemberRow): MemberRecord => ({
+  conversationId: encodeId('c', r.conversation_id),
+  userId: encodeId('u', r.user_id),
+  joinedAt: r.joined_at,
+  deliveredSeq: r.delivered_seq,
+  readSeq: r.read_seq,
+  archived: r.archived === 1,
+});
+export const toMessage = (r: MessageRow): MessageRecord => ({
+  id: encodeId('m', r.id),
+  conversationId: encodeId('c', r.conversation_id),
+  seq: r.seq,
+  rev: r.rev,
+  senderId: encodeId('u', r.sender_id),
+  content: r.content,
+  clientId: r.client_id,
+  createdAt: r.created_at,
+  editedAt: r.edited_at,
+  deletedAt: r.deleted_at,
+});
+
+/** Keys of the ids that decode; ids that cannot exist are dropped. */
+export function keys(kind: 'u' | 'c', ids: readonly string[]): number[] {
+  const out: number[] = [];
+  for (const id of ids) {
+    const k = decodeId(kind, id);
+    if (k !== null) out.push(k);
+  }
+  return out;
+}
