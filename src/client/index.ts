@@ -1,2 +1,3 @@
 export { ParleyClient, ParleyError, type ConnectionState, type ParleyClientOptions } from './parley-client.js';
 export { MessageStore, type ConversationTimeline, type PendingMessage } from './message-store.js';
+export { SyncCursors } from './sync-cursors.js';

@@ -23,7 +23,8 @@ describe('MessageStore', () => {
     s.apply([msg(3), msg(1)]);
     s.apply([msg(2), msg(3), msg(1)]);
     expect(s.timeline('c1').messages.map((m) => m.seq)).toEqual([1, 2, 3]);
-    expect(s.lastRev('c1')).toBe(3);
+    expect(s.holds('c1')).toBe(true);
+    expect(s.holds('c2')).toBe(false);
   });
 
   it('never lets an older revision overwrite a newer one', () => {

@@ -23,8 +23,6 @@ export interface ConversationTimeline {
 interface ConversationState {
   bySeq: Map<number, Message>;
   pending: Map<string, PendingMessage>;
-  /** Highest rev applied from any source. */
-  lastRev: number;
 }
 
 /**
@@ -39,7 +37,7 @@ export class MessageStore {
 
   private state(conversationId: string): ConversationState {
     let s = this.conversations.get(conversationId);
-    if (!s) this.conversations.set(conversationId, (s = { bySeq: new Map(), pending: new Map(), lastRev: 0 }));
+    if (!s) this.conversations.set(conversationId, (s = { bySeq: new Map(), pending: new Map() }));
     return s;
   }
 
@@ -54,7 +52,6 @@ export class MessageStore {
         changed = true;
       }
       if (m.clientId !== null && s.pending.delete(m.clientId)) changed = true;
-      if (m.rev > s.lastRev) s.lastRev = m.rev;
     }
     return changed;
   }
@@ -86,9 +83,13 @@ export class MessageStore {
     return changed;
   }
 
-  /** The highest rev applied in a conversation (0 for none). */
-  lastRev(conversationId: string): number {
-    return this.conversations.get(conversationId)?.lastRev ?? 0;
+  /**
+   * Whether any stored message of the conversation is held. (The highest rev
+   * held is no sync cursor: live changes arrive out of rev order; see
+   * SyncCursors.)
+   */
+  holds(conversationId: string): boolean {
+    return (this.conversations.get(conversationId)?.bySeq.size ?? 0) > 0;
   }
 
   timeline(conversationId: string): ConversationTimeline {

@@ -4,6 +4,7 @@ import type { WireError } from '../protocol/errors.js';
 import type { AuthResponse, HistoryResponse, SearchResponse } from '../protocol/http.js';
 import type { Conversation, Message, User } from '../protocol/models.js';
 import { MessageStore } from './message-store.js';
+import { SyncCursors } from './sync-cursors.js';
 
 /** An error the server answered (HTTP or ack), or a network failure (`code: 'network'`). */
 export class ParleyError extends Error {
@@ -87,6 +88,8 @@ export class ParleyClient {
   version = 0;
 
   private readonly socket: AppSocket;
+  /** Where `sync` resumes, per conversation: moved only over revs seen without a hole, and by sync answers. */
+  private readonly cursors = new SyncCursors();
   private readonly outbox: OutboxEntry[] = [];
   private readonly listeners = new Set<() => void>();
   private everConnected = false;
@@ -170,6 +173,8 @@ export class ParleyClient {
   }
 
   private putConversation(c: Conversation): void {
+    // Holding none of its messages, anything loaded later is at least as fresh as this snapshot.
+    if (!this.messages.holds(c.id)) this.cursors.startAt(c.id, c.lastRev);
     this.conversations.set(c.id, c);
     for (const u of c.members) {
       this.online.set(u.id, u.online);
@@ -275,14 +280,14 @@ export class ParleyClient {
 
   async edit(messageId: string, content: string): Promise<Message> {
     const { message } = await this.call('message:edit', { messageId, content });
-    this.messages.apply([message]);
+    this.applyChange(message);
     this.changed();
     return message;
   }
 
   async remove(messageId: string): Promise<Message> {
     const { message } = await this.call('message:delete', { messageId });
-    this.messages.apply([message]);
+    this.applyChange(message);
     this.changed();
     return message;
   }
@@ -343,7 +348,7 @@ export class ParleyClient {
       this.call('message:send', { conversationId: entry.conversationId, content: entry.content, clientId: entry.clientId }).then(
         ({ message }) => {
           this.outbox.splice(this.outbox.indexOf(entry), 1);
-          this.messages.apply([message]);
+          this.applyChange(message);
           this.bumpConversation(message);
           this.changed();
         },
@@ -362,6 +367,16 @@ export class ParleyClient {
     }
   }
 
+  /**
+   * A live change (an event, or the ack of this client's own send, edit or
+   * deletion): applied, and its rev noted for the sync cursor. History pages
+   * and snapshots are applied directly: they move no cursor.
+   */
+  private applyChange(m: Message): void {
+    this.messages.apply([m]);
+    this.cursors.saw(m.conversationId, m.rev);
+  }
+
   private bumpConversation(m: Message): void {
     const c = this.conversations.get(m.conversationId);
     if (!c) return;
@@ -377,18 +392,28 @@ export class ParleyClient {
 
   /**
    * After a reconnect: every change missed, through `sync` pages, before the
-   * outbox sends again. Cursors move only from sync answers.
+   * outbox sends again. The cursors sent are SyncCursors', never the highest
+   * rev seen: live changes arrive out of rev order (protocol.md, the sync cursor).
    */
   private async catchUp(): Promise<void> {
     this.connection = 'syncing';
     this.changed();
     try {
       const cursors: Record<string, number> = {};
-      for (const id of this.messages.knownConversations()) if (this.conversations.has(id)) cursors[id] = this.messages.lastRev(id);
+      for (const id of this.conversations.keys()) {
+        // Messages held with nothing known of their revs (loaded before the conversation was listed): from the start.
+        const from = this.cursors.syncFrom(id) ?? (this.messages.holds(id) ? 0 : undefined);
+        if (from !== undefined) cursors[id] = from;
+      }
       for (let page = 0; page < 1000; page++) {
         const ack: Omit<SyncAck, 'ok'> = await this.call('sync', { cursors, limit: 500 });
         this.messages.apply(ack.messages);
-        for (const m of ack.messages) if (m.conversationId in cursors && m.rev > (cursors[m.conversationId] ?? 0)) cursors[m.conversationId] = m.rev;
+        const highest = new Map<string, number>();
+        for (const m of ack.messages) highest.set(m.conversationId, Math.max(highest.get(m.conversationId) ?? 0, m.rev));
+        for (const [id, sent] of Object.entries(cursors)) {
+          this.cursors.synced(id, sent, highest.get(id));
+          cursors[id] = this.cursors.syncFrom(id) ?? sent;
+        }
         if (!ack.hasMore) break;
       }
       await this.refreshConversations();
@@ -436,7 +461,7 @@ export class ParleyClient {
       this.changed();
     });
     s.on('message:new', ({ message }) => {
-      this.messages.apply([message]);
+      this.applyChange(message);
       this.bumpConversation(message);
       this.typing.get(message.conversationId)?.delete(message.senderId);
       this.changed();
@@ -446,7 +471,7 @@ export class ParleyClient {
       }
     });
     s.on('message:updated', ({ message }) => {
-      this.messages.apply([message]);
+      this.applyChange(message);
       const c = this.conversations.get(message.conversationId);
       if (c?.lastMessage?.id === message.id) this.conversations.set(c.id, { ...c, lastMessage: message });
       this.changed();
@@ -484,6 +509,7 @@ export class ParleyClient {
     s.on('conversation:removed', ({ conversationId }) => {
       this.conversations.delete(conversationId);
       this.messages.drop(conversationId);
+      this.cursors.drop(conversationId);
       this.changed();
     });
   }

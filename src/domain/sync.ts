@@ -7,8 +7,9 @@ import { StatusOracle } from './status.js';
 import { messageView } from './views.js';
 
 /**
- * Offline catch-up. A cursor is the highest `rev` a client applied in a
- * conversation; the answer holds every message changed after it, once, in its
+ * Offline catch-up. A cursor is the `rev` up to which a client applied every
+ * change of a conversation (not the highest it saw: live events arrive out of
+ * rev order); the answer holds every message changed after it, once, in its
  * latest state, ascending by rev, at most `limit` in all (`hasMore` says to
  * call again with the advanced cursors). The database is the history: a client
  * away for a year pages through like one away for a minute.
