@@ -9,7 +9,7 @@ import { AccountService } from './domain/accounts.js';
 import { ConversationService } from './domain/conversations.js';
 import { MembershipCache } from './domain/membership.js';
 import { MessageService } from './domain/messages.js';
-import { Presence, PresenceService } from './domain/presence.js';
+import { Presence, PresenceService, type PresenceRegistry } from './domain/presence.js';
 import { ReceiptService } from './domain/receipts.js';
 import { SearchService } from './domain/search.js';
 import { SyncService } from './domain/sync.js';
@@ -18,9 +18,11 @@ import { WebhookNotifier, type WebhookOptions } from './notify/webhook.js';
 import { TokenService } from './domain/tokens.js';
 import type { EventSink } from './domain/events.js';
 import { SocketFanout, type ParleyServer } from './fanout/fanout.js';
+import { broadcastInvalidation, connectRedis, type RedisLink } from './fanout/cluster.js';
 import { createMetrics } from './metrics.js';
 import type { Store } from './store/store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { PostgresStore } from './store/postgres/postgres-store.js';
 import type { Services } from './transport/context.js';
 import { authRoutes } from './transport/http/auth-routes.js';
 import { conversationRoutes } from './transport/http/conversation-routes.js';
@@ -49,10 +51,23 @@ export interface Parley {
   close(): Promise<void>;
 }
 
-/** The one place where the store (and, later, the cluster adapter) is chosen. */
-function createStore(config: Config, log: FastifyBaseLogger): Store {
+/** The one place where the store is chosen: PostgreSQL when DATABASE_URL is set, else SQLite. */
+async function createStore(config: Config, log: FastifyBaseLogger): Promise<Store> {
+  if (config.databaseUrl) {
+    return PostgresStore.open({
+      url: config.databaseUrl,
+      poolSize: config.databasePoolSize,
+      onError: (err) => log.error({ err, component: 'postgres' }, 'idle database connection failed'),
+    });
+  }
   return new SqliteStore({ file: config.dbPath, onIndexError: (message) => log.error({ component: 'search-index' }, message) });
 }
+
+/**
+ * With several nodes, a cached membership is also reread after this long, a
+ * bound on staleness should an invalidation from another node be lost.
+ */
+const CLUSTER_MEMBERSHIP_MAX_AGE_MS = 30_000;
 
 /** Composition root: wires store, domain, fan-out and transports from a config. */
 export interface AppOptions {
@@ -78,13 +93,42 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   );
 
   const tokens = new TokenService(resolveJwtSecret(config.jwtSecret, config.dataDir), config.tokenTtlSeconds);
-  const store = createStore(config, http.log);
+  const store = await createStore(config, http.log);
+  // One node, or several sharing Redis: the adapter, presence and the
+  // membership invalidations are chosen here, together.
+  let redis: RedisLink | undefined;
+  let membership!: MembershipCache;
+  try {
+    redis = config.redisUrl
+      ? await connectRedis({
+          url: config.redisUrl,
+          prefix: config.redisPrefix,
+          onError: (err, what) => http.log.warn({ err, component: what }, 'redis error'),
+          onReconnect: () => {
+            http.log.info('redis is back: cached memberships are reread');
+            membership.clear();
+          },
+        })
+      : undefined;
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const { registry, metrics } = createMetrics(store);
-  const presence = new Presence();
-  const membership = new MembershipCache(store);
+  const presence: PresenceRegistry = redis?.presence ?? new Presence();
 
   const corsOrigins = config.corsOrigin.split(',').map((o) => o.trim()).filter(Boolean);
   const io = createSocketServer(http.server, corsOrigins);
+  membership = new MembershipCache(
+    store,
+    redis
+      ? {
+          broadcast: broadcastInvalidation(io, (err) => http.log.warn({ err }, 'a node did not confirm a membership invalidation')),
+          maxAgeMs: CLUSTER_MEMBERSHIP_MAX_AGE_MS,
+        }
+      : {},
+  );
+  redis?.attach(io, membership);
   const events: EventSink = new SocketFanout(io);
 
   const notifier = config.notifyWebhookUrl
@@ -108,6 +152,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       now,
       presence,
       notifier,
+      onNotifyError: (err) => http.log.error({ err }, 'offline notification skipped: presence unknown'),
       onCommit: (stored, seconds) => {
         metrics.messagesStored.inc(stored);
         metrics.commitBatch.observe(stored);
@@ -124,11 +169,12 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       now,
       onError: (err) => http.log.error({ err }, 'presence announcement failed'),
     }),
-    store,
+    dependencies: [{ name: 'database', ping: () => store.ping() }, ...(redis ? [{ name: 'redis', ping: () => redis.ping() }] : [])],
     metrics,
     registry,
     now,
   };
+  presence.onOrphans = (userIds) => void services.presence.orphaned(userIds);
 
   // Security headers, with a policy that lets the web client load only its
   // own scripts and talk only to this server (HTTP and WebSocket). Helmet's
@@ -196,6 +242,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         // 4. Last, what writes after requests: presence, notifications, then the database.
         await services.presence.settled();
         await notifier?.close();
+        await redis?.close();
         await store.close();
       })();
       return closing;

@@ -21,6 +21,10 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       dataDir: path.resolve('data'),
       dbPath: path.join(path.resolve('data'), 'parley.db'),
+      databaseUrl: '',
+      databasePoolSize: 10,
+      redisUrl: '',
+      redisPrefix: 'parley',
       jwtSecret: '',
       tokenTtlSeconds: 30 * 24 * 3600,
       scryptCost: 32768,
@@ -40,6 +44,10 @@ describe('loadConfig', () => {
       HOST: '0.0.0.0',
       DATA_DIR: '/srv/parley',
       DB: '/var/db/chat.sqlite',
+      DATABASE_URL: 'postgres://parley:pw@db.internal:5432/parley',
+      DATABASE_POOL_SIZE: '25',
+      REDIS_URL: 'redis://cache.internal:6379',
+      REDIS_PREFIX: 'chat-eu',
       JWT_SECRET: secret,
       TOKEN_TTL_SECONDS: '3600',
       SCRYPT_COST: '1024',
@@ -54,6 +62,10 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       dataDir: '/srv/parley',
       dbPath: '/var/db/chat.sqlite',
+      databaseUrl: 'postgres://parley:pw@db.internal:5432/parley',
+      databasePoolSize: 25,
+      redisUrl: 'redis://cache.internal:6379',
+      redisPrefix: 'chat-eu',
       jwtSecret: secret,
       tokenTtlSeconds: 3600,
       scryptCost: 1024,
@@ -63,6 +75,13 @@ describe('loadConfig', () => {
       notifyWebhookSecret: 'hook-secret',
       shutdownTimeoutMs: 0,
     });
+  });
+
+  it('refuses a DATABASE_URL or REDIS_URL of another scheme, and Redis without PostgreSQL, naming them', () => {
+    expect(failure({ DATABASE_URL: 'mysql://x/y' })).toMatch(/DATABASE_URL must be a postgres:\/\/ URL/);
+    expect(failure({ DATABASE_URL: 'postgres://x/y', REDIS_URL: 'http://x' })).toMatch(/REDIS_URL must be a redis:\/\/ URL/);
+    expect(failure({ REDIS_URL: 'redis://x:6379' })).toMatch(/REDIS_URL needs DATABASE_URL/);
+    expect(failure({ DATABASE_POOL_SIZE: '0' })).toMatch(/DATABASE_POOL_SIZE/);
   });
 
   it('puts the database in DATA_DIR unless DB says otherwise, both made absolute', () => {

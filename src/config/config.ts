@@ -15,6 +15,10 @@ const SETTINGS = {
   host: { env: 'HOST', schema: Type.String({ minLength: 1 }), default: '127.0.0.1', doc: 'Interface to listen on; 0.0.0.0 to expose.' },
   dataDir: { env: 'DATA_DIR', schema: Type.String({ minLength: 1 }), default: './data', doc: 'Directory for the SQLite database and the generated JWT secret.' },
   dbPath: { env: 'DB', schema: Type.String(), default: '', doc: 'SQLite file; default DATA_DIR/parley.db. The search index is kept beside it (parley.search.db).' },
+  databaseUrl: { env: 'DATABASE_URL', schema: Type.String(), default: '', doc: 'postgres://user:password@host:port/db selects the PostgreSQL store (for several nodes); unset: SQLite.' },
+  databasePoolSize: { env: 'DATABASE_POOL_SIZE', schema: Type.Integer({ minimum: 1, maximum: 1000 }), default: 10, doc: 'Most PostgreSQL connections one node opens.' },
+  redisUrl: { env: 'REDIS_URL', schema: Type.String(), default: '', doc: 'redis://host:port turns on cross-node fan-out, presence and cache invalidation (needs DATABASE_URL).' },
+  redisPrefix: { env: 'REDIS_PREFIX', schema: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' }), default: 'parley', doc: 'Starts every Redis key and channel of the deployment (several may share one Redis).' },
   jwtSecret: { env: 'JWT_SECRET', schema: Type.String(), default: '', doc: 'Secret that signs tokens (32+ characters). Unset: one is generated once and kept in DATA_DIR/jwt-secret.' },
   tokenTtlSeconds: { env: 'TOKEN_TTL_SECONDS', schema: Type.Integer({ minimum: 60 }), default: 30 * 24 * 3600, doc: 'Lifetime of an issued token (default 30 days).' },
   scryptCost: { env: 'SCRYPT_COST', schema: Type.Integer({ minimum: 1024 }), default: 32768, doc: 'scrypt N for password hashes (a power of two; memory = 128·N·8 bytes).' },
@@ -64,6 +68,12 @@ export function loadConfig(env: Record<string, string | undefined> = {}, overrid
   if (cfg.notifyWebhookUrl && !/^https?:\/\/\S+$/.test(cfg.notifyWebhookUrl)) {
     throw new ConfigError('invalid configuration: NOTIFY_WEBHOOK_URL must be an http(s) URL');
   }
+  if (cfg.databaseUrl && !/^postgres(ql)?:\/\/\S+$/.test(cfg.databaseUrl)) {
+    throw new ConfigError('invalid configuration: DATABASE_URL must be a postgres:// URL');
+  }
+  if (cfg.redisUrl && !/^rediss?:\/\/\S+$/.test(cfg.redisUrl)) throw new ConfigError('invalid configuration: REDIS_URL must be a redis:// URL');
+  // Several nodes on one SQLite file cannot work: each would be a cluster of one.
+  if (cfg.redisUrl && !cfg.databaseUrl) throw new ConfigError('invalid configuration: REDIS_URL needs DATABASE_URL (nodes share PostgreSQL)');
   if ((cfg.scryptCost & (cfg.scryptCost - 1)) !== 0) throw new ConfigError('invalid configuration: SCRYPT_COST must be a power of two');
   if (cfg.jwtSecret && cfg.jwtSecret.length < 32) throw new ConfigError('invalid configuration: JWT_SECRET must be at least 32 characters');
   return Object.freeze(cfg);

@@ -3,14 +3,14 @@ import type { User } from '../protocol/models.js';
 import { UniqueViolation, type Store, type UserRecord } from '../store/store.js';
 import { DomainError, notFound } from './errors.js';
 import { PasswordHasher } from './passwords.js';
-import type { Presence } from './presence.js';
+import type { PresenceRegistry } from './presence.js';
 import type { TokenService } from './tokens.js';
 import { userView } from './views.js';
 
 export interface AccountDeps {
   store: Store;
   tokens: TokenService;
-  presence: Presence;
+  presence: PresenceRegistry;
   scryptCost: number;
   now: () => number;
 }
@@ -28,8 +28,13 @@ export class AccountService {
     );
   }
 
-  view(u: UserRecord): User {
-    return userView(u, this.d.presence);
+  async view(u: UserRecord): Promise<User> {
+    return userView(u, await this.d.presence.onlineAmong([u.id]));
+  }
+
+  private async views(users: readonly UserRecord[]): Promise<User[]> {
+    const online = await this.d.presence.onlineAmong(users.map((u) => u.id));
+    return users.map((u) => userView(u, online));
   }
 
   async register(body: RegisterBody): Promise<AuthResponse> {
@@ -48,7 +53,7 @@ export class AccountService {
       if (e instanceof UniqueViolation) throw usernameTaken();
       throw e;
     }
-    return { user: this.view(user), token: this.d.tokens.issue(user.id) };
+    return { user: await this.view(user), token: this.d.tokens.issue(user.id) };
   }
 
   async login(body: LoginBody): Promise<AuthResponse> {
@@ -59,7 +64,7 @@ export class AccountService {
       throw badCredentials();
     }
     if (!(await this.hasher.verify(body.password, user.passwordHash))) throw badCredentials();
-    return { user: this.view(user), token: this.d.tokens.issue(user.id) };
+    return { user: await this.view(user), token: this.d.tokens.issue(user.id) };
   }
 
   /** The user a bearer token stands for and when the token expires (epoch ms), or null. */
@@ -85,7 +90,7 @@ export class AccountService {
   async search(q: string | undefined, limit: number): Promise<User[]> {
     const prefix = (q ?? '').trim();
     const users = await this.d.store.searchUsers(prefix, limit);
-    return users.map((u) => this.view(u));
+    return this.views(users);
   }
 }
 

@@ -5,14 +5,14 @@ import { LIMITS } from '../protocol/limits.js';
 import { forbidden, notFound, validation } from './errors.js';
 import type { EventSink } from './events.js';
 import type { ConversationMembers, MembershipCache } from './membership.js';
-import type { Presence } from './presence.js';
+import type { PresenceRegistry } from './presence.js';
 import { StatusOracle } from './status.js';
 import { conversationView } from './views.js';
 
 export interface ConversationDeps {
   store: Store;
   membership: MembershipCache;
-  presence: Presence;
+  presence: PresenceRegistry;
   events: EventSink;
   now: () => number;
 }
@@ -101,7 +101,7 @@ export class ConversationService {
       createdAt: this.d.now(),
     });
     if (created) {
-      this.d.membership.invalidate(conversation.id);
+      await this.d.membership.invalidate(conversation.id);
       await this.announce(conversation.id, memberIds, 'conversation:new');
     }
     return { conversation: await this.viewFor(conversation.id, creatorId), created };
@@ -143,7 +143,7 @@ export class ConversationService {
     if (c.members.has(userId)) return { conversation: await this.viewFor(conversationId, actorId), added: false };
     if (!(await this.d.store.userById(userId))) throw notFound('No such user.');
     const added = await this.d.store.addMember(conversationId, userId, this.d.now());
-    this.d.membership.invalidate(conversationId);
+    await this.d.membership.invalidate(conversationId);
     if (added) {
       await this.announce(conversationId, [userId], 'conversation:new');
       await this.announce(conversationId, c.members, 'conversation:updated');
@@ -155,7 +155,7 @@ export class ConversationService {
     const c = await this.requireMember(conversationId, actorId);
     checkCanRemoveMember(c, actorId, userId);
     await this.d.store.removeMember(conversationId, userId);
-    this.d.membership.invalidate(conversationId);
+    await this.d.membership.invalidate(conversationId);
     this.d.events.unsubscribe(userId, conversationId);
     this.d.events.toUsers([userId], 'conversation:removed', { conversationId });
     const remaining = [...c.members].filter((id) => id !== userId);
@@ -220,8 +220,9 @@ export class ConversationService {
       lastMessage: lastMessages.get(conversationId) ?? null,
       status: new StatusOracle(members),
     };
+    const online = await this.d.presence.onlineAmong(members.map((m) => m.userId));
     for (const { viewer, unreadCount, userIds } of groups.values()) {
-      const view = conversationView({ ...shared, viewer, unreadCount }, this.d.presence);
+      const view = conversationView({ ...shared, viewer, unreadCount }, online);
       this.d.events.toUsers(userIds, event, { conversation: view });
     }
   }
@@ -246,13 +247,15 @@ export class ConversationService {
       const viewer = members.find((m) => m.userId === viewerId);
       if (viewer) visible.push({ conversation, viewer, members });
     }
-    const [lastMessages, unread, users] = await Promise.all([
+    const memberIds = [...new Set(memberRows.map((m) => m.userId))];
+    const [lastMessages, unread, users, online] = await Promise.all([
       this.d.store.lastMessages(visible.map((v) => v.conversation)),
       this.d.store.unreadCounts(
         viewerId,
         visible.map((v) => ({ conversationId: v.conversation.id, afterSeq: v.viewer.readSeq })),
       ),
-      this.d.store.usersByIds([...new Set(memberRows.map((m) => m.userId))]),
+      this.d.store.usersByIds(memberIds),
+      this.d.presence.onlineAmong(memberIds),
     ]);
     const usersById = new Map<string, UserRecord>(users.map((u) => [u.id, u]));
     return visible.map(({ conversation, viewer, members }) =>
@@ -266,7 +269,7 @@ export class ConversationService {
           unreadCount: unread.get(conversation.id) ?? 0,
           status: new StatusOracle(members),
         },
-        this.d.presence,
+        online,
       ),
     );
   }

@@ -12,25 +12,50 @@ export interface ConversationMembers {
   members: ReadonlySet<string>;
 }
 
+export interface MembershipCacheOptions {
+  /** Most conversations kept. */
+  capacity?: number;
+  /**
+   * Tells every other node to forget a conversation, resolving once they
+   * did (several nodes: fanout/cluster.ts); none for one process.
+   */
+  broadcast?: (conversationId: string) => Promise<void>;
+  /**
+   * Entries older than this are read again: a bound on staleness should an
+   * invalidation from another node be lost (Redis down). Default: no bound.
+   */
+  maxAgeMs?: number;
+  now?: () => number;
+}
+
 /**
  * Membership of conversations, read on every send and every fan-out, kept in
- * memory (LRU-bounded) and invalidated by every membership write. A load that
- * races an invalidation is not cached, so a stale member list never sticks.
+ * memory (LRU-bounded) and invalidated by every membership write, on every
+ * node before the write is answered. A load that races an invalidation is
+ * not cached, so a stale member list never sticks.
  */
 export class MembershipCache {
-  private readonly entries = new Map<string, ConversationMembers>();
+  private readonly entries = new Map<string, ConversationMembers & { loadedAt: number }>();
   private readonly generation = new Map<string, number>();
   private epoch = 0;
 
+  private readonly capacity: number;
+  private readonly now: () => number;
+
   constructor(
     private readonly store: Store,
-    private readonly capacity = 50_000,
-  ) {}
+    private readonly opts: MembershipCacheOptions = {},
+  ) {
+    this.capacity = opts.capacity ?? 50_000;
+    this.now = opts.now ?? Date.now;
+  }
 
   /** The conversation's members, or null when there is no such conversation. */
   async get(conversationId: string): Promise<ConversationMembers | null> {
     const hit = this.entries.get(conversationId);
-    if (hit) {
+    if (hit && this.opts.maxAgeMs !== undefined && this.now() - hit.loadedAt > this.opts.maxAgeMs) {
+      this.entries.delete(conversationId);
+    } else if (hit) {
       // refresh its place in the LRU order
       this.entries.delete(conversationId);
       this.entries.set(conversationId, hit);
@@ -43,7 +68,8 @@ export class MembershipCache {
       this.store.members(conversationId),
     ]);
     if (!conversation) return null;
-    const loaded: ConversationMembers = {
+    const loaded = {
+      loadedAt: this.now(),
       id: conversation.id,
       type: conversation.type,
       ownerId: conversation.ownerId,
@@ -59,8 +85,21 @@ export class MembershipCache {
     return loaded;
   }
 
-  /** Forget a conversation after a write to its membership or ownership. */
-  invalidate(conversationId: string): void {
+  /** After a write to a conversation's membership or ownership: every node forgets it, then this resolves. */
+  async invalidate(conversationId: string): Promise<void> {
+    this.forget(conversationId);
+    await this.opts.broadcast?.(conversationId);
+  }
+
+  /** Forgets everything (after a time in which invalidations may have been missed). */
+  clear(): void {
+    this.entries.clear();
+    this.generation.clear();
+    this.epoch++;
+  }
+
+  /** Forgets a conversation here (this node's part of an invalidation). */
+  forget(conversationId: string): void {
     this.entries.delete(conversationId);
     this.generation.set(conversationId, (this.generation.get(conversationId) ?? 0) + 1);
     if (this.generation.size > this.capacity) {

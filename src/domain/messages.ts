@@ -11,7 +11,7 @@ import type { ConversationMembers, MembershipCache } from './membership.js';
 import { StatusOracle } from './status.js';
 import { messageView } from './views.js';
 import type { OfflineNotifier } from './notifier.js';
-import type { Presence } from './presence.js';
+import type { PresenceRegistry } from './presence.js';
 
 export interface MessageDeps {
   store: Store;
@@ -22,8 +22,10 @@ export interface MessageDeps {
   maxBatch?: number;
   maxPending?: number;
   /** Who is online, to tell offline members through the notifier. */
-  presence?: Presence;
+  presence?: PresenceRegistry;
   notifier?: OfflineNotifier;
+  /** Told when who is offline could not be known (no notification went out). */
+  onNotifyError?: (err: unknown) => void;
   /** Told of every committed batch: its size and how long the commit took. */
   onCommit?: (stored: number, seconds: number) => void;
 }
@@ -129,12 +131,21 @@ export class MessageService {
     return message;
   }
 
+  /**
+   * Members with no socket on any node hear of the message through the
+   * notifier: only the node that committed it asks, so each is told once.
+   */
   private notifyOffline(message: MessageRecord, members: readonly string[]): void {
     const { notifier, presence } = this.d;
     if (!notifier || !presence) return;
-    const offline: string[] = [];
-    for (const userId of members) if (userId !== message.senderId && !presence.isOnline(userId)) offline.push(userId);
-    if (offline.length) notifier.notify(message, offline);
+    const others = members.filter((userId) => userId !== message.senderId);
+    presence.onlineAmong(others).then(
+      (online) => {
+        const offline = others.filter((userId) => !online.has(userId));
+        if (offline.length) notifier.notify(message, offline);
+      },
+      (err: unknown) => this.d.onNotifyError?.(err),
+    );
   }
 
   /** Resolves once every send and change accepted so far is committed (for shutdown). */

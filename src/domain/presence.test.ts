@@ -36,7 +36,7 @@ describe('PresenceService', () => {
     expect(announced).toEqual([{ userId: 'u1', online: true, to: ['u2', 'u3'] }]);
     await service.disconnected('u1');
     expect(announced.map((a) => a.online)).toEqual([true, false]);
-    expect(service.presence.isOnline('u1')).toBe(false);
+    expect(await service.presence.onlineAmong(['u1'])).toEqual(new Set());
   });
 
   it('never announces the same state twice in a row, however quick the comings and goings', async () => {

@@ -4,21 +4,42 @@ import type { EventSink } from './events.js';
 import { iso } from './views.js';
 
 /**
- * Who is online on this node: a user is online while at least one of their
- * sockets is connected. (Across nodes, the cluster issue shares these counts.)
+ * Who is online: a user is online while at least one of their sockets is
+ * connected, on any node. One process keeps the counts itself (Presence); a
+ * cluster shares them (fanout/redis-presence.ts). Either decides, for the
+ * whole deployment, which changes are announced, so each is announced once.
  */
-export class Presence {
-  private readonly sockets = new Map<string, number>();
+export interface PresenceRegistry {
+  /** Counts a socket of the user on this node; true when it is the user's first here. */
+  add(userId: string): Promise<boolean>;
+  /** Counts a socket gone; true when it was the user's last here. */
+  remove(userId: string): Promise<boolean>;
+  /**
+   * Compares whether the user is online now with what was last announced of
+   * them, records the difference as announced, and answers it: true (announce
+   * online), false (announce offline), or null (nothing to say).
+   */
+  settle(userId: string): Promise<boolean | null>;
+  /** Which of these users are online now. */
+  onlineAmong(userIds: Iterable<string>): Promise<Set<string>>;
+  /** Users whose presence may have changed without a socket event here (a node died): settle them. */
+  onOrphans?: (userIds: readonly string[]) => void;
+  close(): Promise<void>;
+}
 
-  /** Counts a new socket; true when it is the user's first. */
-  connected(userId: string): boolean {
+/** The registry of one process: counts in memory. */
+export class Presence implements PresenceRegistry {
+  private readonly sockets = new Map<string, number>();
+  /** Users whose last announcement said online. */
+  private readonly announcedOnline = new Set<string>();
+
+  async add(userId: string): Promise<boolean> {
     const n = (this.sockets.get(userId) ?? 0) + 1;
     this.sockets.set(userId, n);
     return n === 1;
   }
 
-  /** Counts a socket gone; true when it was the user's last. */
-  disconnected(userId: string): boolean {
+  async remove(userId: string): Promise<boolean> {
     const n = (this.sockets.get(userId) ?? 0) - 1;
     if (n > 0) {
       this.sockets.set(userId, n);
@@ -28,9 +49,25 @@ export class Presence {
     return true;
   }
 
+  async settle(userId: string): Promise<boolean | null> {
+    const online = this.sockets.has(userId);
+    if (online === this.announcedOnline.has(userId)) return null;
+    if (online) this.announcedOnline.add(userId);
+    else this.announcedOnline.delete(userId);
+    return online;
+  }
+
+  async onlineAmong(userIds: Iterable<string>): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const id of userIds) if (this.sockets.has(id)) out.add(id);
+    return out;
+  }
+
   isOnline(userId: string): boolean {
     return this.sockets.has(userId);
   }
+
+  async close(): Promise<void> {}
 }
 
 /**
@@ -42,8 +79,6 @@ export class Presence {
  */
 export class PresenceService {
   private readonly chains = new Map<string, Promise<void>>();
-  /** Users whose last announcement said online. */
-  private readonly announcedOnline = new Set<string>();
   /**
    * Last-seen times are group-committed: a burst of connections (a server
    * restart brings every client back at once) costs one transaction per
@@ -53,7 +88,7 @@ export class PresenceService {
   private readonly lastSeen: GroupCommitQueue<{ userId: string; at: number }, void>;
 
   constructor(
-    readonly presence: Presence,
+    readonly presence: PresenceRegistry,
     private readonly d: {
       store: Pick<Store, 'setLastSeen' | 'contactsOf'>;
       events: EventSink;
@@ -71,16 +106,36 @@ export class PresenceService {
     );
   }
 
+  /** Socket counts being written to the registry (settled() waits for them too). */
+  private readonly counting = new Set<Promise<void>>();
+
   connected(userId: string): Promise<void> {
-    return this.presence.connected(userId) ? this.transition(userId) : Promise.resolve();
+    return this.count(this.presence.add(userId), userId);
   }
 
   disconnected(userId: string): Promise<void> {
-    return this.presence.disconnected(userId) ? this.transition(userId) : Promise.resolve();
+    return this.count(this.presence.remove(userId), userId);
+  }
+
+  /** A socket counted: on the user's first or last here, a transition. */
+  private count(counted: Promise<boolean>, userId: string): Promise<void> {
+    const done = counted.then(
+      (edge) => (edge ? this.transition(userId) : undefined),
+      (err: unknown) => this.d.onError(err),
+    );
+    this.counting.add(done);
+    void done.finally(() => this.counting.delete(done));
+    return done;
+  }
+
+  /** Users whose node went away: each is settled as after their last socket here. */
+  orphaned(userIds: readonly string[]): Promise<void> {
+    return Promise.all(userIds.map((u) => this.transition(u))).then(() => undefined);
   }
 
   /** Resolves when every announcement started so far is done. */
   async settled(): Promise<void> {
+    await Promise.all(this.counting);
     await Promise.all(this.chains.values());
   }
 
@@ -94,11 +149,10 @@ export class PresenceService {
       // users') is reported, and the announcement still goes out.
       await this.lastSeen.enqueue({ userId, at }).catch(this.d.onError);
       // Read the state when it is this announcement's turn, and say only
-      // changes: a quick connect/disconnect pair announces nothing twice.
-      const online = this.presence.isOnline(userId);
-      if (online === this.announcedOnline.has(userId)) return;
-      if (online) this.announcedOnline.add(userId);
-      else this.announcedOnline.delete(userId);
+      // changes (the registry keeps what was announced, for every node): a
+      // quick connect/disconnect pair announces nothing twice.
+      const online = await this.presence.settle(userId);
+      if (online === null) return;
       const contacts = await this.d.store.contactsOf(userId);
       this.d.events.toUsers(contacts, 'presence', { userId, online, lastSeenAt: iso(at) });
     }).catch(this.d.onError);

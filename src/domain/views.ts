@@ -1,18 +1,18 @@
 import type { Conversation, Message, User } from '../protocol/models.js';
 import type { ConversationRecord, MemberRecord, MessageRecord, UserRecord } from '../store/store.js';
-import type { Presence } from './presence.js';
 import type { StatusOracle } from './status.js';
 
 /** Store records → wire shapes. Times become ISO-8601 UTC strings. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
-export function userView(u: UserRecord, presence: Presence): User {
+/** `online`: who is online among the users shown (PresenceRegistry.onlineAmong). */
+export function userView(u: UserRecord, online: ReadonlySet<string>): User {
   return {
     id: u.id,
     username: u.username,
     displayName: u.displayName,
-    online: presence.isOnline(u.id),
+    online: online.has(u.id),
     lastSeenAt: isoOrNull(u.lastSeenAt),
   };
 }
@@ -45,12 +45,12 @@ export interface ConversationParts {
   status: StatusOracle;
 }
 
-export function conversationView(p: ConversationParts, presence: Presence): Conversation {
+export function conversationView(p: ConversationParts, online: ReadonlySet<string>): Conversation {
   const c = p.conversation;
   const members: User[] = [];
   for (const m of p.members) {
     const u = p.users.get(m.userId);
-    if (u) members.push(userView(u, presence));
+    if (u) members.push(userView(u, online));
   }
   return {
     id: c.id,

@@ -1,8 +1,8 @@
 import type { Server } from 'socket.io';
-import type { ClientToServerEvents, ServerToClientEvents } from '../protocol/events.js';
+import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from '../protocol/events.js';
 import type { EventPayload, EventSink, ServerEvent } from '../domain/events.js';
 
-export type ParleyServer = Server<ClientToServerEvents, ServerToClientEvents>;
+export type ParleyServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents>;
 
 /** Every socket of a user is in that user's room; events to members go there. */
 export const userRoom = (userId: string): string => `u:${userId}`;

@@ -34,7 +34,7 @@ export type TypingPayload = Static<typeof TypingPayload>;
 export const MarkerPayload = Type.Object({ conversationId: Id, seq: Type.Integer({ minimum: 1 }) });
 export type MarkerPayload = Static<typeof MarkerPayload>;
 
-/** Per conversation, the highest `rev` the client has applied (0 for none). */
+/** Per conversation, the `rev` up to which the client has applied every change (0 for none; protocol.md, the sync cursor). */
 export const SyncPayload = Type.Object({
   cursors: Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.Integer({ minimum: 0 })),
   limit: Type.Optional(Type.Integer({ minimum: LIMITS.sync.min, maximum: LIMITS.sync.max })),
@@ -105,3 +105,12 @@ export interface ServerToClientEvents {
 
 /** The socket handshake: `auth: {token}` (or a `token` query parameter). */
 export interface HandshakeAuth { token?: string }
+
+/**
+ * Between nodes (through the cluster adapter, never to clients): a node that
+ * changed a conversation's membership tells the others to forget their cached
+ * copy, and waits for each to answer before it answers its client.
+ */
+export interface InterServerEvents {
+  'parley:membership': (conversationId: string, done: (ok: boolean) => void) => void;
+}

@@ -7,7 +7,6 @@ import type { ReceiptService } from '../domain/receipts.js';
 import type { SearchService } from '../domain/search.js';
 import type { SyncService } from '../domain/sync.js';
 import type { TypingService } from '../domain/typing.js';
-import type { Store } from '../store/store.js';
 import type { Metrics } from '../metrics.js';
 
 /** What the transports call: the domain services, and little else. */
@@ -20,8 +19,8 @@ export interface Services {
   sync: SyncService;
   search: SearchService;
   presence: PresenceService;
-  /** Only for /health. */
-  store: Pick<Store, 'ping'>;
+  /** Only for /health: the store and, with several nodes, Redis; each resolves when it answers. */
+  dependencies: { name: string; ping: () => Promise<void> }[];
   metrics: Metrics;
   registry: Registry;
   now: () => number;

@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../src/config/config.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createApp, type AppOptions, type Parley } from '../../src/app.js';
 import { SocketPool } from './client.js';
+import { createDatabase, postgresOrSkip, redisOrSkip } from './services.js';
 
 export interface TestServer {
   url: string;
@@ -18,13 +19,44 @@ export function tempDir(prefix = 'parley-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** A real server on an ephemeral port with a real SQLite file in a temp dir. */
+/**
+ * Which store the transport tests run on: SQLite (a real file in a temp dir)
+ * by default; with PARLEY_TEST_STORE=postgres, a fresh PostgreSQL database
+ * and the run's Redis (a key prefix of its own), as a node of a cluster.
+ */
+export const TEST_STORE: 'sqlite' | 'postgres' = process.env.PARLEY_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+let servers = 0;
+
+/** A real server on an ephemeral port with a real store (TEST_STORE). */
 export async function startServer(overrides: Partial<Config> = {}, options: AppOptions = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? tempDir();
-  const config = loadConfig({}, { port: 0, logLevel: 'silent', scryptCost: 1024, ...overrides, dataDir });
-  const app = await createApp(config, options);
+  let drop = async () => {};
+  const cluster: Partial<Config> = {};
+  if (TEST_STORE === 'postgres' && overrides.databaseUrl === undefined) {
+    const admin = postgresOrSkip();
+    const redisUrl = redisOrSkip();
+    if (!admin || !redisUrl) throw new Error('PARLEY_TEST_STORE=postgres needs PostgreSQL and Redis (test/global-setup.ts)');
+    const db = await createDatabase(admin);
+    drop = db.drop;
+    Object.assign(cluster, { databaseUrl: db.url, redisUrl, redisPrefix: `test-${process.pid}-${++servers}-${Date.now()}` });
+  }
+  const config = loadConfig({}, { port: 0, logLevel: 'silent', scryptCost: 1024, ...cluster, ...overrides, dataDir });
+  const app = await createApp(config, options).catch(async (e: unknown) => {
+    await drop();
+    throw e;
+  });
   const url = await app.listen();
-  return { url, app, config, dataDir, close: () => app.close() };
+  return {
+    url,
+    app,
+    config,
+    dataDir,
+    close: async () => {
+      await app.close();
+      await drop();
+    },
+  };
 }
 
 /**

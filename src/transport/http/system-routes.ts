@@ -4,16 +4,29 @@ import { ErrorBody } from '../../protocol/errors.js';
 import type { Services } from '../context.js';
 import { sendError } from './errors.js';
 
+/** How long /health waits for a dependency's answer. */
+const HEALTH_TIMEOUT_MS = 2000;
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<void>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timed out')), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** Health, metrics, and the way to the web client. */
 export const systemRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.get('/health', { schema: { response: { 200: HealthResponse, 503: ErrorBody } } }, async (request, reply) => {
-    try {
-      await services.store.ping();
-      return { status: 'ok' as const };
-    } catch (err) {
-      request.log.warn({ err }, 'health check: the store does not answer');
-      return sendError(reply, 'unavailable', 'The store does not answer.', { retryAfter: 1000 });
-    }
+    // Healthy while every dependency answers (the store; Redis with several
+    // nodes); 503 while one does not, and 200 again by itself once it does.
+    const results = await Promise.allSettled(services.dependencies.map((d) => withTimeout(d.ping(), HEALTH_TIMEOUT_MS)));
+    const down = services.dependencies.filter((_, i) => results[i]?.status === 'rejected').map((d) => d.name);
+    if (down.length === 0) return { status: 'ok' as const };
+    request.log.warn({ down }, 'health check: a dependency does not answer');
+    return sendError(reply, 'unavailable', `Not answering: ${down.join(', ')}.`, { retryAfter: 1000 });
   });
 
   app.get('/metrics', async (_request, reply) =>

@@ -1,0 +1,118 @@
+/**
+ * Several nodes: the Redis wiring. The Socket.IO Redis Streams adapter
+ * carries every emit to the other nodes (and resumes after a Redis
+ * reconnect without losing packets); presence lives in Redis
+ * (redis-presence.ts); membership invalidations go to every node, which
+ * answer before the write that caused them is answered.
+ */
+import { randomUUID } from 'node:crypto';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { createClient, type RedisClientType } from 'redis';
+import type { MembershipCache } from '../domain/membership.js';
+import type { ParleyServer } from './fanout.js';
+import { RedisPresence } from './redis-presence.js';
+
+/** How long a node waits for Redis at start before giving up. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+export interface RedisLink {
+  nodeId: string;
+  presence: RedisPresence;
+  /** Resolves when Redis answers; rejects at once while it is unreachable. */
+  ping(): Promise<void>;
+  /** Plugs the adapter into the Socket.IO server, and the membership invalidations into the cache. */
+  attach(io: ParleyServer, membership: MembershipCache): void;
+  close(): Promise<void>;
+}
+
+export interface RedisLinkOptions {
+  url: string;
+  /** Starts every Redis key and channel of this deployment. */
+  prefix: string;
+  onError: (err: unknown, what: string) => void;
+  /** Redis is back after an outage (what was missed meanwhile must be reread). */
+  onReconnect: () => void;
+}
+
+function client(url: string, offlineQueue: boolean, onError: (err: unknown) => void): RedisClientType {
+  const c = createClient({
+    url,
+    disableOfflineQueue: !offlineQueue,
+    socket: { connectTimeout: 5000, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) },
+  }) as RedisClientType;
+  c.on('error', onError);
+  return c;
+}
+
+async function connect(c: RedisClientType, url: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis at ${url} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([c.connect(), timeout]);
+  } catch (e) {
+    c.destroy();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function connectRedis(o: RedisLinkOptions): Promise<RedisLink> {
+  const nodeId = randomUUID();
+  // The adapter's client keeps its offline queue: packets published while
+  // Redis is away go out when it is back. Presence and health checks use
+  // another, which fails at once instead.
+  const stream = client(o.url, true, (e) => o.onError(e, 'redis (fan-out)'));
+  const commands = client(o.url, false, (e) => o.onError(e, 'redis (presence)'));
+  await connect(stream, o.url);
+  try {
+    await connect(commands, o.url);
+  } catch (e) {
+    stream.destroy();
+    throw e;
+  }
+  const presence = new RedisPresence({ client: commands, nodeId, prefix: o.prefix, onError: (e) => o.onError(e, 'presence') });
+  await presence.start();
+  let connectedOnce = false;
+  commands.on('ready', () => {
+    if (!connectedOnce) return void (connectedOnce = true);
+    presence.renew().catch((e: unknown) => o.onError(e, 'presence'));
+    o.onReconnect();
+  });
+  connectedOnce = true;
+
+  return {
+    nodeId,
+    presence,
+    async ping() {
+      await commands.ping();
+    },
+    attach(io, membership) {
+      io.adapter(createAdapter(stream, { streamName: `${o.prefix}:stream`, channelPrefix: `${o.prefix}:sio`, maxLen: 100_000 }));
+      io.on('parley:membership', (conversationId, done) => {
+        membership.forget(conversationId);
+        done(true);
+      });
+    },
+    async close() {
+      await presence.close();
+      await Promise.allSettled([stream.quit(), commands.quit()]);
+    },
+  };
+}
+
+/** The broadcast of a membership invalidation (MembershipCacheOptions.broadcast) over the adapter. */
+export function broadcastInvalidation(io: ParleyServer, onError: (err: unknown) => void): (conversationId: string) => Promise<void> {
+  return async (conversationId) => {
+    // The adapter waits up to 5 s for the answers of the nodes it knows.
+    try {
+      await io.serverSideEmitWithAck('parley:membership', conversationId);
+    } catch (err) {
+      // A node that does not answer in time is dead or cut off from Redis:
+      // it rereads memberships within the cache's maxAge.
+      onError(err);
+    }
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * Presence shared by every node through Redis (Centrifugo's presence with a
+ * TTL, in Parley's terms); every key starts with the deployment's prefix
+ * (REDIS_PREFIX, `parley` by default):
+ * - `parley:presence:{user}` is a hash: node id -> sockets of the user on that
+ *   node, and `announced` -> '1' while the last announcement said online;
+ * - `parley:node:{node}` exists while the node lives: set with a TTL that the
+ *   node renews; `parley:nodes` lists the nodes, `parley:node-users:{node}`
+ *   the users with sockets there.
+ * A user is online while a living node counts a socket of theirs. Deciding
+ * what to announce is one script (atomic in Redis), so each change is
+ * announced once for the whole cluster, by the node whose socket event or
+ * sweep made it. A node that dies stops renewing its key; within
+ * NODE_TTL_MS + SWEEP_MS another node claims it (SREM answers 1 to one
+ * node only), drops its counts and settles its users, who go offline unless
+ * they reconnected elsewhere.
+ */
+import type { RedisClientType } from 'redis';
+import type { PresenceRegistry } from '../domain/presence.js';
+
+/** A node's key lives this long unless renewed. */
+export const NODE_TTL_MS = 15_000;
+/** How often a node renews its key and looks for dead nodes. */
+export const SWEEP_MS = 5_000;
+
+
+/** Is anyone of this hash's nodes alive with a socket? (KEYS[1] the hash, ARGV[1] the node key prefix) */
+const ONLINE_LUA = `
+local function online(key, prefix)
+  local fields = redis.call('HGETALL', key)
+  for i = 1, #fields, 2 do
+    local f = fields[i]
+    if f ~= 'announced' and tonumber(fields[i + 1]) > 0 and redis.call('EXISTS', prefix .. f) == 1 then return true end
+  end
+  return false
+end
+`;
+
+const ADD_LUA = `
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], tonumber(ARGV[3]))
+redis.call('SADD', KEYS[2], ARGV[2])
+return n
+`;
+
+const REMOVE_LUA = `
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if n <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
+end
+return n
+`;
+
+/** -1: nothing to announce; 1: announce online; 0: announce offline. */
+const SETTLE_LUA = `${ONLINE_LUA}
+local now = online(KEYS[1], ARGV[1])
+local said = redis.call('HGET', KEYS[1], 'announced') == '1'
+if now == said then return -1 end
+if now then
+  redis.call('HSET', KEYS[1], 'announced', '1')
+  return 1
+end
+redis.call('DEL', KEYS[1])
+return 0
+`;
+
+const ONLINE_AMONG_LUA = `${ONLINE_LUA}
+local out = {}
+for i = 1, #KEYS do out[i] = online(KEYS[i], ARGV[1]) and 1 or 0 end
+return out
+`;
+
+export interface RedisPresenceOptions {
+  /** A client for presence alone, with its offline queue disabled: a command fails at once while Redis is down. */
+  client: RedisClientType;
+  nodeId: string;
+  /** Starts every key (several deployments may share one Redis). */
+  prefix: string;
+  onError: (err: unknown) => void;
+}
+
+export class RedisPresence implements PresenceRegistry {
+  /** This node's sockets per user: what it restores into Redis after Redis lost it. */
+  private readonly local = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  onOrphans?: (userIds: readonly string[]) => void;
+  private readonly presenceKey: (userId: string) => string;
+  private readonly nodeKeyPrefix: string;
+  private readonly nodeUsersKey: (nodeId: string) => string;
+  private readonly nodes: string;
+
+  constructor(private readonly o: RedisPresenceOptions) {
+    const p = `${o.prefix}:`;
+    this.presenceKey = (userId) => `${p}presence:${userId}`;
+    this.nodeKeyPrefix = `${p}node:`;
+    this.nodeUsersKey = (nodeId) => `${p}node-users:${nodeId}`;
+    this.nodes = `${p}nodes`;
+  }
+
+  private run(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return this.o.client.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args.map(String)]);
+  }
+
+  /** Registers the node and starts renewing it and sweeping dead ones. */
+  async start(): Promise<void> {
+    await this.renew();
+    this.timer = setInterval(() => {
+      this.renew()
+        .then(() => this.sweep())
+        .catch(this.o.onError);
+    }, SWEEP_MS);
+    this.timer.unref();
+  }
+
+  /**
+   * Keeps the node's key alive. If the node had been taken for dead (Redis
+   * restarted empty, or this process stalled past the TTL and was swept),
+   * its counts are written back and its users settled.
+   */
+  async renew(): Promise<void> {
+    const { client, nodeId } = this.o;
+    await client.set(this.nodeKeyPrefix + nodeId, '1', { PX: NODE_TTL_MS });
+    const added = await client.sAdd(this.nodes, nodeId);
+    if (added === 1 && this.local.size > 0) {
+      for (const [userId, n] of this.local) {
+        await client.hSet(this.presenceKey(userId), nodeId, String(n));
+        await client.sAdd(this.nodeUsersKey(nodeId), userId);
+      }
+      this.onOrphans?.([...this.local.keys()]);
+    }
+  }
+
+  /** Claims the nodes whose key expired, drops their counts, and settles their users. */
+  async sweep(): Promise<void> {
+    const { client, nodeId } = this.o;
+    for (const other of await client.sMembers(this.nodes)) {
+      if (other === nodeId || (await client.exists(this.nodeKeyPrefix + other)) === 1) continue;
+      if ((await client.sRem(this.nodes, other)) !== 1) continue; // another node claimed it
+      const users = await client.sMembers(this.nodeUsersKey(other));
+      for (const userId of users) await client.hDel(this.presenceKey(userId), other);
+      await client.del(this.nodeUsersKey(other));
+      if (users.length) this.onOrphans?.(users);
+    }
+  }
+
+  async add(userId: string): Promise<boolean> {
+    const n = (this.local.get(userId) ?? 0) + 1;
+    this.local.set(userId, n);
+    await this.run(ADD_LUA, [this.presenceKey(userId), this.nodeUsersKey(this.o.nodeId)], [this.o.nodeId, userId, 1]);
+    return n === 1;
+  }
+
+  async remove(userId: string): Promise<boolean> {
+    const n = (this.local.get(userId) ?? 0) - 1;
+    if (n > 0) this.local.set(userId, n);
+    else this.local.delete(userId);
+    await this.run(REMOVE_LUA, [this.presenceKey(userId), this.nodeUsersKey(this.o.nodeId)], [this.o.nodeId, userId]);
+    return n <= 0;
+  }
+
+  async settle(userId: string): Promise<boolean | null> {
+    const r = Number(await this.run(SETTLE_LUA, [this.presenceKey(userId)], [this.nodeKeyPrefix]));
+    return r === -1 ? null : r === 1;
+  }
+
+  async onlineAmong(userIds: Iterable<string>): Promise<Set<string>> {
+    const ids = [...new Set(userIds)];
+    if (ids.length === 0) return new Set();
+    const flags = (await this.run(ONLINE_AMONG_LUA, ids.map(this.presenceKey), [this.nodeKeyPrefix])) as number[];
+    return new Set(ids.filter((_, i) => Number(flags[i]) === 1));
+  }
+
+  /** Stops renewing; the node's sockets are gone, so its counts go too (a graceful stop). */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const { client, nodeId } = this.o;
+    await client.del(this.nodeKeyPrefix + nodeId).catch(() => undefined);
+  }
+}
