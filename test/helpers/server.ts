@@ -27,6 +27,8 @@ export function tempDir(prefix = 'parley-test-'): string {
 export const TEST_STORE: 'sqlite' | 'postgres' = process.env.PARLEY_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
 
 let servers = 0;
+/** With PARLEY_TEST_STORE=postgres, a data dir given by a test (a restart) keeps its database. */
+const databases = new Map<string, string>();
 
 /** A real server on an ephemeral port with a real store (TEST_STORE). */
 export async function startServer(overrides: Partial<Config> = {}, options: AppOptions = {}): Promise<TestServer> {
@@ -37,9 +39,15 @@ export async function startServer(overrides: Partial<Config> = {}, options: AppO
     const admin = postgresOrSkip();
     const redisUrl = redisOrSkip();
     if (!admin || !redisUrl) throw new Error('PARLEY_TEST_STORE=postgres needs PostgreSQL and Redis (test/global-setup.ts)');
-    const db = await createDatabase(admin);
-    drop = db.drop;
-    Object.assign(cluster, { databaseUrl: db.url, redisUrl, redisPrefix: `test-${process.pid}-${++servers}-${Date.now()}` });
+    let databaseUrl = overrides.dataDir ? databases.get(overrides.dataDir) : undefined;
+    if (!databaseUrl) {
+      const db = await createDatabase(admin);
+      databaseUrl = db.url;
+      // A test that restarts on its data dir gets the same database back; it lasts the run.
+      if (overrides.dataDir) databases.set(overrides.dataDir, databaseUrl);
+      else drop = db.drop;
+    }
+    Object.assign(cluster, { databaseUrl, redisUrl, redisPrefix: `test-${process.pid}-${++servers}-${Date.now()}` });
   }
   const config = loadConfig({}, { port: 0, logLevel: 'silent', scryptCost: 1024, ...cluster, ...overrides, dataDir });
   const app = await createApp(config, options).catch(async (e: unknown) => {

@@ -4,9 +4,9 @@
  * fails, every ack of the batch fails — no partial success reported as
  * success, nothing announced, no seq burned.
  */
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { group, http, register, SocketPool, type Account } from '../helpers/client.js';
+import { failInsertsOf } from '../helpers/faults.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
@@ -50,10 +50,8 @@ describe('group commit', () => {
     const queued = sockets.map((s, i) => texts(i).map((content, k) => s.call('message:send', { conversationId: g.id, content, clientId: `${i}-${k}` })));
     await Promise.all(sockets.map((s) => s.barrier()));
 
-    // A real failure inside SQLite (not a mock): the insert of 'breaks' aborts the transaction.
-    const writer = new Database(server.config.dbPath);
-    writer.exec(`CREATE TRIGGER fail_on_breaks BEFORE INSERT ON messages WHEN NEW.content = 'breaks'
-                 BEGIN SELECT RAISE(ABORT, 'forced failure'); END`);
+    // A real failure inside the database (not a mock): the insert of 'breaks' aborts the transaction.
+    const lift = await failInsertsOf(server, 'breaks');
     release();
 
     expect(await first).toMatchObject({ ok: true, message: { seq: 1 } });
@@ -68,8 +66,7 @@ describe('group commit', () => {
     expect(listener.all('message:new').map((p) => p.message.content), 'nothing of the failed batch was announced').toEqual(['first']);
 
     // The same sends again (same clientIds: the failure kept none of them), concurrently.
-    writer.exec('DROP TRIGGER fail_on_breaks');
-    writer.close();
+    await lift();
     const retried = await Promise.all(
       sockets.map((s, i) => Promise.all(texts(i).map((content, k) => s.call('message:send', { conversationId: g.id, content, clientId: `${i}-${k}` })))),
     );

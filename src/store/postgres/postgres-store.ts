@@ -143,7 +143,11 @@ export class PostgresStore implements Store {
     await this.pool.query('SELECT 1');
   }
 
+  private closed = false;
+
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.pool.end();
   }
 
@@ -726,7 +730,7 @@ export class PostgresStore implements Store {
          ORDER BY m.id DESC LIMIT ${SEARCH_CANDIDATES}
        ), scored AS (
          SELECT h.id, -(SELECT sum((char_length(h.search_text) - char_length(replace(h.search_text, n, ''))) / char_length(n))
-                        FROM unnest($4::text[]) AS n)::float8 / ln(16 + char_length(h.search_text)) AS score
+                        FROM unnest($4::text[]) AS n WHERE n <> '')::float8 / ln(16 + char_length(h.search_text)) AS score
          FROM hits h
        )
        SELECT ${M_MSG_COLS}, s.score FROM scored s JOIN messages m ON m.id = s.id

@@ -38,6 +38,8 @@ export function searchConditions(terms: readonly string[], first: number): Searc
   for (const term of terms) {
     if ([...term].length >= 3) {
       const needle = foldText(term);
+      // (Only combining marks: nothing is left to compare.)
+      if (!needle) continue;
       sql.push(`m.search_text LIKE ${param(containsPattern(needle))}`);
       needles.push(needle);
       continue;
