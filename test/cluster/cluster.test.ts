@@ -1,0 +1,243 @@
+/**
+ * Three server processes (`node dist/main.js`, what `npm start` runs) on one
+ * PostgreSQL database and one Redis: clients on different nodes chat and see
+ * each other's typing, receipts and presence; seqs stay 1..N whatever node a
+ * send goes through; a membership change holds on every node at once; and a
+ * node killed with SIGKILL loses nothing that was acknowledged.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ParleyClient } from '../../src/client/index.js';
+import { connect, group, http, register, type Account, type TestSocket } from '../helpers/client.js';
+import { startProcess, type ServerProcess } from '../helpers/process.js';
+import { tempDir } from '../helpers/server.js';
+import { createDatabase, postgresOrSkip, redisOrSkip } from '../helpers/services.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+
+const pgAdmin = postgresOrSkip();
+const redisUrl = redisOrSkip();
+
+describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL and Redis', () => {
+  const nodes: ServerProcess[] = [];
+  let drop: () => Promise<void> = async () => {};
+  const sockets: TestSocket[] = [];
+  const clients: ParleyClient[] = [];
+  const url = (i: number) => (nodes[i] as ServerProcess).url;
+  const port = (i: number) => Number(new URL(url(i)).port);
+
+  beforeAll(async () => {
+    const db = await createDatabase(pgAdmin as string);
+    drop = db.drop;
+    const env = {
+      DATABASE_URL: db.url,
+      DATABASE_POOL_SIZE: '5',
+      REDIS_URL: redisUrl as string,
+      REDIS_PREFIX: `cluster-${process.pid}-${Date.now()}`,
+      JWT_SECRET: randomBytes(24).toString('hex'),
+    };
+    // The first node migrates the empty database; the others start at once and wait for it.
+    nodes.push(...(await Promise.all([0, 1, 2].map(() => startProcess(tempDir(), env)))));
+  });
+  afterEach(() => {
+    for (const s of sockets.splice(0)) s.close();
+    for (const c of clients.splice(0)) c.stop();
+  });
+  afterAll(async () => {
+    for (const n of nodes) n.child.kill('SIGKILL');
+    await Promise.all(nodes.map((n) => n.exited));
+    await drop();
+  });
+
+  async function on(i: number, who: Account): Promise<TestSocket> {
+    const s = await connect(url(i), who.token);
+    sockets.push(s);
+    return s;
+  }
+
+  it('clients on different nodes chat, and see each other typing, receipts and presence', async () => {
+    const a = await register(url(0), 'ca');
+    const b = await register(url(1), 'cb');
+    const g = await group(url(2), a, [b], 'across nodes');
+    const sa = await on(0, a);
+    await sa.ok('conversation:join', { conversationId: g.id });
+
+    // presence: b's first socket, on another node, is announced to a once
+    const sb = await on(1, b);
+    await sa.waitFor('presence', (p) => p.userId === b.id && p.online === true);
+    await sb.ok('conversation:join', { conversationId: g.id });
+    const view = await http(url(2), 'GET', `/api/conversations/${g.id}`, { token: a.token });
+    expect(view.body.members.find((m: { id: string }) => m.id === b.id).online).toBe(true);
+
+    // typing goes to the joined sockets of other nodes
+    await sa.ok('typing', { conversationId: g.id, isTyping: true });
+    await sb.waitFor('typing', (p) => p.userId === a.id && p.isTyping === true);
+
+    // a message crosses nodes once, and its receipt comes back
+    const m = await sa.send(g.id, 'hello from node 0');
+    const [got] = await sb.waitFor('message:new', (p) => p.message.id === m.id);
+    expect(got.message).toMatchObject({ seq: m.seq, content: 'hello from node 0' });
+    await sb.ok('message:read', { conversationId: g.id, seq: m.seq });
+    await sa.waitFor('receipt', (p) => p.userId === b.id && p.type === 'read' && p.seq === m.seq);
+
+    // b's last socket goes: offline, announced once
+    sb.close();
+    await sa.waitFor('presence', (p) => p.userId === b.id && p.online === false);
+    await sa.barrier();
+    expect(sa.all('presence', (p) => p.userId === b.id).map((p) => p.online)).toEqual([true, false]);
+    expect(sa.all('message:new'), 'no echo of its own message, on any node').toEqual([]);
+  });
+
+  it('keeps seqs 1..N, each sender in its own order, under concurrent sends through every node', async () => {
+    const users = await Promise.all([0, 1, 2].map((i) => register(url(i), 'cs')));
+    const g = await group(url(0), users[0] as Account, users.slice(1), 'seqs');
+    const perNode = await Promise.all(users.map((u, i) => on(i, u)));
+    const N = 40;
+    const acks = await Promise.all(
+      perNode.map((s, i) =>
+        Promise.all(Array.from({ length: N }, (_, k) => s.send(g.id, `node ${i} message ${k}`, { clientId: `${i}-${k}` }))),
+      ),
+    );
+    const seqs = acks.flat().map((m) => m.seq as number);
+    expect([...seqs].sort((x, y) => x - y)).toEqual(Array.from({ length: 3 * N }, (_, i) => i + 1));
+    for (const own of acks) {
+      const mine = own.map((m) => m.seq as number);
+      expect(mine).toEqual([...mine].sort((x, y) => x - y));
+    }
+    const history = await http(url(1), 'GET', `/api/conversations/${g.id}/messages?limit=100`, { token: (users[1] as Account).token });
+    const older = await http(url(2), 'GET', `/api/conversations/${g.id}/messages?limit=100&before=${history.body.messages[0].seq}`, {
+      token: (users[2] as Account).token,
+    });
+    const all = [...older.body.messages, ...history.body.messages];
+    expect(all.map((m: { seq: number }) => m.seq)).toEqual(Array.from({ length: 3 * N }, (_, i) => i + 1));
+    // every member's socket heard every message of the others, whatever node it is on
+    for (const [i, s] of perNode.entries()) {
+      const heard = await s.waitFor('message:new', () => true, 2 * N, 15_000);
+      expect(heard.every((p) => p.message.senderId !== (users[i] as Account).id)).toBe(true);
+    }
+  });
+
+  it('a member removed through one node is refused at once on every other node', async () => {
+    const owner = await register(url(0), 'co');
+    const gone = await register(url(0), 'cg');
+    const g = await group(url(0), owner, [gone], 'removal');
+    // every node reads (and caches) the membership first
+    for (const i of [0, 1, 2]) expect((await http(url(i), 'GET', `/api/conversations/${g.id}/messages`, { token: gone.token })).status).toBe(200);
+    const removed = await http(url(1), 'DELETE', `/api/conversations/${g.id}/members/${gone.id}`, { token: owner.token });
+    expect(removed.status).toBe(204);
+    for (const i of [0, 1, 2]) {
+      const r = await http(url(i), 'GET', `/api/conversations/${g.id}/messages`, { token: gone.token });
+      expect(r.status, `node ${i}`).toBe(403);
+    }
+  });
+
+  it('a node killed with SIGKILL: its clients reconnect elsewhere, retry with the same clientId, and everyone ends with every acknowledged message once', async () => {
+    // Clients come in through a balancer that prefers node 2 while it lives.
+    const proxy = new TcpProxy(() => [port(2), port(0), port(1)]);
+    const via = await proxy.listen();
+    try {
+      const x = await register(url(0), 'kx');
+      const y = await register(url(0), 'ky');
+      const z = await register(url(0), 'kz');
+      const w = await register(url(0), 'kw');
+      const g = await group(url(0), z, [x, y, w], 'killed');
+      const observer = await on(0, z);
+      // w is only ever on node 2, with no reconnection: it must go offline when node 2 dies.
+      const lonely = await connect(url(2), w.token);
+      sockets.push(lonely);
+      await observer.waitFor('presence', (p) => p.userId === w.id && p.online === true);
+
+      const senders = [x, y].map((u) => {
+        const c = new ParleyClient({ baseUrl: via, token: u.token, ackTimeoutMs: 3000 });
+        clients.push(c);
+        return c;
+      });
+      for (const c of senders) await c.start();
+      for (const c of senders) await until(c, () => c.connection === 'online', 'online');
+
+      const N = 60;
+      const acked = () => senders.map((c) => c.messages.timeline(g.id).messages.filter((m) => m.senderId === c.me?.id).length);
+      // Sends keep going while node 2 dies under them.
+      let killed = false;
+      const sending = (async () => {
+        for (let k = 0; k < N; k++) {
+          for (const [i, c] of senders.entries()) c.send(g.id, `client ${i} message ${k}`);
+          if (k === 15) {
+            await until(senders[0] as ParleyClient, () => (acked()[0] ?? 0) >= 5, 'some acks before the kill');
+            nodes[2]?.child.kill('SIGKILL');
+            killed = true;
+          }
+          await new Promise((r) => setImmediate(r));
+        }
+      })();
+      await sending;
+      expect(killed).toBe(true);
+      for (const c of senders) {
+        await until(c, () => c.connection === 'online' && c.messages.timeline(g.id).pending.length === 0, 'every send acknowledged', 30_000);
+      }
+
+      // Everything acknowledged is stored once, in one order, readable on any node.
+      const stored = await fullHistory(url(1), z, g.id);
+      expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 2 * N }, (_, i) => i + 1));
+      const ids = stored.map((m) => m.clientId);
+      expect(new Set(ids).size, 'no clientId twice').toBe(2 * N);
+      for (const [i] of senders.entries()) {
+        expect(stored.filter((m) => m.content.startsWith(`client ${i} `)).map((m) => m.content)).toEqual(
+          Array.from({ length: N }, (_, k) => `client ${i} message ${k}`),
+        );
+      }
+      // Each client, caught up, holds each message once (keyed by seq, matching the store).
+      for (const c of senders) {
+        await until(c, () => c.messages.timeline(g.id).messages.length === 2 * N, 'the client holds everything', 15_000);
+        expect(c.messages.timeline(g.id).messages.map((m) => m.id)).toEqual(stored.map((m) => m.id));
+      }
+      // A plain client that syncs from nothing gets each exactly once.
+      const synced: { id: string }[] = [];
+      let cursor = 0;
+      for (;;) {
+        const ack = await observer.ok('sync', { cursors: { [g.id]: cursor }, limit: 50 });
+        synced.push(...ack.messages);
+        for (const m of ack.messages) cursor = Math.max(cursor, m.rev);
+        if (!ack.hasMore) break;
+      }
+      expect(synced.map((m) => m.id).sort()).toEqual(stored.map((m) => m.id).sort());
+
+      // The dead node's users go offline within 30 s, announced once.
+      const [offline] = await observer.waitFor('presence', (p) => p.userId === w.id && p.online === false, 1, 30_000);
+      expect(offline.online).toBe(false);
+      // x and y reconnected elsewhere: never announced offline.
+      await observer.barrier();
+      expect(observer.all('presence', (p) => (p.userId === x.id || p.userId === y.id) && p.online === false)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  }, 90_000);
+});
+
+/** The whole history of a conversation, oldest first, through REST pages. */
+async function fullHistory(base: string, who: Account, conversationId: string): Promise<any[]> {
+  const out: any[] = [];
+  let after = 0;
+  for (;;) {
+    const r = await http(base, 'GET', `/api/conversations/${conversationId}/messages?after=${after}&limit=100`, { token: who.token });
+    out.push(...r.body.messages);
+    if (!r.body.hasMore) return out;
+    after = out[out.length - 1].seq;
+  }
+}
+
+/** Resolves when `done()` holds, checked at every change of the client. */
+function until(client: ParleyClient, done: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  if (done()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out waiting for ${what}`));
+    }, timeoutMs);
+    const off = client.subscribe(() => {
+      if (!done()) return;
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+  });
+}
