@@ -185,6 +185,18 @@ export interface MarkerTimes {
   read: { userId: string; at: number }[];
 }
 
+/**
+ * The database cannot be reached (or keeps failing in a way that may pass):
+ * nothing of the call was applied, and the same call may succeed later.
+ * Transports answer `unavailable` with a retry delay.
+ */
+export class StoreUnavailable extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`the database is unavailable: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'StoreUnavailable';
+  }
+}
+
 /** Thrown by a write that would break a uniqueness rule (e.g. a username). */
 export class UniqueViolation extends Error {
   constructor(readonly what: string) {

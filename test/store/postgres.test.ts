@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NewMessage } from '../../src/store/store.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { createDatabase, postgresOrSkip } from '../helpers/services.js';
 import { runStoreContract } from './store-contract.js';
@@ -27,4 +28,98 @@ describe.skipIf(!adminUrl)('PostgreSQL store', () => {
 
   runStoreContract('PostgreSQL', factory);
   runDataContract('PostgreSQL', factory);
+
+  describe('several nodes on one database', () => {
+    const T0 = 1_700_000_000_000;
+
+    async function twoNodes() {
+      const [one, two] = [await factory(), await PostgresStore.open({ url: db.url })];
+      const a = await one.store.createUser({ username: 'a', displayName: 'a', passwordHash: 'h', createdAt: T0 });
+      const b = await one.store.createUser({ username: 'b', displayName: 'b', passwordHash: 'h', createdAt: T0 });
+      const group = async () =>
+        (await one.store.createConversation({ type: 'group', title: 'g', ownerId: a.id, memberIds: [a.id, b.id], createdAt: T0 })).conversation;
+      return { one: one.store, two, a, b, group, cleanup: async () => (await two.close(), await one.cleanup()) };
+    }
+    const msg = (conversationId: string, senderId: string, content: string, clientId: string | null = null): NewMessage => ({
+      conversationId,
+      senderId,
+      content,
+      clientId,
+      createdAt: T0 + 1,
+    });
+
+    it('batches of two nodes on the same conversations, in opposite orders, never deadlock and keep seqs 1..N', async () => {
+      const n = await twoNodes();
+      try {
+        const [x, y] = [await n.group(), await n.group()];
+        const work = Array.from({ length: 30 }, (_, i) => {
+          const node = i % 2 ? n.one : n.two;
+          const [p, q] = i % 3 ? [x, y] : [y, x];
+          return node.appendMessages([msg(p.id, n.a.id, `${i}p`), msg(q.id, n.b.id, `${i}q`), msg(p.id, n.b.id, `${i}r`)]);
+        });
+        const stored = (await Promise.all(work)).flat();
+        expect(stored.every((o) => o.kind === 'stored')).toBe(true);
+        // x: 2 messages in 20 batches and 1 in 10 (50); y: the other way round (40).
+        for (const [c, count] of [[x, 50], [y, 40]] as const) {
+          const page = await n.two.history(c.id, { after: 0, limit: 100 });
+          expect(page.messages.map((m) => m.seq)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+          expect(new Set(page.messages.map((m) => m.rev)).size).toBe(count);
+        }
+      } finally {
+        await n.cleanup();
+      }
+    });
+
+    it('one clientId sent through both nodes at once is stored once', async () => {
+      const n = await twoNodes();
+      try {
+        const c = await n.group();
+        const outs = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 ? n.one : n.two).appendMessages([msg(c.id, n.a.id, 'once', 'same-id')])),
+        );
+        const kinds = outs.flat().map((o) => o.kind);
+        expect(kinds.filter((k) => k === 'stored')).toHaveLength(1);
+        expect(kinds.filter((k) => k === 'duplicate')).toHaveLength(9);
+        expect((await n.one.history(c.id, { latest: true, limit: 10 })).messages).toHaveLength(1);
+      } finally {
+        await n.cleanup();
+      }
+    });
+
+    it('a member removed through one node cannot send through the other, and is no recipient of what follows', async () => {
+      const n = await twoNodes();
+      try {
+        const c = await n.group();
+        await n.one.removeMember(c.id, n.b.id);
+        expect((await n.two.appendMessages([msg(c.id, n.b.id, 'after leaving')]))[0]).toEqual({ kind: 'not_member' });
+        const [sent] = await n.two.appendMessages([msg(c.id, n.a.id, 'to those left')]);
+        expect(sent?.kind === 'stored' && sent.members).toEqual([n.a.id]);
+      } finally {
+        await n.cleanup();
+      }
+    });
+
+    it('an edit or deletion leaves nothing of the old text in what search reads', async () => {
+      const n = await twoNodes();
+      try {
+        const c = await n.group();
+        const [edited, deleted] = (await n.one.appendMessages([msg(c.id, n.a.id, 'old secret zqxold'), msg(c.id, n.a.id, 'gone zqxgone')])).map(
+          (o) => (o.kind === 'stored' ? o.message.id : ''),
+        );
+        await n.two.changeMessages([
+          { kind: 'edit', messageId: edited as string, userId: n.a.id, content: 'new text', at: T0 + 2 },
+          { kind: 'delete', messageId: deleted as string, userId: n.a.id, at: T0 + 3 },
+        ]);
+        const rows = await n.one.pool.query(`SELECT content, search_text, search_words FROM messages ORDER BY id`);
+        expect(rows.rows).toEqual([
+          { content: 'new text', search_text: 'new text', search_words: ['n', 'ne', 't', 'te'] },
+          { content: '', search_text: '', search_words: [] },
+        ]);
+        const live = await n.one.pool.query(`SELECT count(*)::int AS n FROM messages WHERE content LIKE '%zqx%' OR search_text LIKE '%zqx%'`);
+        expect(live.rows[0].n).toBe(0);
+      } finally {
+        await n.cleanup();
+      }
+    });
+  });
 });

@@ -537,6 +537,40 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         expect((await store.appendMessages([msg(conv, b, 'after leaving')]))[0]).toEqual({ kind: 'not_member' });
       });
 
+      it('answers each stored message with the members read in its transaction: its recipients', async () => {
+        const [a, b, c, d] = [await user('a'), await user('b'), await user('c'), await user('d')];
+        const conv = await group([a, b, c]);
+        const other = await group([a, d]);
+        const first = await store.appendMessages([msg(conv, a, 'to three'), msg(other, d, 'to two')]);
+        expect(first.map((o) => (o.kind === 'stored' ? [...o.members].sort() : o.kind))).toEqual([
+          [a.id, b.id, c.id].sort(),
+          [a.id, d.id].sort(),
+        ]);
+        await store.removeMember(conv.id, c.id);
+        await store.addMember(conv.id, d.id, T0 + 5);
+        const [after] = await store.appendMessages([msg(conv, b, 'after the change')]);
+        expect(after?.kind === 'stored' ? [...after.members].sort() : after?.kind).toEqual([a.id, b.id, d.id].sort());
+      });
+
+      it('keeps seq and rev gap-free and unique under many concurrent batches', async () => {
+        const [a, b] = [await user('a'), await user('b')];
+        const one = await group([a, b]);
+        const two = await group([a, b]);
+        // Batches touching both conversations, in both orders, all at once.
+        const batches = Array.from({ length: 20 }, (_, i) => {
+          const [x, y] = i % 2 ? [one, two] : [two, one];
+          return [msg(x, a, `${i} x`, `${i}x`), msg(y, b, `${i} y`, `${i}y`), msg(x, b, `${i} z`, `${i}z`)];
+        });
+        const outcomes = (await Promise.all(batches.map((batch) => store.appendMessages(batch)))).flat();
+        const stored = outcomes.map(storedMessage);
+        for (const conv of [one, two]) {
+          const mine = stored.filter((m) => m.conversationId === conv.id);
+          expect(mine.map((m) => m.seq).sort((p, q) => p - q)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+          expect(new Set(mine.map((m) => m.rev)).size).toBe(30);
+          expect((await store.conversationById(conv.id))?.lastSeq).toBe(30);
+        }
+      });
+
       it('gives one batch seqs 1..N in array order, with increasing revs', async () => {
         const a = await user('a');
         const b = await user('b');

@@ -4,6 +4,7 @@
  * that is safe (nothing of the transaction can have been applied).
  */
 import pg from 'pg';
+import { StoreUnavailable } from '../store.js';
 
 /** bigint (int8) and numeric counts as JavaScript numbers: every key and time here is below 2^53. */
 const types = {
@@ -79,6 +80,8 @@ export interface TxOptions {
  * before COMMIT rolls back and runs `body` again, so `body` must keep no
  * state of its own between tries. A failure of COMMIT itself throws
  * CommitUnknown: the caller decides (see PostgresStore.appendMessages).
+ * Transient failures that last past the tries end as StoreUnavailable
+ * (nothing was applied).
  */
 export async function transaction<T>(pool: pg.Pool, body: (c: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T> {
   const attempts = opts.attempts ?? 4;
@@ -103,12 +106,30 @@ export async function transaction<T>(pool: pg.Pool, body: (c: pg.PoolClient) => 
         await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
       }
       if (err instanceof CommitUnknown) throw err;
-      if (attempt >= attempts || !isTransient(err)) throw err;
+      if (!isTransient(err)) throw err;
+      if (attempt >= attempts) throw new StoreUnavailable(err);
       client?.release(broken ? (broken as Error) : undefined);
       client = undefined;
       await new Promise((r) => setTimeout(r, 10 * 2 ** attempt + Math.random() * 20));
     } finally {
       client?.release(broken ? (broken as Error) : undefined);
+    }
+  }
+}
+
+/**
+ * A statement outside any transaction (a read, or a write that is one
+ * statement and may be repeated): tried again on a transient failure, then
+ * StoreUnavailable.
+ */
+export async function query<R extends pg.QueryResultRow>(pool: pg.Pool, sql: string, params: unknown[], attempts = 3): Promise<pg.QueryResult<R>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pool.query<R>(sql, params);
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      if (attempt >= attempts) throw new StoreUnavailable(err);
+      await new Promise((r) => setTimeout(r, 10 * 2 ** attempt + Math.random() * 20));
     }
   }
 }

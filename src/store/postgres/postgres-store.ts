@@ -38,7 +38,7 @@ import {
   type Store,
   type UserRecord,
 } from '../store.js';
-import { CommitUnknown, createPool, transaction } from './database.js';
+import { CommitUnknown, createPool, query, transaction } from './database.js';
 import { MarkerLog } from './marker-log.js';
 import { MIGRATIONS } from './migrations.js';
 import { searchColumns, searchConditions } from './search-query.js';
@@ -131,12 +131,18 @@ export class PostgresStore implements Store {
     return transaction(this.pool, body);
   }
 
-  private async rows<R extends pg.QueryResultRow>(db: Db, sql: string, params: unknown[] = []): Promise<R[]> {
+  /**
+   * A statement's rows. Through the pool (no transaction), a read, or a
+   * write that may be repeated (`repeatable`), is tried again on a transient
+   * failure; other writes are not (their first try may have been applied).
+   */
+  private async rows<R extends pg.QueryResultRow>(db: Db, sql: string, params: unknown[] = [], repeatable = false): Promise<R[]> {
+    if (db === this.pool && (repeatable || /^\s*(SELECT|WITH)\b/i.test(sql))) return (await query<R>(this.pool, sql, params)).rows;
     return (await db.query<R>(sql, params)).rows;
   }
 
-  private async row<R extends pg.QueryResultRow>(db: Db, sql: string, params: unknown[] = []): Promise<R | undefined> {
-    return (await db.query<R>(sql, params)).rows[0];
+  private async row<R extends pg.QueryResultRow>(db: Db, sql: string, params: unknown[] = [], repeatable = false): Promise<R | undefined> {
+    return (await this.rows<R>(db, sql, params, repeatable))[0];
   }
 
   async ping(): Promise<void> {
@@ -223,7 +229,8 @@ export class PostgresStore implements Store {
     if (byUser.size === 0) return;
     // One statement; rows in id order (the lock order of users).
     const ks = [...byUser.keys()].sort((a, b) => a - b);
-    await this.pool.query(
+    await query(
+      this.pool,
       `UPDATE users SET last_seen_at = v.at FROM unnest($1::bigint[], $2::bigint[]) AS v(id, at) WHERE users.id = v.id`,
       [ks, ks.map((k) => byUser.get(k))],
     );
@@ -332,7 +339,7 @@ export class PostgresStore implements Store {
   async updateTitle(conversationId: string, title: string): Promise<ConversationRecord | null> {
     const k = decodeId('c', conversationId);
     if (k === null) return null;
-    const row = await this.row<ConversationRow>(this.pool, `UPDATE conversations SET title = $1 WHERE id = $2 RETURNING ${CONV_COLS}`, [title, k]);
+    const row = await this.row<ConversationRow>(this.pool, `UPDATE conversations SET title = $1 WHERE id = $2 RETURNING ${CONV_COLS}`, [title, k], true);
     return row ? toConversation(row) : null;
   }
 
@@ -392,7 +399,7 @@ export class PostgresStore implements Store {
     const ck = decodeId('c', conversationId);
     const uk = decodeId('u', userId);
     if (ck === null || uk === null) return false;
-    const r = await this.pool.query('UPDATE members SET archived = $1 WHERE conversation_id = $2 AND user_id = $3', [archived ? 1 : 0, ck, uk]);
+    const r = await query(this.pool, 'UPDATE members SET archived = $1 WHERE conversation_id = $2 AND user_id = $3', [archived ? 1 : 0, ck, uk]);
     return r.rowCount === 1;
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ERROR_CATALOGUE, type ErrorBody, type ErrorCode } from '../../protocol/errors.js';
 import { DomainError } from '../../domain/errors.js';
+import { StoreUnavailable } from '../../store/store.js';
 import type { Metrics } from '../../metrics.js';
 import { describeErrors } from '../validation.js';
 
@@ -30,6 +31,10 @@ export function installErrorHandling(app: FastifyInstance, metrics: Metrics): vo
     let data: Record<string, unknown> | undefined;
     if (err instanceof DomainError) {
       ({ code, message, data } = err);
+    } else if ((err as unknown) instanceof StoreUnavailable) {
+      code = 'unavailable';
+      message = 'The database is unavailable; retry shortly.';
+      request.log.error({ err }, 'the database is unavailable');
     } else if (err.validation) {
       code = 'validation';
       const root = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');

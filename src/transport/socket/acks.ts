@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AckError } from '../../protocol/errors.js';
 import { DomainError } from '../../domain/errors.js';
+import { StoreUnavailable } from '../../store/store.js';
 
 export type AckFn = (answer: unknown) => void;
 
@@ -12,6 +13,10 @@ export const ackError = (code: AckError['error']['code'], message: string, data?
 /** The one place where anything thrown in a socket handler becomes a failed ack. */
 export function toAckError(err: unknown, log: Pick<Logger, 'error'>): AckError {
   if (err instanceof DomainError) return { ok: false, error: err.toWire() };
+  if (err instanceof StoreUnavailable) {
+    log.error({ err }, 'the database is unavailable');
+    return ackError('unavailable', 'The database is unavailable; retry shortly.', { retryAfter: 1000 });
+  }
   log.error({ err }, 'socket handler failed');
   return ackError('internal', 'Something went wrong on the server.');
 }

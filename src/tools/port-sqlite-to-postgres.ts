@@ -1,0 +1,438 @@
+/**
+ * Copies a SQLite deployment (the server stopped) into an empty PostgreSQL
+ * database: users, conversations, members (markers, archive state, join
+ * order), messages (with their search columns) and the marker-move log
+ * ("seen by ... at"). Ids, seqs, revs and ticks are kept as they are, so every
+ * wire id a client holds (u12, c7, m1042) and every sync cursor stays valid;
+ * the identity sequences and `ticks` are then set past the copied values.
+ *
+ * - The SQLite file is opened read-only, under its lock (lock.ts): a running
+ *   server is refused, and none can start on the file during the copy.
+ * - A target with rows in any Parley table, or with tables that are not
+ *   Parley's, is refused before anything is written to it; the emptiness is
+ *   checked again under table locks in the copy's transaction.
+ * - Everything is copied in ONE transaction: a failure (or an interruption)
+ *   leaves the tables empty, and the command can simply be run again.
+ * - Rows are read and written in batches (multi-row INSERT ... SELECT FROM
+ *   unnest), so memory does not grow with the number of messages.
+ * - The search index needs no copy: PostgreSQL's search columns are computed
+ *   from each message here (searchColumns), as the store does on a send.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
+import { searchColumns } from '../store/postgres/search-query.js';
+import { toDbText } from '../store/postgres/text.js';
+import { DatabaseLock } from '../store/sqlite/lock.js';
+import { MIGRATIONS as SQLITE_MIGRATIONS } from '../store/sqlite/migrations.js';
+
+export interface PortOptions {
+  /** The SQLite database (DATA_DIR/parley.db); its server must be stopped. */
+  sqliteFile: string;
+  /** postgres://user:password@host:port/database: an empty database (or one with Parley's schema and no rows). */
+  postgresUrl: string;
+  /** Told of progress and of the summary, a line at a time. */
+  log: (line: string) => void;
+  /** Most rows per INSERT statement (default 1000). */
+  batchSize?: number;
+  /** Least time between two progress lines of one table (default 2000 ms). */
+  progressEveryMs?: number;
+}
+
+/** The tables copied, in the order they are copied (references first). */
+export const PORTED_TABLES = ['users', 'conversations', 'members', 'messages', 'marker_moves'] as const;
+export type PortedTable = (typeof PORTED_TABLES)[number];
+
+export interface PortSummary {
+  counts: Record<PortedTable, number>;
+  ms: number;
+}
+
+/** The port was refused before anything was written (server running, target not empty, ...). */
+export class PortRefused extends Error {
+  override readonly name = 'PortRefused';
+}
+
+/** Tables of Parley's PostgreSQL schema; anything else in the target means it is not ours to fill. */
+const PARLEY_PG_TABLES = new Set<string>([...PORTED_TABLES, 'parley_migrations']);
+/** A batch of messages also stops at about this much text (contents up to 4,000 characters). */
+const BATCH_TEXT_CHARS = 4_000_000;
+const DEFAULT_BATCH = 1000;
+
+interface SqliteUser {
+  id: number;
+  username: string;
+  username_key: string;
+  display_name: string;
+  display_key: string;
+  password_hash: string;
+  created_at: number;
+  last_seen_at: number | null;
+}
+interface SqliteConversation {
+  id: number;
+  type: string;
+  title: string | null;
+  owner_id: number | null;
+  direct_key: string | null;
+  last_seq: number;
+  last_rev: number;
+  created_at: number;
+  last_activity_at: number;
+  activity: number;
+}
+interface SqliteMember {
+  conversation_id: number;
+  user_id: number;
+  joined_at: number;
+  joined_tick: number;
+  delivered_seq: number;
+  read_seq: number;
+  archived: number;
+}
+interface SqliteMessage {
+  id: number;
+  conversation_id: number;
+  seq: number;
+  rev: number;
+  sender_id: number;
+  content: string;
+  client_id: string | null;
+  created_at: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+}
+interface SqliteMove {
+  conversation_id: number;
+  user_id: number;
+  type: number;
+  seq: number;
+  opened_at: number;
+  at: number;
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** Copies the SQLite deployment at `sqliteFile` into the empty PostgreSQL database at `postgresUrl`. */
+export async function portSqliteToPostgres(opts: PortOptions): Promise<PortSummary> {
+  const started = Date.now();
+  const { log } = opts;
+  const batchSize = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
+  const file = path.resolve(opts.sqliteFile);
+  const target = redactUrl(opts.postgresUrl);
+
+  const source = openSource(file);
+  try {
+    const { db } = source;
+    // One snapshot of the source for every table (nobody writes: the lock is ours).
+    db.exec('BEGIN');
+    const expected = {} as Record<PortedTable, number>;
+    for (const t of PORTED_TABLES) expected[t] = (db.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number) ?? 0;
+    log(`source ${file}: ${PORTED_TABLES.map((t) => `${fmt(expected[t])} ${t}`).join(', ')}`);
+
+    await checkTargetEmpty(opts.postgresUrl, target);
+    log(`target ${target}: empty; bringing its schema up to date`);
+    const store = await PostgresStore.open({ url: opts.postgresUrl, poolSize: 1 });
+    try {
+      const client = await store.pool.connect();
+      let broken: unknown;
+      try {
+        const counts = await copyAll(client, db, expected, { log, batchSize, progressEveryMs: opts.progressEveryMs ?? 2000, target });
+        // Statistics for the planner straight away (autovacuum would get there later).
+        await client.query('ANALYZE users, conversations, members, messages, marker_moves');
+        const ms = Date.now() - started;
+        log(`done in ${(ms / 1000).toFixed(1)} s: copied ${PORTED_TABLES.map((t) => `${fmt(counts[t])} ${t}`).join(', ')}`);
+        return { counts, ms };
+      } catch (e) {
+        broken = e;
+        throw e;
+      } finally {
+        client.release(broken instanceof Error && !(broken instanceof PortRefused) ? broken : undefined);
+      }
+    } finally {
+      await store.close();
+    }
+  } finally {
+    source.close();
+  }
+}
+
+/** The SQLite file, read-only, under its lock, checked to be a Parley database of the schema this build knows. */
+function openSource(file: string): { db: Database.Database; close(): void } {
+  if (!fs.existsSync(file)) throw new PortRefused(`${file}: no such file`);
+  let lock: DatabaseLock;
+  try {
+    lock = DatabaseLock.acquire(file);
+  } catch (e) {
+    throw new PortRefused(`the Parley server must be stopped before its database is copied: ${(e as Error).message}`);
+  }
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    const latest = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;
+    const hasUsers = db.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'users'`).get() !== undefined;
+    if (version === 0 || !hasUsers) throw new PortRefused(`${file} is not a Parley database`);
+    if (version > latest) throw new PortRefused(`${file} has schema version ${version}, newer than this build knows (${latest}): port with the newer build`);
+    if (version < latest) {
+      throw new PortRefused(
+        `${file} has schema version ${version}, older than this build's (${latest}): start this version's server on it once (it migrates at start), stop it, then port`,
+      );
+    }
+    const opened = db;
+    return {
+      db: opened,
+      close() {
+        if (opened.open) opened.close();
+        lock.release();
+      },
+    };
+  } catch (e) {
+    if (db?.open) db.close();
+    lock.release();
+    if (e instanceof PortRefused) throw e;
+    throw new PortRefused(`${file}: cannot be read as a SQLite database: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Refuses a target with rows in a Parley table, or with tables that are not
+ * Parley's, before anything is written to it (migrations included).
+ */
+async function checkTargetEmpty(url: string, target: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, application_name: 'parley-port-db' });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY 1`,
+    );
+    const foreign = rows.map((r) => r.name).filter((n) => !PARLEY_PG_TABLES.has(n));
+    if (foreign.length) {
+      throw new PortRefused(`the target ${target} is not empty: it has tables that are not Parley's (${foreign.join(', ')}); port into a new, empty database`);
+    }
+    const present = new Set(rows.map((r) => r.name));
+    const filled: string[] = [];
+    for (const t of PORTED_TABLES) {
+      if (present.has(t) && (await client.query(`SELECT 1 FROM ${t} LIMIT 1`)).rowCount) filled.push(t);
+    }
+    if (filled.length) refuseFilled(target, filled);
+  } finally {
+    await client.end();
+  }
+}
+
+function refuseFilled(target: string, filled: readonly string[]): never {
+  throw new PortRefused(`the target ${target} is not empty: ${filled.join(', ')} ha${filled.length === 1 ? 's' : 've'} rows; port into a new, empty database (nothing was written)`);
+}
+
+interface CopyContext {
+  log: (line: string) => void;
+  batchSize: number;
+  progressEveryMs: number;
+  target: string;
+}
+
+/** The whole copy, in one transaction on `client`; answers the rows copied per table. */
+async function copyAll(client: pg.PoolClient, db: Database.Database, expected: Record<PortedTable, number>, ctx: CopyContext): Promise<Record<PortedTable, number>> {
+  await client.query('SET statement_timeout = 0');
+  await client.query('BEGIN');
+  try {
+    // No node writes while the copy runs (reads may go on); then the tables
+    // are checked again: a node may have written since the first check.
+    await client.query(`SET LOCAL lock_timeout = '10s'`);
+    await client.query(`LOCK TABLE ${PORTED_TABLES.join(', ')} IN EXCLUSIVE MODE`);
+    const filled: string[] = [];
+    for (const t of PORTED_TABLES) if ((await client.query(`SELECT 1 FROM ${t} LIMIT 1`)).rowCount) filled.push(t);
+    if (filled.length) refuseFilled(ctx.target, filled);
+
+    const counts = {} as Record<PortedTable, number>;
+    counts.users = await copyTable(ctx, 'users', expected.users, db.prepare('SELECT * FROM users ORDER BY id').iterate() as Iterable<SqliteUser>, (rows) =>
+      client.query(
+        `INSERT INTO users (id, username, username_key, display_name, display_key, password_hash, created_at, last_seen_at)
+         OVERRIDING SYSTEM VALUE
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
+        [
+          rows.map((r) => r.id),
+          rows.map((r) => r.username),
+          rows.map((r) => r.username_key),
+          rows.map((r) => r.display_name),
+          rows.map((r) => r.display_key),
+          rows.map((r) => r.password_hash),
+          rows.map((r) => r.created_at),
+          rows.map((r) => r.last_seen_at),
+        ],
+      ),
+    );
+    counts.conversations = await copyTable(
+      ctx,
+      'conversations',
+      expected.conversations,
+      db.prepare('SELECT * FROM conversations ORDER BY id').iterate() as Iterable<SqliteConversation>,
+      (rows) =>
+        client.query(
+          `INSERT INTO conversations (id, type, title, owner_id, direct_key, last_seq, last_rev, created_at, last_activity_at, activity)
+           OVERRIDING SYSTEM VALUE
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])`,
+          [
+            rows.map((r) => r.id),
+            rows.map((r) => r.type),
+            rows.map((r) => r.title),
+            rows.map((r) => r.owner_id),
+            rows.map((r) => r.direct_key),
+            rows.map((r) => r.last_seq),
+            rows.map((r) => r.last_rev),
+            rows.map((r) => r.created_at),
+            rows.map((r) => r.last_activity_at),
+            rows.map((r) => r.activity),
+          ],
+        ),
+    );
+    counts.members = await copyTable(
+      ctx,
+      'members',
+      expected.members,
+      db.prepare('SELECT * FROM members ORDER BY conversation_id, user_id').iterate() as Iterable<SqliteMember>,
+      (rows) =>
+        client.query(
+          `INSERT INTO members (conversation_id, user_id, joined_at, joined_tick, delivered_seq, read_seq, archived)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::smallint[])`,
+          [
+            rows.map((r) => r.conversation_id),
+            rows.map((r) => r.user_id),
+            rows.map((r) => r.joined_at),
+            rows.map((r) => r.joined_tick),
+            rows.map((r) => r.delivered_seq),
+            rows.map((r) => r.read_seq),
+            rows.map((r) => (r.archived ? 1 : 0)),
+          ],
+        ),
+    );
+    counts.messages = await copyTable(
+      ctx,
+      'messages',
+      expected.messages,
+      db.prepare('SELECT * FROM messages ORDER BY id').iterate() as Iterable<SqliteMessage>,
+      (rows) => {
+        // What search reads, as the store writes it: from the text of a live
+        // message; nothing for a deleted one (its text was erased).
+        const search = rows.map((r) => (r.deleted_at === null ? searchColumns(r.content) : { text: '', words: [] as string[] }));
+        return client.query(
+          `INSERT INTO messages (id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, search_text, search_words)
+           OVERRIDING SYSTEM VALUE
+           SELECT id, c, q, r, s, body, cid, t, e, d, st, (SELECT coalesce(array_agg(w), '{}') FROM jsonb_array_elements_text(sw) AS w)
+           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],
+                       $10::bigint[], $11::text[], $12::jsonb[])
+             AS v(id, c, q, r, s, body, cid, t, e, d, st, sw)`,
+          [
+            rows.map((r) => r.id),
+            rows.map((r) => r.conversation_id),
+            rows.map((r) => r.seq),
+            rows.map((r) => r.rev),
+            rows.map((r) => r.sender_id),
+            rows.map((r) => toDbText(r.content)),
+            rows.map((r) => toDbText(r.client_id)),
+            rows.map((r) => r.created_at),
+            rows.map((r) => r.edited_at),
+            rows.map((r) => r.deleted_at),
+            search.map((s) => s.text),
+            search.map((s) => JSON.stringify(s.words)),
+          ],
+        );
+      },
+      (r) => r.content.length + (r.client_id?.length ?? 0),
+    );
+    counts.marker_moves = await copyTable(
+      ctx,
+      'marker_moves',
+      expected.marker_moves,
+      db.prepare('SELECT * FROM marker_moves ORDER BY conversation_id, user_id, type, seq').iterate() as Iterable<SqliteMove>,
+      (rows) =>
+        client.query(
+          `INSERT INTO marker_moves (conversation_id, user_id, type, seq, opened_at, at)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::bigint[])`,
+          [
+            rows.map((r) => r.conversation_id),
+            rows.map((r) => r.user_id),
+            rows.map((r) => r.type),
+            rows.map((r) => r.seq),
+            rows.map((r) => r.opened_at),
+            rows.map((r) => r.at),
+          ],
+        ),
+    );
+
+    // New rows continue after the copied ones: ids from the identity
+    // sequences, activity and join order from `ticks`.
+    for (const t of ['users', 'conversations', 'messages'] as const) {
+      await client.query(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), coalesce(max(id), 0) + 1, false) FROM ${t}`);
+    }
+    await client.query(
+      `SELECT setval('ticks', greatest((SELECT max(activity) FROM conversations), (SELECT max(joined_tick) FROM members), 0) + 1, false)`,
+    );
+
+    // What is in the target is what was in the source, or nothing is.
+    const { rows } = await client.query<Record<PortedTable, number>>(`SELECT ${PORTED_TABLES.map((t) => `(SELECT count(*) FROM ${t})::bigint AS ${t}`).join(', ')}`);
+    const inTarget = rows[0] as Record<PortedTable, number>;
+    for (const t of PORTED_TABLES) {
+      if (inTarget[t] !== expected[t] || counts[t] !== expected[t]) {
+        throw new Error(`${t}: the source has ${expected[t]} rows, ${counts[t]} were copied and the target holds ${inTarget[t]}: nothing was committed`);
+      }
+    }
+    ctx.log('committing');
+    await client.query('COMMIT');
+    return counts;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Reads `rows` in batches (of at most batchSize rows, or about BATCH_TEXT_CHARS of text) and inserts each. */
+async function copyTable<R>(
+  ctx: CopyContext,
+  table: PortedTable,
+  total: number,
+  rows: Iterable<R>,
+  insert: (batch: R[]) => Promise<unknown>,
+  size?: (row: R) => number,
+): Promise<number> {
+  let copied = 0;
+  let lastReport = Date.now();
+  let batch: R[] = [];
+  let chars = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await insert(batch);
+    copied += batch.length;
+    batch = [];
+    chars = 0;
+    if (Date.now() - lastReport >= ctx.progressEveryMs && copied < total) {
+      lastReport = Date.now();
+      ctx.log(`${table}: ${fmt(copied)} / ${fmt(total)} (${Math.floor((copied / Math.max(total, 1)) * 100)}%)`);
+    }
+  };
+  // (A better-sqlite3 iterator may stay open across awaits: nothing else uses the connection meanwhile.)
+  for (const row of rows) {
+    batch.push(row);
+    if (size) chars += size(row);
+    if (batch.length >= ctx.batchSize || chars >= BATCH_TEXT_CHARS) await flush();
+  }
+  await flush();
+  ctx.log(`${table}: ${fmt(copied)} copied`);
+  return copied;
+}
