@@ -3,6 +3,8 @@
  * and PRAGMA user_version records the last one applied. Never edit a step
  * that has shipped: add the next one.
  */
+import type Database from 'better-sqlite3';
+
 export interface Migration {
   version: number;
   name: string;
@@ -140,3 +142,19 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
+
+/** Brings the schema up to date: each missing step in its own transaction. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  if (current > latest) {
+    throw new Error(`database schema version ${current} is newer than this build knows (${latest})`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+}
