@@ -6,6 +6,8 @@
  * node killed with SIGKILL loses nothing that was acknowledged.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ParleyClient } from '../../src/client/index.js';
 import { connect, group, http, register, type Account, type TestSocket } from '../helpers/client.js';
@@ -23,9 +25,33 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
   const sockets: TestSocket[] = [];
   const clients: ParleyClient[] = [];
   const url = (i: number) => (nodes[i] as ServerProcess).url;
+  /** What every node's offline notifications POST (NOTIFY_WEBHOOK_URL). */
+  const hooks: { recipient: { id: string }; message: { id: string } }[] = [];
+  let hookWaiters: (() => void)[] = [];
+  const receiver: Server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      hooks.push(JSON.parse(raw));
+      res.statusCode = 204;
+      res.end();
+      for (const w of hookWaiters.splice(0)) w();
+    });
+  });
+  const hooked = async (pred: (h: (typeof hooks)[number]) => boolean, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!hooks.some(pred)) {
+      if (Date.now() > deadline) throw new Error(`no such notification among ${JSON.stringify(hooks)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, deadline - Date.now());
+        hookWaiters.push(() => (clearTimeout(t), resolve()));
+      });
+    }
+  };
   const port = (i: number) => Number(new URL(url(i)).port);
 
   beforeAll(async () => {
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const db = await createDatabase(pgAdmin as string);
     drop = db.drop;
     const env = {
@@ -34,6 +60,7 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
       REDIS_URL: redisUrl as string,
       REDIS_PREFIX: `cluster-${process.pid}-${Date.now()}`,
       JWT_SECRET: randomBytes(24).toString('hex'),
+      NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
     };
     // The first node migrates the empty database; the others start at once and wait for it.
     nodes.push(...(await Promise.all([0, 1, 2].map(() => startProcess(tempDir(), env)))));
@@ -46,6 +73,9 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
     for (const n of nodes) n.child.kill('SIGKILL');
     await Promise.all(nodes.map((n) => n.exited));
     await drop();
+    hookWaiters = [];
+    receiver.closeAllConnections();
+    await new Promise((resolve) => receiver.close(resolve));
   });
 
   async function on(i: number, who: Account): Promise<TestSocket> {
@@ -114,6 +144,25 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
       const heard = await s.waitFor('message:new', () => true, 2 * N, 15_000);
       expect(heard.every((p) => p.message.senderId !== (users[i] as Account).id)).toBe(true);
     }
+  });
+
+  it('tells a member with no socket on any node of a message once, and a member online on another node not at all', async () => {
+    const sender = await register(url(0), 'ns');
+    const away = await register(url(0), 'na');
+    const elsewhere = await register(url(0), 'ne');
+    const g = await group(url(0), sender, [away, elsewhere], 'notifications');
+    const s = await on(0, sender);
+    const e = await on(1, elsewhere);
+    await s.waitFor('presence', (p) => p.userId === elsewhere.id && p.online === true);
+    const first = await s.send(g.id, 'are you there?');
+    await e.waitFor('message:new', (p) => p.message.id === first.id);
+    await hooked((h) => h.message.id === first.id);
+    // A later message's notification comes after: by then any second copy of the first would be in too.
+    const second = await s.send(g.id, 'still there?');
+    await hooked((h) => h.message.id === second.id);
+    const about = (id: string) => hooks.filter((h) => h.message.id === id).map((h) => h.recipient.id);
+    expect(about(first.id)).toEqual([away.id]);
+    expect(about(second.id)).toEqual([away.id]);
   });
 
   it('a member removed through one node is refused at once on every other node', async () => {
