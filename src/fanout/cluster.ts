@@ -44,6 +44,26 @@ function client(url: string, offlineQueue: boolean, onError: (err: unknown) => v
   return c;
 }
 
+/**
+ * The client the adapter publishes with. The adapter awaits each XADD before
+ * it delivers the packet to this node's own sockets, so while Redis is away
+ * a queued XADD would hold local delivery until Redis is back: publishing
+ * fails at once instead (this node's sockets get the packet now; other nodes
+ * miss it and their clients catch up by sync). Everything else, `duplicate()`
+ * above all (the adapter's readers, which should wait for Redis rather than
+ * spin), is the client itself, offline queue included.
+ */
+function failFastPublisher(c: RedisClientType): RedisClientType {
+  const unavailable = () => Promise.reject(new Error('redis is not connected: not published'));
+  return new Proxy(c, {
+    get(target, prop) {
+      if ((prop === 'xAdd' || prop === 'publish' || prop === 'sPublish') && !target.isReady) return unavailable;
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 async function connect(c: RedisClientType, url: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -61,9 +81,9 @@ async function connect(c: RedisClientType, url: string): Promise<void> {
 
 export async function connectRedis(o: RedisLinkOptions): Promise<RedisLink> {
   const nodeId = randomUUID();
-  // The adapter's client keeps its offline queue: packets published while
-  // Redis is away go out when it is back. Presence and health checks use
-  // another, which fails at once instead.
+  // The adapter reads through clients that wait for Redis while it is away,
+  // and publishes through one that fails at once then (failFastPublisher).
+  // Presence and health checks use another client, which fails at once too.
   const stream = client(o.url, true, (e) => o.onError(e, 'redis (fan-out)'));
   const commands = client(o.url, false, (e) => o.onError(e, 'redis (presence)'));
   await connect(stream, o.url);
@@ -90,7 +110,7 @@ export async function connectRedis(o: RedisLinkOptions): Promise<RedisLink> {
       await commands.ping();
     },
     attach(io, membership) {
-      io.adapter(createAdapter(stream, { streamName: `${o.prefix}:stream`, channelPrefix: `${o.prefix}:sio`, maxLen: 100_000 }));
+      io.adapter(createAdapter(failFastPublisher(stream), { streamName: `${o.prefix}:stream`, channelPrefix: `${o.prefix}:sio`, maxLen: 100_000 }));
       io.on('parley:membership', (conversationId, done) => {
         membership.forget(conversationId);
         done(true);
