@@ -80,6 +80,7 @@ describe('loadConfig', () => {
   it('refuses a DATABASE_URL or REDIS_URL of another scheme, and Redis without PostgreSQL, naming them', () => {
     expect(failure({ DATABASE_URL: 'mysql://x/y' })).toMatch(/DATABASE_URL must be a postgres:\/\/ URL/);
     expect(failure({ DATABASE_URL: 'postgres://x/y', REDIS_URL: 'http://x' })).toMatch(/REDIS_URL must be a redis:\/\/ URL/);
+    expect(failure({ DATABASE_URL: 'postgres://x/y', REDIS_URL: 'redis://x:6379' })).toMatch(/REDIS_URL needs JWT_SECRET/);
     expect(failure({ REDIS_URL: 'redis://x:6379' })).toMatch(/REDIS_URL needs DATABASE_URL/);
     expect(failure({ DATABASE_POOL_SIZE: '0' })).toMatch(/DATABASE_POOL_SIZE/);
   });

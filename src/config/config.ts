@@ -74,6 +74,8 @@ export function loadConfig(env: Record<string, string | undefined> = {}, overrid
   if (cfg.redisUrl && !/^rediss?:\/\/\S+$/.test(cfg.redisUrl)) throw new ConfigError('invalid configuration: REDIS_URL must be a redis:// URL');
   // Several nodes on one SQLite file cannot work: each would be a cluster of one.
   if (cfg.redisUrl && !cfg.databaseUrl) throw new ConfigError('invalid configuration: REDIS_URL needs DATABASE_URL (nodes share PostgreSQL)');
+  // A generated secret is per node: a token from one would be refused by the others.
+  if (cfg.redisUrl && !cfg.jwtSecret) throw new ConfigError('invalid configuration: REDIS_URL needs JWT_SECRET (the same on every node)');
   if ((cfg.scryptCost & (cfg.scryptCost - 1)) !== 0) throw new ConfigError('invalid configuration: SCRYPT_COST must be a power of two');
   if (cfg.jwtSecret && cfg.jwtSecret.length < 32) throw new ConfigError('invalid configuration: JWT_SECRET must be at least 32 characters');
   return Object.freeze(cfg);

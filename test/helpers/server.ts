@@ -47,7 +47,13 @@ export async function startServer(overrides: Partial<Config> = {}, options: AppO
       if (overrides.dataDir) databases.set(overrides.dataDir, databaseUrl);
       else drop = db.drop;
     }
-    Object.assign(cluster, { databaseUrl, redisUrl, redisPrefix: `test-${process.pid}-${++servers}-${Date.now()}` });
+    Object.assign(cluster, {
+      databaseUrl,
+      redisUrl,
+      redisPrefix: `test-${process.pid}-${++servers}-${Date.now()}`,
+      // Every node of a cluster shares one (config refuses REDIS_URL without it).
+      jwtSecret: 'the-test-cluster-secret-0123456789abcdef',
+    });
   }
   const config = loadConfig({}, { port: 0, logLevel: 'silent', scryptCost: 1024, ...cluster, ...overrides, dataDir });
   const app = await createApp(config, options).catch(async (e: unknown) => {
