@@ -151,8 +151,11 @@ export async function portSqliteToPostgres(opts: PortOptions): Promise<PortSumma
       let broken: unknown;
       try {
         const counts = await copyAll(client, db, expected, { log, batchSize, progressEveryMs: opts.progressEveryMs ?? 2000, target });
-        // Statistics for the planner straight away (autovacuum would get there later).
-        await client.query('ANALYZE users, conversations, members, messages, marker_moves');
+        // Statistics for the planner straight away (autovacuum would get there
+        // later); the copy is committed: a failure here is only reported.
+        await client.query('ANALYZE users, conversations, members, messages, marker_moves').catch((e: unknown) => {
+          log(`committed; ANALYZE failed (autovacuum will do it): ${(e as Error).message}`);
+        });
         const ms = Date.now() - started;
         log(`done in ${(ms / 1000).toFixed(1)} s: copied ${PORTED_TABLES.map((t) => `${fmt(counts[t])} ${t}`).join(', ')}`);
         return { counts, ms };
@@ -322,6 +325,16 @@ async function copyAll(client: pg.PoolClient, db: Database.Database, expected: R
           ],
         ),
     );
+    // The messages' secondary indexes (search's GIN ones above all) are built
+    // once, after the rows are in, instead of row by row: several times
+    // faster. Their definitions are read from the schema, so they stay
+    // whatever the migrations made them; rebuilt in this transaction.
+    const { rows: indexes } = await client.query<{ name: string; def: string }>(
+      `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i
+       WHERE i.indrelid = 'messages'::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+       ORDER BY 1`,
+    );
+    for (const ix of indexes) await client.query(`DROP INDEX ${ix.name}`);
     counts.messages = await copyTable(
       ctx,
       'messages',
@@ -356,6 +369,11 @@ async function copyAll(client: pg.PoolClient, db: Database.Database, expected: R
       },
       (r) => r.content.length + (r.client_id?.length ?? 0),
     );
+    if (indexes.length) {
+      ctx.log(`messages: building ${indexes.length} indexes`);
+      await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+      for (const ix of indexes) await client.query(ix.def);
+    }
     counts.marker_moves = await copyTable(
       ctx,
       'marker_moves',
@@ -402,7 +420,11 @@ async function copyAll(client: pg.PoolClient, db: Database.Database, expected: R
   }
 }
 
-/** Reads `rows` in batches (of at most batchSize rows, or about BATCH_TEXT_CHARS of text) and inserts each. */
+/**
+ * Reads `rows` in batches (of at most batchSize rows, or about BATCH_TEXT_CHARS
+ * of text) and inserts each; the next batch is read and prepared while the
+ * database takes in the previous one (two batches in memory at most).
+ */
 async function copyTable<R>(
   ctx: CopyContext,
   table: PortedTable,
@@ -415,16 +437,27 @@ async function copyTable<R>(
   let lastReport = Date.now();
   let batch: R[] = [];
   let chars = 0;
-  const flush = async () => {
-    if (batch.length === 0) return;
-    await insert(batch);
-    copied += batch.length;
-    batch = [];
-    chars = 0;
+  let previous: { done: Promise<unknown>; rows: number } | undefined;
+  const settle = async () => {
+    if (!previous) return;
+    await previous.done;
+    copied += previous.rows;
+    previous = undefined;
     if (Date.now() - lastReport >= ctx.progressEveryMs && copied < total) {
       lastReport = Date.now();
       ctx.log(`${table}: ${fmt(copied)} / ${fmt(total)} (${Math.floor((copied / Math.max(total, 1)) * 100)}%)`);
     }
+  };
+  const flush = async () => {
+    if (batch.length === 0) return;
+    // Prepared and queued on the connection now; its outcome is awaited
+    // after the next batch is read (a failure is thrown there).
+    const done = insert(batch);
+    done.catch(() => undefined);
+    await settle();
+    previous = { done, rows: batch.length };
+    batch = [];
+    chars = 0;
   };
   // (A better-sqlite3 iterator may stay open across awaits: nothing else uses the connection meanwhile.)
   for (const row of rows) {
@@ -433,6 +466,7 @@ async function copyTable<R>(
     if (batch.length >= ctx.batchSize || chars >= BATCH_TEXT_CHARS) await flush();
   }
   await flush();
+  await settle();
   ctx.log(`${table}: ${fmt(copied)} copied`);
   return copied;
 }
