@@ -64,6 +64,30 @@ function failFastPublisher(c: RedisClientType): RedisClientType {
   });
 }
 
+/** How long a closing node lets a client's QUIT (and the commands queued before it) go out. */
+const QUIT_TIMEOUT_MS = 2000;
+
+/**
+ * Closes a client without waiting on an unreachable Redis: QUIT is only
+ * written once connected, and quitting stops the reconnecting, so a client
+ * that is not ready (Redis away, or between reconnects) would wait forever.
+ */
+async function shut(c: RedisClientType): Promise<void> {
+  if (!c.isReady) return void c.destroy();
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      c.destroy();
+      resolve();
+    }, QUIT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([c.quit().then(() => undefined, () => undefined), gaveUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function connect(c: RedisClientType, url: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -102,6 +126,7 @@ export async function connectRedis(o: RedisLinkOptions): Promise<RedisLink> {
     o.onReconnect();
   });
   connectedOnce = true;
+  let attached: ParleyServer | undefined;
 
   return {
     nodeId,
@@ -110,6 +135,7 @@ export async function connectRedis(o: RedisLinkOptions): Promise<RedisLink> {
       await commands.ping();
     },
     attach(io, membership) {
+      attached = io;
       io.adapter(createAdapter(failFastPublisher(stream), { streamName: `${o.prefix}:stream`, channelPrefix: `${o.prefix}:sio`, maxLen: 100_000 }));
       io.on('parley:membership', (conversationId, done) => {
         membership.forget(conversationId);
@@ -117,8 +143,11 @@ export async function connectRedis(o: RedisLinkOptions): Promise<RedisLink> {
       });
     },
     async close() {
+      // The adapter says this node is gone (else the others wait for its
+      // answers until its heartbeat times out) and stops its own clients.
+      await attached?.of('/').adapter.close();
       await presence.close();
-      await Promise.allSettled([stream.quit(), commands.quit()]);
+      await Promise.allSettled([shut(stream), shut(commands)]);
     },
   };
 }

@@ -166,7 +166,16 @@ export class RedisPresence implements PresenceRegistry {
   async onlineAmong(userIds: Iterable<string>): Promise<Set<string>> {
     const ids = [...new Set(userIds)];
     if (ids.length === 0) return new Set();
-    const flags = (await this.run(ONLINE_AMONG_LUA, ids.map(this.presenceKey), [this.nodeKeyPrefix])) as number[];
+    let flags: number[];
+    try {
+      flags = (await this.run(ONLINE_AMONG_LUA, ids.map(this.presenceKey), [this.nodeKeyPrefix])) as number[];
+    } catch (err) {
+      // Redis is unreachable: answer what this node knows (its own sockets)
+      // rather than fail every read that shows presence (sync, conversation
+      // lists, accounts) for the length of the outage.
+      this.o.onError(err);
+      return new Set(ids.filter((id) => this.local.has(id)));
+    }
     return new Set(ids.filter((_, i) => Number(flags[i]) === 1));
   }
 

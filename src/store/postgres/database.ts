@@ -88,8 +88,15 @@ export async function transaction<T>(pool: pg.Pool, body: (c: pg.PoolClient) => 
   for (let attempt = 1; ; attempt++) {
     let client: pg.PoolClient | undefined;
     let broken: unknown;
+    // A connection the server cuts while it is checked out emits 'error'
+    // (besides failing the statement in flight): without a listener that
+    // would be an uncaught exception. The statement's failure is what counts.
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
     try {
       client = await pool.connect();
+      client.on('error', onError);
       await client.query('BEGIN');
       const result = await body(client);
       try {
@@ -108,10 +115,12 @@ export async function transaction<T>(pool: pg.Pool, body: (c: pg.PoolClient) => 
       if (err instanceof CommitUnknown) throw err;
       if (!isTransient(err)) throw err;
       if (attempt >= attempts) throw new StoreUnavailable(err);
+      client?.off('error', onError);
       client?.release(broken ? (broken as Error) : undefined);
       client = undefined;
       await new Promise((r) => setTimeout(r, 10 * 2 ** attempt + Math.random() * 20));
     } finally {
+      client?.off('error', onError);
       client?.release(broken ? (broken as Error) : undefined);
     }
   }

@@ -527,7 +527,9 @@ export class PostgresStore implements Store {
       // error goes to the senders (who may retry).
       const outcomes = err.result as AppendOutcome[] | undefined;
       const first = outcomes?.find((o) => o.kind === 'stored');
-      if (first && first.kind === 'stored' && (await this.messageById(first.message.id))) return outcomes as AppendOutcome[];
+      // (If the check cannot be made either, the outcome stays unknown: `internal`, never "not applied".)
+      const applied = first?.kind === 'stored' && (await this.messageById(first.message.id).catch(() => null)) !== null;
+      if (applied) return outcomes as AppendOutcome[];
       throw err;
     }
   }
