@@ -58,6 +58,7 @@ function failFastPublisher(c: RedisClientType): RedisClientType {
   return new Proxy(c, {
     get(target, prop) {
       if ((prop === 'xAdd' || prop === 'publish' || prop === 'sPublish') && !target.isReady) return unavailable;
+      if (prop === 'duplicate') return (...args: unknown[]) => quietSubscriber((target.duplicate as (...a: unknown[]) => RedisClientType)(...args));
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
@@ -86,6 +87,27 @@ async function shut(c: RedisClientType): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The adapter subscribes without awaiting the answer; a node closed before
+ * Redis answered would reject that promise with nobody to hear it (an
+ * unhandled rejection ends a Node process). Its subscriptions get a handler.
+ */
+function quietSubscriber(c: RedisClientType): RedisClientType {
+  return new Proxy(c, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const bound = (value as (...a: unknown[]) => unknown).bind(target);
+      if (prop !== 'subscribe' && prop !== 'sSubscribe') return bound;
+      return (...args: unknown[]) => {
+        const answer = bound(...args) as Promise<unknown>;
+        answer.catch(() => undefined);
+        return answer;
+      };
+    },
+  });
 }
 
 async function connect(c: RedisClientType, url: string): Promise<void> {

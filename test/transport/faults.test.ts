@@ -64,6 +64,7 @@ describe.skipIf(!installed || TEST_STORE !== 'sqlite')('faults of PostgreSQL and
     a = await startServer(cluster);
     b = await startServer(cluster);
     process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUncaught);
   });
   afterEach(async () => {
     const errors = uncaught.splice(0).map(String);
@@ -75,6 +76,7 @@ describe.skipIf(!installed || TEST_STORE !== 'sqlite')('faults of PostgreSQL and
   });
   afterAll(async () => {
     process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUncaught);
     await Promise.allSettled([a?.close(), b?.close()]);
     await Promise.allSettled([pgServer?.stop(), redis?.stop()]);
   });
@@ -301,6 +303,11 @@ describe.skipIf(!installed || TEST_STORE !== 'sqlite')('faults of PostgreSQL and
     if (ack.ok) expect(retried.id).toBe(ack.message.id);
     else if (stored.length === 1) expect(retried.id, 'the retry finds what the lost COMMIT stored').toBe(stored[0].id);
     expect((await history(b, bob, conv.id)).filter((m) => m.content === 'across a restart').map((m) => m.id)).toEqual([retried.id]);
+  });
+
+  it('a node closed the moment it started leaves nothing unanswered behind (the adapter had not subscribed yet)', async () => {
+    for (let i = 0; i < 8; i++) await (await startServer(cluster)).close();
+    // (afterEach asserts that nothing went unhandled)
   });
 
   // Last: a node closed while Redis is away cannot say so, and the others wait for it until its heartbeat times out.

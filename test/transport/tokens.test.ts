@@ -15,7 +15,7 @@ describe('tokens', () => {
       expect(claims.exp - claims.iat).toBe(3600);
 
       // The same secret, but an expiry in the past.
-      const secret = fs.readFileSync(path.join(server.dataDir, 'jwt-secret'), 'utf8').trim();
+      const secret = server.config.jwtSecret || fs.readFileSync(path.join(server.dataDir, 'jwt-secret'), 'utf8').trim();
       const expired = createSigner({ key: secret, algorithm: 'HS256' })({ sub: a.id, iat: 1000, exp: 2000 });
       const r = await http(server.url, 'GET', '/api/users/me', { token: expired });
       expect(r.status).toBe(401);
