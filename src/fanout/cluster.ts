@@ -144,7 +144,9 @@ export async function connectRedis(o: RedisLinkOptions): Promise<RedisLink> {
   let connectedOnce = false;
   commands.on('ready', () => {
     if (!connectedOnce) return void (connectedOnce = true);
-    presence.renew().catch((e: unknown) => o.onError(e, 'presence'));
+    // Sockets may have come and gone while Redis was away: write this node's
+    // presence back whole, and settle everyone it touched.
+    presence.restore().catch((e: unknown) => o.onError(e, 'presence'));
     o.onReconnect();
   });
   connectedOnce = true;

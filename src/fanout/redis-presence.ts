@@ -51,6 +51,21 @@ end
 return n
 `;
 
+/**
+ * Claims a dead node (KEYS[1] its key, KEYS[2] the node list, KEYS[3] its
+ * user list; ARGV[1] its id, ARGV[2] the presence key prefix): only while its
+ * key is still absent, so a node that came back (it sets its key first)
+ * keeps what it restores. Answers the users whose counts it dropped.
+ */
+const SWEEP_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {} end
+if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return {} end
+local users = redis.call('SMEMBERS', KEYS[3])
+for i = 1, #users do redis.call('HDEL', ARGV[2] .. users[i], ARGV[1]) end
+redis.call('DEL', KEYS[3])
+return users
+`;
+
 /** -1: nothing to announce; 1: announce online; 0: announce offline. */
 const SETTLE_LUA = `${ONLINE_LUA}
 local now = online(KEYS[1], ARGV[1])
@@ -115,19 +130,34 @@ export class RedisPresence implements PresenceRegistry {
   /**
    * Keeps the node's key alive. If the node had been taken for dead (Redis
    * restarted empty, or this process stalled past the TTL and was swept),
-   * its counts are written back and its users settled.
+   * its state is written back (restore).
    */
   async renew(): Promise<void> {
     const { client, nodeId } = this.o;
     await client.set(this.nodeKeyPrefix + nodeId, '1', { PX: NODE_TTL_MS });
-    const added = await client.sAdd(this.nodes, nodeId);
-    if (added === 1 && this.local.size > 0) {
-      for (const [userId, n] of this.local) {
-        await client.hSet(this.presenceKey(userId), nodeId, String(n));
-        await client.sAdd(this.nodeUsersKey(nodeId), userId);
-      }
-      this.onOrphans?.([...this.local.keys()]);
-    }
+    if ((await client.sAdd(this.nodes, nodeId)) === 1 && this.local.size > 0) await this.restore();
+  }
+
+  /**
+   * Writes this node's whole state into Redis: after Redis lost it, or after
+   * a time in which this node's socket counts could not reach Redis (sockets
+   * came and went during an outage). Every user it touches is settled.
+   */
+  async restore(): Promise<void> {
+    const { client, nodeId } = this.o;
+    await client.set(this.nodeKeyPrefix + nodeId, '1', { PX: NODE_TTL_MS });
+    await client.sAdd(this.nodes, nodeId);
+    const listed = await client.sMembers(this.nodeUsersKey(nodeId));
+    const touched = [...new Set([...listed, ...this.local.keys()])];
+    await Promise.all(
+      touched.map((userId) => {
+        const n = this.local.get(userId);
+        return n
+          ? Promise.all([client.hSet(this.presenceKey(userId), nodeId, String(n)), client.sAdd(this.nodeUsersKey(nodeId), userId)])
+          : Promise.all([client.hDel(this.presenceKey(userId), nodeId), client.sRem(this.nodeUsersKey(nodeId), userId)]);
+      }),
+    );
+    if (touched.length) this.onOrphans?.(touched);
   }
 
   /** Claims the nodes whose key expired, drops their counts, and settles their users. */
@@ -135,10 +165,7 @@ export class RedisPresence implements PresenceRegistry {
     const { client, nodeId } = this.o;
     for (const other of await client.sMembers(this.nodes)) {
       if (other === nodeId || (await client.exists(this.nodeKeyPrefix + other)) === 1) continue;
-      if ((await client.sRem(this.nodes, other)) !== 1) continue; // another node claimed it
-      const users = await client.sMembers(this.nodeUsersKey(other));
-      for (const userId of users) await client.hDel(this.presenceKey(userId), other);
-      await client.del(this.nodeUsersKey(other));
+      const users = (await this.run(SWEEP_LUA, [this.nodeKeyPrefix + other, this.nodes, this.nodeUsersKey(other)], [other, this.presenceKey('')])) as string[];
       if (users.length) this.onOrphans?.(users);
     }
   }

@@ -135,6 +135,45 @@ describe.skipIf(!redisUrl)('RedisPresence', () => {
       expect(await a.presence.settle(u)).toBeNull();
     });
 
+    it('restore() repairs what a Redis outage kept from Redis: a socket gone meanwhile goes offline, one come meanwhile shows online', async () => {
+      d = new Deployment(redisUrl!);
+      const a = await d.node();
+      const [left, came, stays] = [user(), user(), user()];
+      for (const u of [left, stays]) {
+        await a.presence.add(u);
+        expect(await a.presence.settle(u)).toBe(true);
+      }
+      // The outage, as Redis saw it: `left`'s socket went and `came`'s arrived, neither written.
+      await a.presence.remove(left);
+      await a.presence.add(came);
+      const admin = await d.redis();
+      await admin.hSet(d.key('presence', left), a.id, '1');
+      await admin.sAdd(d.key('node-users', a.id), left);
+      await admin.hDel(d.key('presence', came), a.id);
+      await admin.sRem(d.key('node-users', a.id), came);
+      expect(await a.presence.onlineAmong([left, came, stays])).toEqual(new Set([left, stays]));
+
+      await a.presence.restore();
+      expect(await a.presence.onlineAmong([left, came, stays])).toEqual(new Set([came, stays]));
+      expect(a.orphans.at(-1)).toEqual([left, came, stays].sort());
+      // Settling the users it reported announces exactly the two changes.
+      expect(await a.presence.settle(left)).toBe(false);
+      expect(await a.presence.settle(came)).toBe(true);
+      expect(await a.presence.settle(stays)).toBeNull();
+    });
+
+    it('a node that comes back before its sweep keeps what it restores (the sweep claims only a node whose key is absent)', async () => {
+      d = new Deployment(redisUrl!);
+      const [a, b] = [await d.node(), await d.node()];
+      const u = user();
+      await a.presence.add(u);
+      await d.kill(a);
+      await a.presence.renew(); // back: its key is set again first
+      await b.presence.sweep();
+      expect(b.orphans).toEqual([]);
+      expect(await b.presence.onlineAmong([u])).toEqual(new Set([u]));
+    });
+
     it('each transition is announced once cluster-wide when two nodes race to settle it', async () => {
       d = new Deployment(redisUrl!);
       const [a, b] = [await d.node(), await d.node()];
