@@ -12,6 +12,14 @@ import type { MembershipCache } from '../domain/membership.js';
 import type { ParleyServer } from './fanout.js';
 import { RedisPresence } from './redis-presence.js';
 
+/**
+ * After an outage, a node closes its sockets spread over this long (clients
+ * reconnect and sync; not all at the same moment).
+ */
+const RESYNC_SPREAD_MS = 3000;
+/** Another node's resync request within this long of this node's last resync is the same outage. */
+const RESYNC_DEDUPE_MS = RESYNC_SPREAD_MS;
+
 /** How long a node waits for Redis at start before giving up. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -151,6 +159,30 @@ export async function connectRedis(o: RedisLinkOptions): Promise<RedisLink> {
   });
   connectedOnce = true;
   let attached: ParleyServer | undefined;
+  let resyncedAt = -Infinity;
+  /**
+   * Events published while Redis was away reached no other node, so every
+   * client of the cluster may have missed some. Each node closes its
+   * sockets' connections (as a restart would; not a Socket.IO disconnect,
+   * after which clients would not come back by themselves): clients
+   * reconnect and run `sync`, which the contract asks of them.
+   */
+  const resync = (fromAnotherNode: boolean) => {
+    if (!attached || (fromAnotherNode && Date.now() - resyncedAt < RESYNC_DEDUPE_MS)) return;
+    resyncedAt = Date.now();
+    for (const socket of attached.of('/').sockets.values()) {
+      setTimeout(() => socket.conn.close(), Math.random() * RESYNC_SPREAD_MS).unref();
+    }
+  };
+  let streamWasReady = true;
+  stream.on('ready', () => {
+    if (streamWasReady) return;
+    streamWasReady = true;
+    attached?.serverSideEmit('parley:resync');
+    resync(false);
+  });
+  stream.on('end', () => (streamWasReady = false));
+  stream.on('reconnecting', () => (streamWasReady = false));
 
   return {
     nodeId,
@@ -165,6 +197,7 @@ export async function connectRedis(o: RedisLinkOptions): Promise<RedisLink> {
         membership.forget(conversationId);
         done(true);
       });
+      io.on('parley:resync', () => resync(true));
     },
     async close() {
       // The adapter says this node is gone (else the others wait for its

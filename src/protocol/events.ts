@@ -113,4 +113,6 @@ export interface HandshakeAuth { token?: string }
  */
 export interface InterServerEvents {
   'parley:membership': (conversationId: string, done: (ok: boolean) => void) => void;
+  /** Redis is back after an outage in which events may not have crossed nodes: every node's clients resync. */
+  'parley:resync': () => void;
 }

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { findPostgresBin, findRedisServer, INSTALL_HINT, postgresOrSkip, redisOrSkip } from '../helpers/services.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
@@ -61,7 +62,7 @@ describe('benchmark smoke run', () => {
   }, 120_000);
 
   it('fanout: every message reaches every other member exactly once', async () => {
-    const { get } = await rows('bench/fanout.ts', ['--users', '5', '--senders', '2', '--window', '4', '--seconds', '1', '--warmup', '0.2']);
+    const { get } = await rows('bench/fanout.ts', ['--mode', 'window', '--users', '5', '--senders', '2', '--window', '4', '--seconds', '1', '--warmup', '0.2']);
     for (const t of TARGETS) {
       const row = get(`fanout ${t}`);
       expect(row.deliveriesPerSec, t).toBeGreaterThan(0);
@@ -70,6 +71,52 @@ describe('benchmark smoke run', () => {
       expect([row.errors, row.lost, row.duplicated, row.unexpected], t).toEqual([0, 0, 0, 0]);
     }
     expect(get('fanout parley / relays').toSocketIoRelay).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('fanout at an offered rate: Parley and the Socket.IO relay each print a row, and the target is judged', async () => {
+    const { get } = await rows('bench/fanout.ts', ['--mode', 'rate', '--users', '5', '--rate-senders', '2', '--rate', '100', '--seconds', '1', '--warmup', '0.2']);
+    for (const t of ['parley', 'bare socket.io relay']) {
+      const row = get(`fanout-rate ${t}`);
+      expect(row.offeredPerSec, t).toBe(200);
+      expect(row.deliveriesPerSec, t).toBeGreaterThan(0);
+      expect(row.expected, t).toBeGreaterThan(0);
+      // Far below saturation: nothing is refused, lost or doubled.
+      expect([row.refused, row.timedOut, row.lost, row.duplicated, row.unexpected], t).toEqual([0, 0, 0, 0, 0]);
+    }
+    expect(get('fanout-rate parley / socket.io relay').toSocketIoRelay).toBeGreaterThan(0);
+    expect(typeof get('fanout-rate target').met).toBe('boolean');
+  }, 120_000);
+
+  // bench/cluster.ts starts its own PostgreSQL and Redis (test/helpers/services.ts): it needs their binaries here.
+  const clusterSkip = !(postgresOrSkip() && redisOrSkip())
+    ? 'PostgreSQL or Redis is missing (see the global setup)'
+    : !findPostgresBin() || !findRedisServer()
+      ? `bench/cluster.ts starts its own PostgreSQL and Redis, and their binaries are not installed (${INSTALL_HINT})`
+      : '';
+  if (clusterSkip) console.warn(`skipping the cluster benchmark smoke run: ${clusterSkip}`);
+
+  it.skipIf(clusterSkip !== '')('cluster: ingest on PostgreSQL, fan-out over two nodes exactly once, latency across nodes', async () => {
+    const { get } = await rows('bench/cluster.ts', [
+      ...['--senders', '2', '--window', '2', '--seconds', '1', '--warmup', '0'],
+      ...['--fan-users', '6', '--fan-senders', '2', '--fan-window', '2', '--fan-seconds', '1', '--fan-warmup', '0.2'],
+      ...['--rate', '100', '--lat-seconds', '1', '--lat-warmup', '0.2'],
+    ]);
+    const ingest = get('cluster ingest (postgres, 1 node)');
+    expect(ingest.msgsPerSec).toBeGreaterThan(0);
+    expect(ingest.ackP50).toBeGreaterThan(0);
+    expect(ingest.errors).toBe(0);
+    expect(ingest.pgCommitsPerSec).toBeGreaterThan(0);
+    expect(typeof get('cluster ingest target').met).toBe('boolean');
+    const fan = get('cluster fanout (2 nodes)');
+    expect(fan.deliveriesPerSec).toBeGreaterThan(0);
+    expect(fan.expected).toBeGreaterThan(0);
+    expect((fan.nodeCpu as number[]).length).toBe(2);
+    expect([fan.errors, fan.lost, fan.duplicated, fan.unexpected]).toEqual([0, 0, 0, 0]);
+    expect(get('cluster fanout target').met).toBe(true);
+    const lat = get('cluster latency (node 1 -> 2)');
+    expect(lat.msgsPerSec).toBeGreaterThan(0);
+    expect(lat.recvP50).toBeGreaterThan(0);
+    expect([lat.errors, lat.lost, lat.duplicated]).toEqual([0, 0, 0]);
   }, 120_000);
 
   it('latency: a steady rate is acknowledged and delivered', async () => {

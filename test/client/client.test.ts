@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ParleyClient } from '../../src/client/index.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { http, uniqueName } from '../helpers/client.js';
+import { clientUntil } from '../helpers/client-library.js';
 
 let server: TestServer;
 const clients: ParleyClient[] = [];
@@ -23,26 +24,10 @@ async function signUp(): Promise<ParleyClient> {
   const client = new ParleyClient({ baseUrl: server.url, token, ackTimeoutMs: 5000 });
   clients.push(client);
   await client.start();
-  await until(client, () => client.connection === 'online');
+  await clientUntil(client, () => client.connection === 'online');
   return client;
 }
 
-/** Resolves when `done()` holds, checked at every change of the client (10 s at most). */
-function until(client: ParleyClient, done: () => boolean, what = 'condition'): Promise<void> {
-  if (done()) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, 10_000);
-    const off = client.subscribe(() => {
-      if (!done()) return;
-      clearTimeout(timer);
-      off();
-      resolve();
-    });
-  });
-}
 
 /** Cuts the client's connection the way a network loss does (it reconnects by itself). */
 function dropConnection(client: ParleyClient): void {
@@ -56,12 +41,12 @@ describe('ParleyClient', () => {
     const alice = await signUp();
     const bob = await signUp();
     const conv = await alice.createDirect(bob.me!.id);
-    await until(bob, () => bob.conversations.has(conv.id), 'conversation:new at bob');
+    await clientUntil(bob, () => bob.conversations.has(conv.id), 'conversation:new at bob');
     const clientId = alice.send(conv.id, 'hello bob');
     expect(alice.messages.timeline(conv.id).pending.map((p) => p.clientId)).toEqual([clientId]);
-    await until(alice, () => alice.messages.timeline(conv.id).pending.length === 0, 'the ack');
+    await clientUntil(alice, () => alice.messages.timeline(conv.id).pending.length === 0, 'the ack');
     expect(alice.messages.timeline(conv.id).messages).toMatchObject([{ clientId, content: 'hello bob', seq: 1 }]);
-    await until(bob, () => contents(bob, conv.id).includes('hello bob'), 'message:new at bob');
+    await clientUntil(bob, () => contents(bob, conv.id).includes('hello bob'), 'message:new at bob');
     expect(bob.conversations.get(conv.id)?.unreadCount).toBe(1);
   });
 
@@ -71,14 +56,14 @@ describe('ParleyClient', () => {
     const conv = await alice.createDirect(bob.me!.id);
     await bob.open(conv.id);
     alice.send(conv.id, 'before');
-    await until(bob, () => contents(bob, conv.id).includes('before'));
+    await clientUntil(bob, () => contents(bob, conv.id).includes('before'));
 
     dropConnection(bob);
-    await until(bob, () => bob.connection !== 'online', 'bob noticing the loss');
+    await clientUntil(bob, () => bob.connection !== 'online', 'bob noticing the loss');
     // While bob is away (his client reconnects by itself), alice sends more over REST-free sockets.
     for (let i = 1; i <= 5; i++) alice.send(conv.id, `while away ${i}`);
-    await until(alice, () => alice.messages.timeline(conv.id).pending.length === 0);
-    await until(bob, () => bob.connection === 'online' && contents(bob, conv.id).length === 6, 'bob caught up');
+    await clientUntil(alice, () => alice.messages.timeline(conv.id).pending.length === 0);
+    await clientUntil(bob, () => bob.connection === 'online' && contents(bob, conv.id).length === 6, 'bob caught up');
     expect(contents(bob, conv.id)).toEqual(['before', 'while away 1', 'while away 2', 'while away 3', 'while away 4', 'while away 5']);
     expect(bob.messages.timeline(conv.id).messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
   });
@@ -89,10 +74,10 @@ describe('ParleyClient', () => {
     const conv = await alice.createDirect(bob.me!.id);
     await alice.open(conv.id);
     dropConnection(alice);
-    await until(alice, () => alice.connection !== 'online');
+    await clientUntil(alice, () => alice.connection !== 'online');
     alice.send(conv.id, 'typed offline 1');
     alice.send(conv.id, 'typed offline 2');
-    await until(alice, () => alice.connection === 'online' && alice.messages.timeline(conv.id).pending.length === 0, 'the outbox flushed');
+    await clientUntil(alice, () => alice.connection === 'online' && alice.messages.timeline(conv.id).pending.length === 0, 'the outbox flushed');
     const history = await http(server.url, 'GET', `/api/conversations/${conv.id}/messages`, { token: (bob as unknown as { o: { token: string } }).o.token });
     expect(history.body.messages.map((m: { content: string }) => m.content)).toEqual(['typed offline 1', 'typed offline 2']);
   });
@@ -102,7 +87,7 @@ describe('ParleyClient', () => {
     const bob = await signUp();
     const conv = await alice.createDirect(bob.me!.id);
     const clientId = alice.send(conv.id, 'x'.repeat(4001));
-    await until(alice, () => alice.messages.timeline(conv.id).pending[0]?.state === 'failed', 'the failure');
+    await clientUntil(alice, () => alice.messages.timeline(conv.id).pending[0]?.state === 'failed', 'the failure');
     expect(alice.messages.timeline(conv.id).pending[0]).toMatchObject({ clientId, state: 'failed' });
   });
 });
@@ -118,18 +103,18 @@ describe('ParleyClient and server restarts', () => {
     const client = new ParleyClient({ baseUrl: own.url, token, ackTimeoutMs: 5000 });
     clients.push(client);
     await client.start();
-    await until(client, () => client.connection === 'online');
+    await clientUntil(client, () => client.connection === 'online');
     const conv = await client.createDirect(other.user.id);
     await client.open(conv.id);
     await own.close(); // a graceful stop ends every socket from the server's side
-    await until(client, () => client.connection !== 'online');
+    await clientUntil(client, () => client.connection !== 'online');
     own = await startServer({ dataDir, port });
     try {
       // a message sent while the client was away arrives through the catch-up
       const s = await (await import('../helpers/client.js')).connect(own.url, other.token);
       await s.send(conv.id, 'after the restart');
       s.close();
-      await until(client, () => client.connection === 'online' && contents(client, conv.id).includes('after the restart'), 'reconnect and catch-up');
+      await clientUntil(client, () => client.connection === 'online' && contents(client, conv.id).includes('after the restart'), 'reconnect and catch-up');
     } finally {
       client.stop();
       await own.close();
@@ -140,7 +125,7 @@ describe('ParleyClient and server restarts', () => {
     const client = new ParleyClient({ baseUrl: server.url, token: 'not-a-token' });
     clients.push(client);
     (client as unknown as { socket: { connect(): void } }).socket.connect();
-    await until(client, () => client.connection === 'unauthorized');
+    await clientUntil(client, () => client.connection === 'unauthorized');
   });
 });
 
@@ -159,13 +144,13 @@ describe('ParleyClient paging and housekeeping', () => {
     expect(alice.messages.timeline(conv.id).messages.map((m) => m.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
 
     const clientId = alice.send(conv.id, 'x'.repeat(4001));
-    await until(alice, () => alice.messages.timeline(conv.id).pending[0]?.state === 'failed');
+    await clientUntil(alice, () => alice.messages.timeline(conv.id).pending[0]?.state === 'failed');
     alice.discard(conv.id, clientId);
     expect(alice.messages.timeline(conv.id).pending).toEqual([]);
 
-    await until(alice, () => alice.lastSeen.get(bob.me!.id) !== undefined);
+    await clientUntil(alice, () => alice.lastSeen.get(bob.me!.id) !== undefined);
     bob.stop();
-    await until(alice, () => alice.online.get(bob.me!.id) === false, 'bob offline');
+    await clientUntil(alice, () => alice.online.get(bob.me!.id) === false, 'bob offline');
     expect(alice.lastSeen.get(bob.me!.id)).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 });

@@ -11,6 +11,7 @@ import { ParleyClient } from '../../src/client/index.js';
 import type { Store } from '../../src/store/store.js';
 import { direct, register } from '../helpers/client.js';
 import { useServer } from '../helpers/server.js';
+import { clientUntil } from '../helpers/client-library.js';
 
 const t = useServer();
 const clients: ParleyClient[] = [];
@@ -20,22 +21,6 @@ afterEach(() => {
   for (const r of restores.splice(0)) r();
 });
 
-/** Resolves when `done()` holds, checked at every change of the client (10 s at most). */
-function until(client: ParleyClient, done: () => boolean, what: string): Promise<void> {
-  if (done()) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, 10_000);
-    const off = client.subscribe(() => {
-      if (!done()) return;
-      clearTimeout(timer);
-      off();
-      resolve();
-    });
-  });
-}
 
 /**
  * Holds every edit and deletion after its commit, before it is answered and
@@ -74,12 +59,12 @@ describe('the sync cursor (issue #16)', () => {
     const bob = new ParleyClient({ baseUrl: t.url, token: bobAccount.token, ackTimeoutMs: 5000 });
     clients.push(bob);
     await bob.start();
-    await until(bob, () => bob.connection === 'online', 'bob online');
+    await clientUntil(bob, () => bob.connection === 'online', 'bob online');
     const content = (seq: number) => bob.messages.timeline(conv.id).messages.find((m) => m.seq === seq);
 
     const sa = await t.pool.connect(alice);
     const first = await sa.send(conv.id, 'first'); // rev 1
-    await until(bob, () => content(1)?.content === 'first', 'message:new of rev 1 at bob');
+    await clientUntil(bob, () => content(1)?.content === 'first', 'message:new of rev 1 at bob');
 
     // The change commits (rev 2) and is held before its message:updated goes out.
     const held = holdChanges(t.server.app.store);
@@ -87,11 +72,11 @@ describe('the sync cursor (issue #16)', () => {
     await held.committed;
     const second = await sa.send(conv.id, 'second'); // rev 3, announced at once
     expect(second.rev).toBe(3);
-    await until(bob, () => content(2)?.content === 'second', 'message:new of rev 3 at bob');
+    await clientUntil(bob, () => content(2)?.content === 'second', 'message:new of rev 3 at bob');
 
     // Bob drops off in the window; the change is announced while he is away.
     socketOf(bob).disconnect();
-    await until(bob, () => bob.connection === 'reconnecting', 'bob disconnected');
+    await clientUntil(bob, () => bob.connection === 'reconnecting', 'bob disconnected');
     held.release();
     expect((await answered).message).toMatchObject({ rev: 2, ...expected });
     expect(content(1)).toMatchObject({ rev: 1, content: 'first' }); // missed live
@@ -99,7 +84,7 @@ describe('the sync cursor (issue #16)', () => {
     const states: string[] = [];
     bob.subscribe(() => states.push(bob.connection));
     socketOf(bob).connect();
-    await until(bob, () => states.includes('syncing') && bob.connection === 'online', 'the catch-up');
+    await clientUntil(bob, () => states.includes('syncing') && bob.connection === 'online', 'the catch-up');
     expect(content(1)).toMatchObject({ id: first.id, rev: 2, ...expected });
     expect(content(2)).toMatchObject({ rev: 3, content: 'second' });
   });

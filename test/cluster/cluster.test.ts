@@ -15,6 +15,7 @@ import { startProcess, type ServerProcess } from '../helpers/process.js';
 import { tempDir } from '../helpers/server.js';
 import { createDatabase, postgresOrSkip, redisOrSkip } from '../helpers/services.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { clientUntil } from '../helpers/client-library.js';
 
 const pgAdmin = postgresOrSkip();
 const redisUrl = redisOrSkip();
@@ -201,7 +202,7 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
         return c;
       });
       for (const c of senders) await c.start();
-      for (const c of senders) await until(c, () => c.connection === 'online', 'online');
+      for (const c of senders) await clientUntil(c, () => c.connection === 'online', 'online');
 
       const N = 60;
       const acked = () => senders.map((c) => c.messages.timeline(g.id).messages.filter((m) => m.senderId === c.me?.id).length);
@@ -211,7 +212,7 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
         for (let k = 0; k < N; k++) {
           for (const [i, c] of senders.entries()) c.send(g.id, `client ${i} message ${k}`);
           if (k === 15) {
-            await until(senders[0] as ParleyClient, () => (acked()[0] ?? 0) >= 5, 'some acks before the kill');
+            await clientUntil(senders[0] as ParleyClient, () => (acked()[0] ?? 0) >= 5, 'some acks before the kill');
             nodes[2]?.child.kill('SIGKILL');
             killed = true;
           }
@@ -221,7 +222,7 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
       await sending;
       expect(killed).toBe(true);
       for (const c of senders) {
-        await until(c, () => c.connection === 'online' && c.messages.timeline(g.id).pending.length === 0, 'every send acknowledged', 30_000);
+        await clientUntil(c, () => c.connection === 'online' && c.messages.timeline(g.id).pending.length === 0, 'every send acknowledged', 30_000);
       }
 
       // Everything acknowledged is stored once, in one order, readable on any node.
@@ -236,7 +237,7 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
       }
       // Each client, caught up, holds each message once (keyed by seq, matching the store).
       for (const c of senders) {
-        await until(c, () => c.messages.timeline(g.id).messages.length === 2 * N, 'the client holds everything', 15_000);
+        await clientUntil(c, () => c.messages.timeline(g.id).messages.length === 2 * N, 'the client holds everything', 15_000);
         expect(c.messages.timeline(g.id).messages.map((m) => m.id)).toEqual(stored.map((m) => m.id));
       }
       // A plain client that syncs from nothing gets each exactly once.
@@ -274,19 +275,3 @@ async function fullHistory(base: string, who: Account, conversationId: string): 
   }
 }
 
-/** Resolves when `done()` holds, checked at every change of the client. */
-function until(client: ParleyClient, done: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  if (done()) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, timeoutMs);
-    const off = client.subscribe(() => {
-      if (!done()) return;
-      clearTimeout(timer);
-      off();
-      resolve();
-    });
-  });
-}
