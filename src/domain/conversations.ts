@@ -142,8 +142,8 @@ export class ConversationService {
     checkCanAddMember(c);
     if (c.members.has(userId)) return { conversation: await this.viewFor(conversationId, actorId), added: false };
     if (!(await this.d.store.userById(userId))) throw notFound('No such user.');
-    const added = await this.d.store.addMember(conversationId, userId, this.d.now());
-    await this.d.membership.invalidate(conversationId);
+    // Invalidated whatever the write answered: a lost COMMIT may still have applied it.
+    const added = await this.d.store.addMember(conversationId, userId, this.d.now()).finally(() => this.d.membership.invalidate(conversationId));
     if (added) {
       await this.announce(conversationId, [userId], 'conversation:new');
       await this.announce(conversationId, c.members, 'conversation:updated');
@@ -154,8 +154,8 @@ export class ConversationService {
   async removeMember(conversationId: string, actorId: string, userId: string): Promise<void> {
     const c = await this.requireMember(conversationId, actorId);
     checkCanRemoveMember(c, actorId, userId);
-    await this.d.store.removeMember(conversationId, userId);
-    await this.d.membership.invalidate(conversationId);
+    // Invalidated whatever the write answered: a lost COMMIT may still have applied it.
+    await this.d.store.removeMember(conversationId, userId).finally(() => this.d.membership.invalidate(conversationId));
     this.d.events.unsubscribe(userId, conversationId);
     this.d.events.toUsers([userId], 'conversation:removed', { conversationId });
     const remaining = [...c.members].filter((id) => id !== userId);

@@ -38,7 +38,8 @@ export function wordPrefixes(text: string): string {
 
 /** Case and accents folded (decomposed, combining marks dropped, lower case): what substring search compares. */
 export function foldText(text: string): string {
-  return ASCII.test(text) ? text.toLowerCase() : text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+  // (Final sigma folds like sigma, as a case fold does: whole-string lower-casing would keep it apart.)
+  return ASCII.test(text) ? text.toLowerCase() : text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replaceAll('ς', 'σ');
 }
 
 /**

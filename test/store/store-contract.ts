@@ -90,6 +90,13 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
     // ---- users ----------------------------------------------------------------
 
     describe('users', () => {
+      it('finds nobody by a name or prefix holding U+0000 (no name can), without an error', async () => {
+        await user('alice');
+        expect(await store.userByUsername('al\u0000ice')).toBeNull();
+        expect(await store.searchUsers('a\u0000', 10)).toEqual([]);
+        expect(await store.searchUsers('\u0000', 10)).toEqual([]);
+      });
+
       it('creates a user and finds it by id', async () => {
         const u = await user('Alice', 'Alice Liddell', T0 + 5);
         expect(u).toEqual({

@@ -192,12 +192,15 @@ export class PostgresStore implements Store {
   }
 
   async userByUsername(username: string): Promise<UserRecord | null> {
+    // (No name holds U+0000, which PostgreSQL's text cannot even compare.)
+    if (username.includes('\u0000')) return null;
     const row = await this.row<UserRow>(this.pool, `SELECT ${USER_COLS} FROM users WHERE username_key = $1`, [username.toLowerCase()]);
     return row ? toUser(row) : null;
   }
 
   async searchUsers(prefix: string, limit: number): Promise<UserRecord[]> {
     const p = prefix.toLowerCase();
+    if (p.includes('\u0000')) return [];
     const rows = await this.rows<UserRow>(
       this.pool,
       `SELECT ${USER_COLS} FROM users WHERE id IN (
@@ -656,12 +659,17 @@ export class PostgresStore implements Store {
        WHERE c.id = v.id`,
       [b.map(([k]) => k), b.map(([, v]) => v.seq), b.map(([, v]) => v.rev), b.map(([, v]) => v.at), b.map(([, v]) => v.tick)],
     );
-    // Sending moves the sender's own read and delivered markers to its seq
-    // (member rows in key order, as every writer of them).
+    // Sending moves the sender's own read and delivered markers to its seq.
+    // Their rows are locked first, in key order, as every writer of member
+    // rows does (an UPDATE alone locks in whatever order its plan reads).
     const marks = [...senderMarks.values()].sort((x, y) => x.ck - y.ck || x.uk - y.uk);
     await db.query(
-      `UPDATE members mb SET read_seq = GREATEST(mb.read_seq, v.q), delivered_seq = GREATEST(mb.delivered_seq, v.q)
-       FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(c, u, q)
+      `WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(c, u, q)),
+       locked AS (
+         SELECT m.conversation_id, m.user_id FROM members m JOIN v ON m.conversation_id = v.c AND m.user_id = v.u
+         ORDER BY m.conversation_id, m.user_id FOR UPDATE OF m)
+       UPDATE members mb SET read_seq = GREATEST(mb.read_seq, v.q), delivered_seq = GREATEST(mb.delivered_seq, v.q)
+       FROM v JOIN locked l ON l.conversation_id = v.c AND l.user_id = v.u
        WHERE mb.conversation_id = v.c AND mb.user_id = v.u`,
       [marks.map((s) => s.ck), marks.map((s) => s.uk), marks.map((s) => s.seq)],
     );
