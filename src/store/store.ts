@@ -187,7 +187,9 @@ export interface MarkerTimes {
 
 /**
  * The database cannot be reached (or keeps failing in a way that may pass):
- * nothing of the call was applied, and the same call may succeed later.
+ * nothing of the call was applied (or, for a write that is harmless to
+ * repeat, such as setting an archive flag, it may have been: once), and the
+ * same call may succeed later.
  * Transports answer `unavailable` with a retry delay.
  */
 export class StoreUnavailable extends Error {
