@@ -3,7 +3,16 @@
  * and their mapping to the Store's records with wire ids.
  */
 import { decodeId, encodeId } from './ids.js';
-import type { ConversationRecord, MemberRecord, MessageRecord, UserRecord } from './store.js';
+import type {
+  ConversationListItem,
+  ConversationRecord,
+  MarkerMove,
+  MarkerOutcome,
+  MarkerType,
+  MemberRecord,
+  MessageRecord,
+  UserRecord,
+} from './store.js';
 
 export interface UserRow {
   id: number;
@@ -93,4 +102,37 @@ export function keys(kind: 'u' | 'c', ids: readonly string[]): number[] {
     if (k !== null) out.push(k);
   }
   return out;
+}
+
+/** A row of a user's conversation list: the conversation with the user's own membership (m_ columns). */
+export type ListRow = ConversationRow & { m_joined_at: number; m_delivered_seq: number; m_read_seq: number; m_archived: number };
+
+export const toListItem = (r: ListRow, userId: string): ConversationListItem => ({
+  conversation: toConversation(r),
+  membership: {
+    conversationId: encodeId('c', r.id),
+    userId,
+    joinedAt: r.m_joined_at,
+    deliveredSeq: r.m_delivered_seq,
+    readSeq: r.m_read_seq,
+    archived: r.m_archived === 1,
+  },
+});
+
+/** How marker types are stored (marker_moves.type). */
+export const MARKER_CODE: Record<MarkerType, 0 | 1> = { delivered: 0, read: 1 };
+
+/**
+ * Where a move takes a member's markers, the rule of every store: markers
+ * only move forward and never past the conversation's lastSeq, and reading
+ * implies delivery. `moved` lists the markers that advance.
+ */
+export function nextMarkers(member: { delivered_seq: number; read_seq: number; last_seq: number }, m: MarkerMove): MarkerOutcome {
+  if (m.seq > member.last_seq) return { kind: 'beyond_last_seq', lastSeq: member.last_seq };
+  const readSeq = m.type === 'read' ? Math.max(member.read_seq, m.seq) : member.read_seq;
+  const deliveredSeq = Math.max(member.delivered_seq, readSeq, m.type === 'delivered' ? m.seq : 0);
+  const moved: { type: MarkerType; seq: number }[] = [];
+  if (deliveredSeq > member.delivered_seq) moved.push({ type: 'delivered', seq: deliveredSeq });
+  if (readSeq > member.read_seq) moved.push({ type: 'read', seq: readSeq });
+  return moved.length === 0 ? { kind: 'unchanged', deliveredSeq, readSeq } : { kind: 'moved', deliveredSeq, readSeq, moved };
 }

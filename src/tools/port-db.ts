@@ -1,13 +1,13 @@
 /**
  * `npm run port-db -- --from ./data/parley.db --to postgres://user:password@host:5432/parley`
  * (built: `node dist/tools/port-db.js ...`). Copies a stopped SQLite
- * deployment into an empty PostgreSQL database; see port-sqlite-to-postgres.ts
+ * deployment into an empty PostgreSQL database; see src/store/port-sqlite-to-postgres.ts
  * and docs/operations.md, "Moving from SQLite to PostgreSQL".
  *
  * Exit status: 0 copied; 1 refused or failed (nothing committed); 2 usage.
  */
 import { parseArgs } from 'node:util';
-import { portSqliteToPostgres, PortRefused } from './port-sqlite-to-postgres.js';
+import { portSqliteToPostgres, PortRefused } from '../store/port-sqlite-to-postgres.js';
 
 const USAGE = `usage: npm run port-db -- --from <sqlite file> [--to <postgres url>]
 

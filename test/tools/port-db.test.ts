@@ -10,11 +10,11 @@ import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { fromDbText } from '../../src/store/postgres/text.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { ConversationRecord, MarkerMove, MessageRecord, NewMessage, Store, UserRecord } from '../../src/store/store.js';
-import { portSqliteToPostgres, PortRefused, redactUrl } from '../../src/tools/port-sqlite-to-postgres.js';
+import { portSqliteToPostgres, PortRefused, redactUrl } from '../../src/store/port-sqlite-to-postgres.js';
 import { createDatabase, postgresOrSkip } from '../helpers/services.js';
 
 /**
- * The SQLite → PostgreSQL port (src/tools/port-sqlite-to-postgres.ts): a
+ * The SQLite → PostgreSQL port (src/store/port-sqlite-to-postgres.ts): a
  * deployment built through the SqliteStore API, ported, then read through
  * both stores, which must answer the same; new writes on PostgreSQL continue
  * the ids, seqs, revs and ticks; a non-empty target and a running server are

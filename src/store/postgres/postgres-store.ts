@@ -13,7 +13,21 @@
  */
 import type pg from 'pg';
 import { decodeId, encodeId } from '../ids.js';
-import { keys, toConversation, toMember, toMessage, toUser, type ConversationRow, type MemberRow, type MessageRow, type UserRow } from '../rows.js';
+import {
+  keys,
+  MARKER_CODE,
+  nextMarkers,
+  toConversation,
+  toListItem,
+  toMember,
+  toMessage,
+  toUser,
+  type ConversationRow,
+  type ListRow,
+  type MemberRow,
+  type MessageRow,
+  type UserRow,
+} from '../rows.js';
 import {
   UniqueViolation,
   type AppendOutcome,
@@ -26,7 +40,6 @@ import {
   type MarkerMove,
   type MarkerOutcome,
   type MarkerTimes,
-  type MarkerType,
   type MemberRecord,
   type MessageChange,
   type MessageRecord,
@@ -70,7 +83,6 @@ const PREFIX_END = String.fromCodePoint(0x10ffff);
 /** The advisory lock key that serialises migrations (any constant of our own). */
 const MIGRATION_LOCK = 0x7061726c; // 'parl'
 
-const MARKER_CODE: Record<MarkerType, 0 | 1> = { delivered: 0, read: 1 };
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -317,7 +329,7 @@ export class PostgresStore implements Store {
   async listConversations(q: ConversationListQuery): Promise<ConversationListItem[]> {
     const uk = decodeId('u', q.userId);
     if (uk === null) return [];
-    const rows = await this.rows<ConversationRow & { m_joined_at: number; m_delivered_seq: number; m_read_seq: number; m_archived: number }>(
+    const rows = await this.rows<ListRow>(
       this.pool,
       `SELECT c.id, c.type, c.title, c.owner_id, c.last_seq, c.last_rev, c.created_at, c.last_activity_at, c.activity,
               m.joined_at AS m_joined_at, m.delivered_seq AS m_delivered_seq, m.read_seq AS m_read_seq, m.archived AS m_archived
@@ -326,17 +338,7 @@ export class PostgresStore implements Store {
        ORDER BY c.activity DESC LIMIT $4`,
       [uk, q.archived ? 1 : 0, q.before ?? Number.MAX_SAFE_INTEGER, q.limit],
     );
-    return rows.map((r) => ({
-      conversation: toConversation(r),
-      membership: {
-        conversationId: encodeId('c', r.id),
-        userId: q.userId,
-        joinedAt: r.m_joined_at,
-        deliveredSeq: r.m_delivered_seq,
-        readSeq: r.m_read_seq,
-        archived: r.m_archived === 1,
-      },
-    }));
+    return rows.map((r) => toListItem(r, q.userId));
   }
 
   async updateTitle(conversationId: string, title: string): Promise<ConversationRecord | null> {
@@ -454,19 +456,10 @@ export class PostgresStore implements Store {
           outcomes.push({ kind: 'not_member' });
           continue;
         }
-        if (m.seq > member.last_seq) {
-          outcomes.push({ kind: 'beyond_last_seq', lastSeq: member.last_seq });
-          continue;
-        }
-        const readSeq = m.type === 'read' ? Math.max(member.read_seq, m.seq) : member.read_seq;
-        const deliveredSeq = Math.max(member.delivered_seq, readSeq, m.type === 'delivered' ? m.seq : 0);
-        const moved: { type: MarkerType; seq: number }[] = [];
-        if (deliveredSeq > member.delivered_seq) moved.push({ type: 'delivered', seq: deliveredSeq });
-        if (readSeq > member.read_seq) moved.push({ type: 'read', seq: readSeq });
-        if (moved.length === 0) {
-          outcomes.push({ kind: 'unchanged', deliveredSeq, readSeq });
-          continue;
-        }
+        const outcome = nextMarkers(member, m);
+        outcomes.push(outcome);
+        if (outcome.kind !== 'moved') continue;
+        const { deliveredSeq, readSeq, moved } = outcome;
         await db.query('UPDATE members SET delivered_seq = $1, read_seq = $2 WHERE conversation_id = $3 AND user_id = $4', [
           deliveredSeq,
           readSeq,
@@ -476,7 +469,6 @@ export class PostgresStore implements Store {
         member.delivered_seq = deliveredSeq;
         member.read_seq = readSeq;
         for (const mv of moved) await this.markers.log(db, ck, uk, MARKER_CODE[mv.type], mv.seq, m.at);
-        outcomes.push({ kind: 'moved', deliveredSeq, readSeq, moved });
       }
       return outcomes;
     });

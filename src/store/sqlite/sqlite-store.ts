@@ -2,7 +2,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeId, encodeId } from '../ids.js';
-import { keys, toConversation, toMember, toMessage, toUser, type ConversationRow, type MemberRow, type MessageRow, type UserRow } from '../rows.js';
+import {
+  keys,
+  MARKER_CODE,
+  nextMarkers,
+  toConversation,
+  toListItem,
+  toMember,
+  toMessage,
+  toUser,
+  type ConversationRow,
+  type ListRow,
+  type MemberRow,
+  type MessageRow,
+  type UserRow,
+} from '../rows.js';
 import {
   UniqueViolation,
   type AppendOutcome,
@@ -17,7 +31,6 @@ import {
   type MarkerMove,
   type MarkerOutcome,
   type MarkerTimes,
-  type MarkerType,
   type HistoryQuery,
   type MemberRecord,
   type MessageRecord,
@@ -62,7 +75,6 @@ const SEARCH_CANDIDATES = 2000;
 const MOVE_WINDOW_MS = 1000;
 /** Log rows kept per (conversation, member, marker type); older ones are merged. */
 const MOVES_KEPT = 64;
-const MARKER_CODE: Record<MarkerType, 0 | 1> = { delivered: 0, read: 1 };
 /** A search waits at most this long for the index to cover what was committed before it. */
 const SEARCH_WAIT_MS = 1000;
 /** An edit or deletion is acknowledged once indexed, or after this long (search filters it meanwhile). */
@@ -345,18 +357,8 @@ export class SqliteStore implements Store {
       archived: q.archived ? 1 : 0,
       before: q.before ?? Number.MAX_SAFE_INTEGER,
       limit: q.limit,
-    }) as (ConversationRow & { m_joined_at: number; m_delivered_seq: number; m_read_seq: number; m_archived: number })[];
-    return rows.map((r) => ({
-      conversation: toConversation(r),
-      membership: {
-        conversationId: encodeId('c', r.id),
-        userId: q.userId,
-        joinedAt: r.m_joined_at,
-        deliveredSeq: r.m_delivered_seq,
-        readSeq: r.m_read_seq,
-        archived: r.m_archived === 1,
-      },
-    }));
+    }) as ListRow[];
+    return rows.map((r) => toListItem(r, q.userId));
   }
 
   async updateTitle(conversationId: string, title: string): Promise<ConversationRecord | null> {
@@ -536,16 +538,11 @@ export class SqliteStore implements Store {
     if (ck === null || uk === null) return { kind: 'not_member' };
     const member = this.s.memberMarkers.get(ck, uk) as { delivered_seq: number; read_seq: number; last_seq: number } | undefined;
     if (!member) return { kind: 'not_member' };
-    if (m.seq > member.last_seq) return { kind: 'beyond_last_seq', lastSeq: member.last_seq };
-    const readSeq = m.type === 'read' ? Math.max(member.read_seq, m.seq) : member.read_seq;
-    const deliveredSeq = Math.max(member.delivered_seq, readSeq, m.type === 'delivered' ? m.seq : 0);
-    const moved: { type: MarkerType; seq: number }[] = [];
-    if (deliveredSeq > member.delivered_seq) moved.push({ type: 'delivered', seq: deliveredSeq });
-    if (readSeq > member.read_seq) moved.push({ type: 'read', seq: readSeq });
-    if (moved.length === 0) return { kind: 'unchanged', deliveredSeq, readSeq };
-    this.s.setMarkers.run(deliveredSeq, readSeq, ck, uk);
-    for (const mv of moved) this.logMove(ck, uk, MARKER_CODE[mv.type], mv.seq, m.at);
-    return { kind: 'moved', deliveredSeq, readSeq, moved };
+    const outcome = nextMarkers(member, m);
+    if (outcome.kind !== 'moved') return outcome;
+    this.s.setMarkers.run(outcome.deliveredSeq, outcome.readSeq, ck, uk);
+    for (const mv of outcome.moved) this.logMove(ck, uk, MARKER_CODE[mv.type], mv.seq, m.at);
+    return outcome;
   }
 
   async advanceMarkers(batch: readonly MarkerMove[]): Promise<MarkerOutcome[]> {

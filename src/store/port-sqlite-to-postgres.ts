@@ -22,11 +22,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { PostgresStore } from '../store/postgres/postgres-store.js';
-import { searchColumns } from '../store/postgres/search-query.js';
-import { toDbText } from '../store/postgres/text.js';
-import { DatabaseLock } from '../store/sqlite/lock.js';
-import { MIGRATIONS as SQLITE_MIGRATIONS } from '../store/sqlite/migrations.js';
+import { PostgresStore } from './postgres/postgres-store.js';
+import { searchColumns } from './postgres/search-query.js';
+import { toDbText } from './postgres/text.js';
+import { DatabaseLock } from './sqlite/lock.js';
+import { MIGRATIONS as SQLITE_MIGRATIONS } from './sqlite/migrations.js';
+import type { MessageRow } from './rows.js';
 
 export interface PortOptions {
   /** The SQLite database (DATA_DIR/parley.db); its server must be stopped. */
@@ -92,18 +93,8 @@ interface SqliteMember {
   read_seq: number;
   archived: number;
 }
-interface SqliteMessage {
-  id: number;
-  conversation_id: number;
-  seq: number;
-  rev: number;
-  sender_id: number;
-  content: string;
-  client_id: string | null;
-  created_at: number;
-  edited_at: number | null;
-  deleted_at: number | null;
-}
+/** A message row as both stores read it. */
+type SqliteMessage = MessageRow;
 interface SqliteMove {
   conversation_id: number;
   user_id: number;
