@@ -118,6 +118,40 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
     expect(sa.all('message:new'), 'no echo of its own message, on any node').toEqual([]);
   });
 
+  it('carries edits, deletions and every conversation event to the members on other nodes', async () => {
+    const owner = await register(url(0), 'eo');
+    const member = await register(url(0), 'em');
+    const newcomer = await register(url(0), 'en');
+    const g = await group(url(0), owner, [member], 'events');
+    const so = await on(0, owner);
+    const sm = await on(1, member);
+    const sn = await on(2, newcomer);
+
+    const m = await so.send(g.id, 'first draft');
+    await sm.waitFor('message:new', (p) => p.message.id === m.id);
+    await so.ok('message:edit', { messageId: m.id, content: 'final text' });
+    await sm.waitFor('message:updated', (p) => p.message.id === m.id && p.message.content === 'final text');
+    await so.ok('message:delete', { messageId: m.id });
+    await sm.waitFor('message:updated', (p) => p.message.id === m.id && p.message.deletedAt !== null && p.message.content === '');
+
+    // Through node 1: the title; through node 2: a newcomer, then their removal.
+    expect((await http(url(1), 'PATCH', `/api/conversations/${g.id}`, { token: owner.token, body: { title: 'renamed' } })).status).toBe(200);
+    await so.waitFor('conversation:updated', (p) => p.conversation.title === 'renamed');
+    await sm.waitFor('conversation:updated', (p) => p.conversation.title === 'renamed');
+    const added = await http(url(2), 'POST', `/api/conversations/${g.id}/members`, { token: owner.token, body: { userId: newcomer.id } });
+    expect(added.status, JSON.stringify(added.body)).toBeLessThan(300);
+    await sn.waitFor('conversation:new', (p) => p.conversation.id === g.id);
+    await sm.waitFor('conversation:updated', (p) => p.conversation.members.some((u: { id: string }) => u.id === newcomer.id));
+    const later = await sm.send(g.id, 'welcome');
+    await sn.waitFor('message:new', (p) => p.message.id === later.id);
+    expect((await http(url(0), 'DELETE', `/api/conversations/${g.id}/members/${newcomer.id}`, { token: owner.token })).status).toBe(204);
+    await sn.waitFor('conversation:removed', (p) => p.conversationId === g.id);
+    const after = await so.send(g.id, 'after the removal');
+    await sm.waitFor('message:new', (p) => p.message.id === after.id);
+    await sn.barrier();
+    expect(sn.all('message:new').map((p) => p.message.id), 'nothing after the removal, on any node').toEqual([later.id]);
+  });
+
   it('keeps seqs 1..N, each sender in its own order, under concurrent sends through every node', async () => {
     const users = await Promise.all([0, 1, 2].map((i) => register(url(i), 'cs')));
     const g = await group(url(0), users[0] as Account, users.slice(1), 'seqs');

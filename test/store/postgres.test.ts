@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NewMessage } from '../../src/store/store.js';
+import { StoreUnavailable, type NewMessage } from '../../src/store/store.js';
+import { transaction } from '../../src/store/postgres/database.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { createDatabase, postgresOrSkip } from '../helpers/services.js';
 import { runStoreContract } from './store-contract.js';
@@ -122,4 +123,55 @@ describe.skipIf(!adminUrl)('PostgreSQL store', () => {
       }
     });
   });
+
+  describe('transactions', () => {
+    const failure = (code: string) => Object.assign(new Error(`forced ${code}`), { code });
+
+    it('a deadlock or serialization failure rolls back and runs the body again; its first try leaves nothing', async () => {
+      const { store, cleanup } = await factory();
+      try {
+        await store.pool.query('CREATE TABLE IF NOT EXISTS test_tries (n int)');
+        await store.pool.query('TRUNCATE test_tries');
+        for (const code of ['40P01', '40001']) {
+          let tries = 0;
+          const answer = await transaction(store.pool, async (db) => {
+            tries++;
+            await db.query('INSERT INTO test_tries VALUES ($1)', [tries]);
+            if (tries === 1) throw failure(code);
+            return 'done';
+          });
+          expect(answer).toBe('done');
+          expect(tries).toBe(2);
+        }
+        expect((await store.pool.query('SELECT n FROM test_tries ORDER BY n')).rows).toEqual([{ n: 2 }, { n: 2 }]);
+      } finally {
+        await store.pool.query('DROP TABLE IF EXISTS test_tries');
+        await cleanup();
+      }
+    });
+
+    it('any other failure is not retried; a transient one that lasts ends as StoreUnavailable', async () => {
+      const { store, cleanup } = await factory();
+      try {
+        let tries = 0;
+        await expect(
+          transaction(store.pool, async () => {
+            tries++;
+            throw failure('23505');
+          }),
+        ).rejects.toMatchObject({ code: '23505' });
+        expect(tries).toBe(1);
+        tries = 0;
+        const lasting = transaction(store.pool, async () => {
+          tries++;
+          throw failure('40P01');
+        });
+        await expect(lasting).rejects.toBeInstanceOf(StoreUnavailable);
+        expect(tries).toBe(4);
+      } finally {
+        await cleanup();
+      }
+    });
+  });
 });
+
