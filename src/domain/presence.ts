@@ -151,9 +151,12 @@ export class PresenceService {
       // Read the state when it is this announcement's turn, and say only
       // changes (the registry keeps what was announced, for every node): a
       // quick connect/disconnect pair announces nothing twice.
+      // The contacts are read first, so that nothing waits between deciding
+      // and emitting: two nodes settling one user's quick move (offline
+      // here, online there) emit in the order they decided.
+      const contacts = await this.d.store.contactsOf(userId);
       const online = await this.presence.settle(userId);
       if (online === null) return;
-      const contacts = await this.d.store.contactsOf(userId);
       this.d.events.toUsers(contacts, 'presence', { userId, online, lastSeenAt: iso(at) });
     }).catch(this.d.onError);
     this.chains.set(userId, next);
