@@ -7,11 +7,24 @@
  * Socket.IO and ws relays (one room, no database), same machine.
  *
  *   npm run build && npx tsx bench/fanout.ts [--users 100] [--senders 4] [--window 8] [--seconds 10] [--workers 2] [--warmup 1]
+ *       [--mode both|window|rate] [--rate-senders 6] [--rate 500] [--drain 30]
  *
- * Latency is from the send (the time rides in the clientId) to the delivery,
- * on the same machine's clock, so it includes the sender's own queueing.
+ * Two modes, both by default. `window`: each sender keeps `--window` sends
+ * in flight (ack-driven), against Parley and both relays. `rate` (saturation):
+ * `--rate-senders` senders each offer `--rate` messages a second on a
+ * schedule, whatever the answers (6 × 500 = 3,000 msgs/s into the group of
+ * 100: ~300,000 deliveries/s offered, more than the machine can deliver),
+ * against Parley and the bare Socket.IO relay in the same run; deliveries/s
+ * is every delivery of an acknowledged message over the time from the
+ * start to the last one (the backlog drains after the senders stop, up to
+ * `--drain` seconds). Parley may refuse sends it cannot keep up with
+ * (`rate_limited`: 64 unanswered events per connection): `refused`.
+ *
+ * Latency is from the send (the time rides in the clientId; in rate mode the
+ * scheduled time) to the delivery, on the same machine's clock, so it
+ * includes the sender's own queueing.
  */
-import { machine, numberArg, printRow, printTarget, round2, tail } from './lib.js';
+import { machine, numberArg, printRow, printTarget, round2, stringArg, tail } from './lib.js';
 import { loadRoom } from './room.js';
 import { LABELS, type Target } from './servers.js';
 
@@ -22,6 +35,13 @@ const SECONDS = numberArg('seconds', 10);
 const WORKERS = numberArg('workers', 2);
 /** An unmeasured run first, seconds. */
 const WARMUP = numberArg('warmup', 1);
+const MODE = stringArg('mode', 'both');
+if (!['both', 'window', 'rate'].includes(MODE)) throw new Error('--mode is both, window or rate');
+/** Rate mode: senders, each offering --rate messages a second. */
+const RATE_SENDERS = Math.min(USERS, numberArg('rate-senders', 6));
+const RATE = numberArg('rate', 500);
+/** Rate mode: how long the backlog may take to drain after the senders stop, seconds. */
+const DRAIN = numberArg('drain', 30);
 
 async function measure(target: Target) {
   const r = await loadRoom(target, { members: USERS, senders: SENDERS, window: WINDOW, seconds: SECONDS, warmupSeconds: WARMUP, workers: WORKERS }, 'fanout');
@@ -51,18 +71,69 @@ async function measure(target: Target) {
   return row;
 }
 
+/** Saturation: a fixed rate offered, whatever the answers. */
+async function measureRate(target: Target) {
+  const r = await loadRoom(
+    target,
+    { members: USERS, senders: RATE_SENDERS, rate: RATE, seconds: SECONDS, warmupSeconds: WARMUP, workers: WORKERS, drainMs: DRAIN * 1000 },
+    'fanrate',
+  );
+  const lat = tail(r.got.latencyMs);
+  const acked = r.run.acked.reduce((n, a) => n + a.ns.length, 0);
+  const deliveriesPerSec = Math.round(r.got.received / r.deliverySeconds);
+  const row = {
+    members: USERS,
+    offeredPerSec: RATE_SENDERS * RATE,
+    /** What the load generator managed to send (its workers also receive: at saturation they may fall behind the schedule). */
+    sentPerSec: Math.round(r.run.sent / SECONDS),
+    sendLagP99: tail(r.run.lagMs).p99,
+    msgsPerSec: Math.round(acked / SECONDS),
+    refused: r.run.errors,
+    timedOut: r.run.timedOut,
+    deliveriesPerSec,
+    deliverySeconds: round2(r.deliverySeconds),
+    p50: lat.p50,
+    p99: lat.p99,
+    expected: r.got.expected,
+    lost: r.got.lost,
+    duplicated: r.got.duplicated,
+    unexpected: r.got.unexpected,
+    ...r.cpu,
+    serverUsPerDelivery: round2((r.cpu.serverCpu * 1e6) / deliveriesPerSec),
+    clientEventLoop: r.run.elu,
+    bottleneck: r.bottleneck,
+  };
+  printRow(`fanout-rate ${LABELS[target]}`, row);
+  if (r.run.errorSamples.length) console.log(`# fanout-rate ${target} refused: ${r.run.errorSamples.join('; ')}`);
+  return row;
+}
+
 async function main() {
-  console.log(`# fanout on ${machine()}: ${USERS} members, ${SENDERS} senders × window ${WINDOW}, ${SECONDS} s, ${WORKERS} client workers`);
-  const p = await measure('parley');
-  const s = await measure('socketio-relay');
-  const w = await measure('ws-relay');
-  const ratio = round2(p.deliveriesPerSec / s.deliveriesPerSec);
-  printRow('fanout parley / relays', {
-    toSocketIoRelay: ratio,
-    toWsRelay: round2(p.deliveriesPerSec / w.deliveriesPerSec),
-    serverCpuPerDeliveryToSocketIoRelay: round2(p.serverUsPerDelivery / s.serverUsPerDelivery),
-  });
-  printTarget('fanout', 'deliveries/s >= 0.8 x the socket.io relay, none lost', ratio, ratio >= 0.8 && p.lost === 0);
+  if (MODE !== 'rate') {
+    console.log(`# fanout on ${machine()}: ${USERS} members, ${SENDERS} senders × window ${WINDOW}, ${SECONDS} s, ${WORKERS} client workers`);
+    const p = await measure('parley');
+    const s = await measure('socketio-relay');
+    const w = await measure('ws-relay');
+    const ratio = round2(p.deliveriesPerSec / s.deliveriesPerSec);
+    printRow('fanout parley / relays', {
+      toSocketIoRelay: ratio,
+      toWsRelay: round2(p.deliveriesPerSec / w.deliveriesPerSec),
+      serverCpuPerDeliveryToSocketIoRelay: round2(p.serverUsPerDelivery / s.serverUsPerDelivery),
+    });
+    printTarget('fanout', 'deliveries/s >= 0.8 x the socket.io relay, none lost', ratio, ratio >= 0.8 && p.lost === 0);
+  }
+  if (MODE !== 'window') {
+    const offered = RATE_SENDERS * RATE;
+    console.log(`# fanout-rate on ${machine()}: ${USERS} members, ${RATE_SENDERS} senders × ${RATE} msgs/s = ${offered} msgs/s offered, ${SECONDS} s, ${WORKERS} client workers`);
+    const p = await measureRate('parley');
+    const s = await measureRate('socketio-relay');
+    const ratio = round2(p.deliveriesPerSec / s.deliveriesPerSec);
+    printRow('fanout-rate parley / socket.io relay', {
+      toSocketIoRelay: ratio,
+      serverCpuPerDeliveryToSocketIoRelay: round2(p.serverUsPerDelivery / s.serverUsPerDelivery),
+    });
+    printTarget('fanout-rate', `deliveries/s >= 0.8 x the socket.io relay at ${offered.toLocaleString('en')} msgs/s offered`, ratio, ratio >= 0.8 && p.lost === 0 && p.duplicated === 0);
+  }
 }
 
 await main();

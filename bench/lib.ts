@@ -165,24 +165,30 @@ export function machineBusyMs(): number {
 }
 
 export interface CpuUse {
-  /** Cores the server used. */
+  /** Cores the server used (several nodes: all of them together). */
   serverCpu: number;
   /** Cores this (client) process used, all its threads. */
   clientCpu: number;
   /** Cores everything else on the machine used: another benchmark or build running at the same time disturbs the figures. */
   otherCpu: number;
+  /** Several nodes: the cores of each. */
+  nodeCpu?: number[];
+  /** Cores the PostgreSQL server used: the postmaster and every backend and helper process under it. */
+  postgresCpu?: number;
+  /** Cores the Redis server used. */
+  redisCpu?: number;
 }
 
-/** CPU time (ms) of every process now, by pid, with its command name. */
-function allProcessesCpu(): Map<number, { name: string; ms: number }> {
-  const out = new Map<number, { name: string; ms: number }>();
+/** Every process now, by pid: its command name, parent, and CPU time so far (ms). */
+function processTable(): Map<number, { name: string; ppid: number; ms: number }> {
+  const out = new Map<number, { name: string; ppid: number; ms: number }>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      out.set(Number(entry), { name, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+      out.set(Number(entry), { name, ppid: Number(fields[1]), ms: (Number(fields[11]) + Number(fields[12])) * 10 });
     } catch {
       // gone
     }
@@ -190,24 +196,74 @@ function allProcessesCpu(): Map<number, { name: string; ms: number }> {
   return out;
 }
 
-/** Starts watching CPU use; the returned function gives the use since, in cores. */
-export function cpuWatch(serverPid: number): () => CpuUse {
-  const server0 = cpuMs(serverPid);
+/** The pids of a process tree now: the root and its live descendants. */
+function treePids(root: number, table = processTable()): number[] {
+  const under = (pid: number): boolean => {
+    for (let p = pid, depth = 0; p > 1 && depth < 16; depth++) {
+      if (p === root) return true;
+      p = table.get(p)?.ppid ?? 0;
+    }
+    return false;
+  };
+  return [...table.keys()].filter(under);
+}
+
+/**
+ * CPU time (ms) of a process tree so far: the process itself, its children
+ * that have exited and been waited for (cutime + cstime), and its live
+ * descendants (a PostgreSQL postmaster's backends, walwriter, checkpointer…).
+ */
+export function treeCpuMs(root: number): number {
+  const table = processTable();
+  let ms = 0;
+  for (const pid of treePids(root, table)) ms += table.get(pid)!.ms;
+  try {
+    const f = fs.readFileSync(`/proc/${root}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    ms += (Number(f[13]) + Number(f[14])) * 10; // cutime + cstime
+  } catch {
+    // gone
+  }
+  return ms;
+}
+
+/** Process trees to watch beside the server: PostgreSQL's postmaster, Redis. */
+export interface ServicePids {
+  postgres?: number;
+  redis?: number;
+}
+
+/**
+ * Starts watching CPU use; the returned function gives the use since, in
+ * cores. `server` is the server's pid, or each node's; `services` are
+ * process trees counted apart from the "other" CPU (they share the cores).
+ */
+export function cpuWatch(server: number | number[], services: ServicePids = {}): () => CpuUse {
+  const nodes = Array.isArray(server) ? server : [server];
+  const nodes0 = nodes.map(cpuMs);
+  const svc = Object.entries(services).filter((e): e is [keyof ServicePids, number] => e[1] !== undefined);
+  const svc0 = svc.map(([, pid]) => treeCpuMs(pid));
   const client0 = process.cpuUsage();
   const busy0 = machineBusyMs();
-  const procs0 = allProcessesCpu();
+  const procs0 = processTable();
   const t0 = performance.now();
   return () => {
     const ms = performance.now() - t0;
-    const server = (cpuMs(serverPid) - server0) / ms;
+    const perNode = nodes.map((pid, i) => (cpuMs(pid) - nodes0[i]!) / ms);
+    const server = perNode.reduce((a, b) => a + b, 0);
+    const perService = svc.map(([, pid], i) => (treeCpuMs(pid) - svc0[i]!) / ms);
+    const services = perService.reduce((a, b) => a + b, 0);
     const c = process.cpuUsage(client0);
     const client = (c.user + c.system) / 1000 / ms;
     const all = (machineBusyMs() - busy0) / ms;
-    const use = { serverCpu: round2(server), clientCpu: round2(client), otherCpu: round2(Math.max(0, all - server - client)) };
+    const use: CpuUse = { serverCpu: round2(server), clientCpu: round2(client), otherCpu: round2(Math.max(0, all - server - client - services)) };
+    if (nodes.length > 1) use.nodeCpu = perNode.map(round2);
+    svc.forEach(([name], i) => (use[`${name}Cpu`] = round2(perService[i]!)));
     if (use.otherCpu > 0.2 && ms >= 1000) {
       // Name the disturbance: the busiest other processes over the measurement.
-      const busiest = [...allProcessesCpu()]
-        .filter(([pid]) => pid !== serverPid && pid !== process.pid)
+      const now = processTable();
+      const mine = new Set([...nodes, process.pid, ...svc.flatMap(([, pid]) => treePids(pid, now))]);
+      const busiest = [...now]
+        .filter(([pid]) => !mine.has(pid))
         .map(([pid, p]) => ({ pid, name: p.name, cores: (p.ms - (procs0.get(pid)?.ms ?? 0)) / ms }))
         .filter((p) => p.cores >= 0.05)
         .sort((a, b) => b.cores - a.cores)

@@ -27,6 +27,12 @@ export const LABELS: Record<Target, string> = {
 
 export const protoOf = (t: Target): Proto => (t === 'ws-relay' ? 'ws' : 'socketio');
 
+/** Node arguments of a Parley process: the given ones, a CPU profile with BENCH_PROFILE=DIR, and BENCH_NODE_ARGS. */
+export function parleyNodeArgs(nodeArgs: string[]): string[] {
+  const profile = process.env.BENCH_PROFILE;
+  return [...(profile && !nodeArgs.includes('--cpu-prof') ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${profile}`] : nodeArgs), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+}
+
 /**
  * Parley on a fresh data dir, with cheap password hashing; the dir goes when
  * it stops. With BENCH_PROFILE=DIR in the environment, any scenario's Parley
@@ -34,9 +40,7 @@ export const protoOf = (t: Target): Proto => (t === 'ws-relay' ? 'ws' : 'socketi
  */
 export async function startParley(nodeArgs: string[] = []): Promise<Running> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
-  const profile = process.env.BENCH_PROFILE;
-  const args = [...(profile && !nodeArgs.includes('--cpu-prof') ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${profile}`] : nodeArgs), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const server = await startServer(dataDir, { SCRYPT_COST: '1024' }, args);
+  const server = await startServer(dataDir, { SCRYPT_COST: '1024' }, parleyNodeArgs(nodeArgs));
   return {
     url: server.url,
     pid: server.child.pid!,

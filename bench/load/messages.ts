@@ -9,6 +9,8 @@ export interface ClientSpec {
   rooms?: string[];
   /** Whether it counts the messages delivered to it. */
   receives?: boolean;
+  /** The server this connection goes to (a node of a cluster); default: the pool's url. */
+  url?: string;
 }
 
 export interface WorkerSetup {

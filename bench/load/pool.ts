@@ -11,6 +11,7 @@ import type { Acked, ClientSpec, CloseResult, CollectResult, Command, ConnectRes
 
 export interface PoolOptions {
   proto: Proto;
+  /** Where connections go unless their ClientSpec names a url of its own (the nodes of a cluster). */
   url: string;
   clients: ClientSpec[];
   workers: number;
@@ -152,14 +153,17 @@ export class Pool {
 
 /**
  * What most likely limited a run, from where the CPU went: a client worker's
- * event loop (the load generator), the server's one event loop, or the
- * machine's cores, shared by the server and the clients; `none` when nothing
- * was near its limit (a fixed rate, or waiting on the disk).
+ * event loop (the load generator), the server's one event loop (several
+ * nodes: any one of them), Redis's one thread, or the machine's cores,
+ * shared by the server, PostgreSQL, Redis and the clients; `none` when
+ * nothing was near its limit (a fixed rate, or waiting on the disk).
  */
 export function bottleneck(cpu: CpuUse, elu: number[]): string {
   const found: string[] = [];
   if (elu.some((u) => u > 0.9)) found.push('client');
-  if (cpu.serverCpu >= 0.9) found.push('server');
-  if (cpu.serverCpu + cpu.clientCpu + cpu.otherCpu >= 0.85 * os.cpus().length) found.push('machine');
+  if ((cpu.nodeCpu ?? [cpu.serverCpu]).some((c) => c >= 0.9)) found.push('server');
+  if ((cpu.redisCpu ?? 0) >= 0.9) found.push('redis');
+  const total = cpu.serverCpu + cpu.clientCpu + cpu.otherCpu + (cpu.postgresCpu ?? 0) + (cpu.redisCpu ?? 0);
+  if (total >= 0.85 * os.cpus().length) found.push('machine');
   return found.join('+') || 'none';
 }

@@ -88,7 +88,7 @@ async function connectAll(): Promise<ConnectResult> {
       const spec = setup.clients[i]!;
       const t = performance.now();
       try {
-        const client = await connect(setup.proto, setup.url, { token: spec.token, rooms: spec.rooms, timeoutMs: setup.connectTimeoutMs });
+        const client = await connect(setup.proto, spec.url ?? setup.url, { token: spec.token, rooms: spec.rooms, timeoutMs: setup.connectTimeoutMs });
         connectMs.push(performance.now() - t);
         const conn: Conn = { spec, client, received: new Received() };
         client.onNew((clientId) => delivered(conn, clientId));
