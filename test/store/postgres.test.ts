@@ -124,6 +124,15 @@ describe.skipIf(!adminUrl)('PostgreSQL store', () => {
     });
   });
 
+  it('commits durably: synchronous_commit is on for the store\'s connections (an ack follows a flushed COMMIT)', async () => {
+    const { store, cleanup } = await factory();
+    try {
+      expect((await store.pool.query('SHOW synchronous_commit')).rows).toEqual([{ synchronous_commit: 'on' }]);
+    } finally {
+      await cleanup();
+    }
+  });
+
   describe('transactions', () => {
     const failure = (code: string) => Object.assign(new Error(`forced ${code}`), { code });
 
