@@ -143,7 +143,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     : undefined;
   const conversations = new ConversationService({ store, membership, presence, events, now });
   const services: Services = {
-    accounts: new AccountService({ store, tokens, presence, scryptCost: config.scryptCost, now }),
+    accounts: new AccountService({ store, tokens, presence, events, scryptCost: config.scryptCost, now }),
     conversations,
     messages: new MessageService({
       store,

@@ -1,7 +1,8 @@
-import type { AuthResponse, LoginBody, RegisterBody } from '../protocol/http.js';
+import type { AuthResponse, ChangePasswordBody, LoginBody, RegisterBody } from '../protocol/http.js';
 import type { User } from '../protocol/models.js';
 import { UniqueViolation, type Store, type UserRecord } from '../store/store.js';
-import { DomainError, notFound } from './errors.js';
+import { DomainError, forbidden, notFound } from './errors.js';
+import type { EventSink } from './events.js';
 import { PasswordHasher } from './passwords.js';
 import type { PresenceRegistry } from './presence.js';
 import type { TokenService } from './tokens.js';
@@ -11,6 +12,8 @@ export interface AccountDeps {
   store: Store;
   tokens: TokenService;
   presence: PresenceRegistry;
+  /** To disconnect the sockets of revoked sessions. */
+  events: EventSink;
   scryptCost: number;
   now: () => number;
 }
@@ -53,7 +56,7 @@ export class AccountService {
       if (e instanceof UniqueViolation) throw usernameTaken();
       throw e;
     }
-    return { user: await this.view(user), token: this.d.tokens.issue(user.id) };
+    return this.signIn(user);
   }
 
   async login(body: LoginBody): Promise<AuthResponse> {
@@ -64,15 +67,41 @@ export class AccountService {
       throw badCredentials();
     }
     if (!(await this.hasher.verify(body.password, user.passwordHash))) throw badCredentials();
-    return { user: await this.view(user), token: this.d.tokens.issue(user.id) };
+    return this.signIn(user);
   }
 
-  /** The user a bearer token stands for and when the token expires (epoch ms), or null. */
-  async authenticate(token: unknown): Promise<{ user: UserRecord; expiresAt: number } | null> {
+  /** A new session and its token: every sign-in has its own. */
+  private async signIn(user: UserRecord): Promise<AuthResponse> {
+    const now = this.d.now();
+    const sessionId = await this.d.store.createSession({ userId: user.id, createdAt: now, expiresAt: now + this.d.tokens.ttlMs });
+    return { user: await this.view(user), token: this.d.tokens.issue(user.id, sessionId) };
+  }
+
+  /**
+   * The user and session a bearer token stands for, and when the token
+   * expires (epoch ms); null for a bad or expired token, or a revoked session.
+   */
+  async authenticate(token: unknown): Promise<{ user: UserRecord; sessionId: string; expiresAt: number } | null> {
     const verified = this.d.tokens.verifyToken(token);
     if (!verified) return null;
-    const user = await this.d.store.userById(verified.userId);
-    return user ? { user, expiresAt: verified.expiresAt } : null;
+    const user = await this.d.store.sessionUser(verified.sessionId);
+    return user && user.id === verified.userId ? { user, sessionId: verified.sessionId, expiresAt: verified.expiresAt } : null;
+  }
+
+  /** Revokes the session: its token is refused from now on and its sockets are disconnected, on every node. */
+  async logout(sessionId: string): Promise<void> {
+    await this.d.store.revokeSession(sessionId, this.d.now());
+    this.d.events.disconnectSessions([sessionId]);
+  }
+
+  /** A new password; every other session of the user is revoked (the caller's stays). */
+  async changePassword(userId: string, sessionId: string, body: ChangePasswordBody): Promise<void> {
+    const user = await this.d.store.userById(userId);
+    if (!user) throw notFound('No such user.');
+    if (!(await this.hasher.verify(body.currentPassword, user.passwordHash))) throw forbidden('The current password is not right.');
+    const hash = await this.hasher.hash(body.newPassword);
+    const revoked = await this.d.store.changePassword(userId, hash, sessionId, this.d.now());
+    this.d.events.disconnectSessions(revoked);
   }
 
   async me(userId: string): Promise<User> {

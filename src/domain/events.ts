@@ -20,4 +20,6 @@ export interface EventSink {
   toConversation<E extends ServerEvent>(conversationId: string, event: E, payload: EventPayload<E>, exceptUser?: string): void;
   /** Every socket of the user stops hearing the conversation's room (removed from it). */
   unsubscribe(userId: string, conversationId: string): void;
+  /** Every socket opened with a token of these sessions is disconnected, on every node (revoked). */
+  disconnectSessions(sessionIds: readonly string[]): void;
 }

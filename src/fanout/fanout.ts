@@ -6,6 +6,8 @@ export type ParleyServer = Server<ClientToServerEvents, ServerToClientEvents, In
 
 /** Every socket of a user is in that user's room; events to members go there. */
 export const userRoom = (userId: string): string => `u:${userId}`;
+/** Every socket opened with a session's token is in that session's room. */
+export const sessionRoom = (sessionId: string): string => `s:${sessionId}`;
 /** Sockets that joined a conversation (typing) are in its room. */
 export const conversationRoom = (conversationId: string): string => `c:${conversationId}`;
 
@@ -33,5 +35,9 @@ export class SocketFanout implements EventSink {
 
   unsubscribe(userId: string, conversationId: string): void {
     this.io.in(userRoom(userId)).socketsLeave(conversationRoom(conversationId));
+  }
+
+  disconnectSessions(sessionIds: readonly string[]): void {
+    if (sessionIds.length) this.io.in(sessionIds.map(sessionRoom)).disconnectSockets(true);
   }
 }

@@ -48,6 +48,10 @@ export const LoginBody = Type.Object({
 });
 export type LoginBody = Static<typeof LoginBody>;
 
+/** `currentPassword` is checked, not validated (a wrong one is `forbidden`); `newPassword` follows the registration rule. */
+export const ChangePasswordBody = Type.Object({ currentPassword: Type.String({ minLength: 1, maxLength: 1024 }), newPassword: Password });
+export type ChangePasswordBody = Static<typeof ChangePasswordBody>;
+
 export const AuthResponse = Type.Object({ user: User, token: Type.String() });
 export type AuthResponse = Static<typeof AuthResponse>;
 

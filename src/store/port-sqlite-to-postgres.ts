@@ -43,7 +43,7 @@ export interface PortOptions {
 }
 
 /** The tables copied, in the order they are copied (references first). */
-export const PORTED_TABLES = ['users', 'conversations', 'members', 'messages', 'marker_moves'] as const;
+export const PORTED_TABLES = ['users', 'conversations', 'members', 'messages', 'marker_moves', 'sessions'] as const;
 export type PortedTable = (typeof PORTED_TABLES)[number];
 
 export interface PortSummary {
@@ -144,7 +144,7 @@ export async function portSqliteToPostgres(opts: PortOptions): Promise<PortSumma
         const counts = await copyAll(client, db, expected, { log, batchSize, progressEveryMs: opts.progressEveryMs ?? 2000, target });
         // Statistics for the planner straight away (autovacuum would get there
         // later); the copy is committed: a failure here is only reported.
-        await client.query('ANALYZE users, conversations, members, messages, marker_moves').catch((e: unknown) => {
+        await client.query(`ANALYZE ${PORTED_TABLES.join(', ')}`).catch((e: unknown) => {
           log(`committed; ANALYZE failed (autovacuum will do it): ${(e as Error).message}`);
         });
         const ms = Date.now() - started;
@@ -385,9 +385,23 @@ async function copyAll(client: pg.PoolClient, db: Database.Database, expected: R
         ),
     );
 
+    // Sessions: the tokens issued on SQLite keep working (with the same JWT_SECRET), and revoked ones stay revoked.
+    counts.sessions = await copyTable(
+      ctx,
+      'sessions',
+      expected.sessions,
+      db.prepare('SELECT * FROM sessions ORDER BY id').iterate() as Iterable<{ id: number; user_id: number; created_at: number; expires_at: number; revoked_at: number | null }>,
+      (rows) =>
+        client.query(
+          `INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at) OVERRIDING SYSTEM VALUE
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])`,
+          [rows.map((r) => r.id), rows.map((r) => r.user_id), rows.map((r) => r.created_at), rows.map((r) => r.expires_at), rows.map((r) => r.revoked_at)],
+        ),
+    );
+
     // New rows continue after the copied ones: ids from the identity
     // sequences, activity and join order from `ticks`.
-    for (const t of ['users', 'conversations', 'messages'] as const) {
+    for (const t of ['users', 'conversations', 'messages', 'sessions'] as const) {
       await client.query(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), coalesce(max(id), 0) + 1, false) FROM ${t}`);
     }
     await client.query(

@@ -65,6 +65,13 @@ export interface MessageRecord {
   deletedAt: number | null;
 }
 
+/** A signed-in session: what a token stands for, until it expires or is revoked. */
+export interface NewSession {
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export interface NewUser {
   username: string;
   displayName: string;
@@ -221,6 +228,19 @@ export interface Store {
   /** Username or display name starts with `prefix` (lower-cased by the caller). */
   searchUsers(prefix: string, limit: number): Promise<UserRecord[]>;
   updateDisplayName(id: string, displayName: string): Promise<UserRecord | null>;
+  // ---- sessions -------------------------------------------------------------
+  /** Records a new session (each sign-in has its own); answers its id. */
+  createSession(s: NewSession): Promise<string>;
+  /** The user of a session that exists and is not revoked; null otherwise. */
+  sessionUser(sessionId: string): Promise<UserRecord | null>;
+  /** Revokes a session; false when there was none to revoke (unknown or revoked before). */
+  revokeSession(sessionId: string, at: number): Promise<boolean>;
+  /**
+   * Sets a new password hash and revokes every session of the user but
+   * `keepSessionId`, in one transaction; answers the sessions it revoked.
+   */
+  changePassword(userId: string, passwordHash: string, keepSessionId: string, at: number): Promise<string[]>;
+
   /** Last-seen times of several users, in one transaction (ids that do not exist are ignored). */
   setLastSeen(entries: readonly { userId: string; at: number }[]): Promise<void>;
 

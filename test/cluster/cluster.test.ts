@@ -200,6 +200,18 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
     expect(about(second.id)).toEqual([away.id]);
   });
 
+  it('a logout through one node disconnects the token\'s sockets on the others within a second, and every node refuses it', async () => {
+    const a = await register(url(0), 'sl');
+    const elsewhere = await on(2, a);
+    const gone = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('still connected 1 s after the logout')), 1000);
+      elsewhere.socket.once('disconnect', () => (clearTimeout(timer), resolve()));
+    });
+    expect((await http(url(1), 'POST', '/api/auth/logout', { token: a.token })).status).toBe(204);
+    await gone;
+    for (const i of [0, 1, 2]) expect((await http(url(i), 'GET', '/api/users/me', { token: a.token })).status, `node ${i}`).toBe(401);
+  });
+
   it('a member removed through one node is refused at once on every other node', async () => {
     const owner = await register(url(0), 'co');
     const gone = await register(url(0), 'cg');

@@ -21,7 +21,7 @@ describe.skipIf(!adminUrl)('PostgreSQL store', () => {
     return {
       store,
       cleanup: async () => {
-        await store.pool.query('TRUNCATE users, conversations, members, messages, marker_moves RESTART IDENTITY CASCADE');
+        await store.pool.query('TRUNCATE users, conversations, members, messages, marker_moves, sessions RESTART IDENTITY CASCADE');
         await store.close();
       },
     };

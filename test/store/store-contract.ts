@@ -89,6 +89,38 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
 
     // ---- users ----------------------------------------------------------------
 
+    describe('sessions', () => {
+      it('a session names its user until it is revoked, once', async () => {
+        const a = await user('a');
+        const s = await store.createSession({ userId: a.id, createdAt: T0, expiresAt: T0 + 1000 });
+        const t = await store.createSession({ userId: a.id, createdAt: T0, expiresAt: T0 + 1000 });
+        expect(s).not.toBe(t);
+        expect((await store.sessionUser(s))?.id).toBe(a.id);
+        expect(await store.revokeSession(s, T0 + 1)).toBe(true);
+        expect(await store.revokeSession(s, T0 + 2)).toBe(false);
+        expect(await store.sessionUser(s)).toBeNull();
+        expect((await store.sessionUser(t))?.id).toBe(a.id);
+        for (const id of [...GARBAGE_IDS, a.id, 's999999']) {
+          expect(await store.sessionUser(id)).toBeNull();
+          expect(await store.revokeSession(id, T0)).toBe(false);
+        }
+      });
+
+      it('a password change sets the hash and revokes every other live session of that user only', async () => {
+        const [a, b] = [await user('a'), await user('b')];
+        const mk = (u: UserRecord) => store.createSession({ userId: u.id, createdAt: T0, expiresAt: T0 + 1000 });
+        const [keep, other, gone, bs] = [await mk(a), await mk(a), await mk(a), await mk(b)];
+        await store.revokeSession(gone, T0 + 1);
+        const revoked = await store.changePassword(a.id, 'hash:new', keep, T0 + 2);
+        expect(revoked).toEqual([other]);
+        expect((await store.userById(a.id))?.passwordHash).toBe('hash:new');
+        expect((await store.sessionUser(keep))?.id).toBe(a.id);
+        expect(await store.sessionUser(other)).toBeNull();
+        expect((await store.sessionUser(bs))?.id).toBe(b.id);
+        expect((await store.userById(b.id))?.passwordHash).toBe('hash:b');
+      });
+    });
+
     describe('users', () => {
       it('finds nobody by a name or prefix holding U+0000 (no name can), without an error', async () => {
         await user('alice');

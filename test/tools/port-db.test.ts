@@ -46,6 +46,9 @@ async function buildDeployment(file: string): Promise<Deployment> {
       await user('grace', T0 + 6), // in no conversation
     ] as [UserRecord, UserRecord, UserRecord, UserRecord, UserRecord, UserRecord, UserRecord];
     await store.updateDisplayName(bob.id, 'Bobby Tables');
+    // Sessions: live ones keep their tokens working after the port, revoked ones stay revoked.
+    for (const u of [alice, bob, alice]) await store.createSession({ userId: u.id, createdAt: T0, expiresAt: T0 + 86_400_000 });
+    await store.revokeSession(await store.createSession({ userId: carol.id, createdAt: T0, expiresAt: T0 + 86_400_000 }), T0 + 5);
     await store.setLastSeen([
       { userId: alice.id, at: T0 + 90_000 },
       { userId: carol.id, at: T0 + 80_000 },
@@ -177,7 +180,8 @@ async function snapshot(pool: PostgresStore['pool']): Promise<Record<string, unk
             (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')) FROM conversations t) AS conversations,
             (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.conversation_id, t.user_id), '')) FROM members t) AS members,
             (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')) FROM messages t) AS messages,
-            (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.conversation_id, t.user_id, t.type, t.seq), '')) FROM marker_moves t) AS marker_moves`,
+            (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.conversation_id, t.user_id, t.type, t.seq), '')) FROM marker_moves t) AS marker_moves,
+            (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')) FROM sessions t) AS sessions`,
   );
   return rows[0] as Record<string, unknown>;
 }
@@ -264,7 +268,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
   it('reports progress and a summary with the counts per table', () => {
     expect(log.some((l) => /^messages: \d+ \/ 112 \(\d+%\)$/.test(l))).toBe(true);
     expect(log).toContain('messages: 112 copied');
-    expect(log.at(-1)).toMatch(/^done in [\d.]+ s: copied 7 users, 5 conversations, 15 members, 112 messages, \d+ marker_moves$/);
+    expect(log.at(-1)).toMatch(/^done in [\d.]+ s: copied 7 users, 5 conversations, 15 members, 112 messages, \d+ marker_moves, \d+ sessions$/);
   });
 
   it('copies every row as it is (text unescaped, search columns aside)', async () => {
@@ -276,6 +280,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
         ['members', '*', 'conversation_id, user_id'],
         ['messages', 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at', 'id'],
         ['marker_moves', '*', 'conversation_id, user_id, type, seq'],
+        ['sessions', '*', 'id'],
       ];
       for (const [table, cols, order] of tables) {
         const expected = source.prepare(`SELECT ${cols} FROM ${table} ORDER BY ${order}`).all() as Record<string, unknown>[];
@@ -393,7 +398,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     const ids = await maxIds(pgs.pool);
     const err = await portSqliteToPostgres({ sqliteFile: copy, postgresUrl: target.url, log: () => undefined }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PortRefused);
-    expect((err as Error).message).toMatch(/is not empty: users, conversations, members, messages, marker_moves have rows/);
+    expect((err as Error).message).toMatch(/is not empty: users, conversations, members, messages, marker_moves, sessions have rows/);
     expect(await snapshot(pgs.pool)).toEqual(before);
     expect(await maxIds(pgs.pool)).toEqual(ids);
     expect(fs.existsSync(`${copy}.lock`)).toBe(false);

@@ -106,4 +106,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'sessions: one per sign-in, revocable',
+    sql: `
+      CREATE TABLE sessions (
+        id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        user_id    bigint NOT NULL REFERENCES users (id),
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        revoked_at bigint
+      );
+      CREATE INDEX sessions_by_user ON sessions (user_id) WHERE revoked_at IS NULL;
+    `,
+  },
 ];

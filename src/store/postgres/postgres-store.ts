@@ -45,6 +45,7 @@ import {
   type MessageRecord,
   type NewConversation,
   type NewMessage,
+  type NewSession,
   type NewUser,
   type SearchHit,
   type SearchQuery,
@@ -233,6 +234,52 @@ export class PostgresStore implements Store {
       [displayName, displayName.toLowerCase(), k],
     );
     return row ? toUser(row) : null;
+  }
+
+  // ---- sessions ---------------------------------------------------------------
+  async createSession(s: NewSession): Promise<string> {
+    const uk = decodeId('u', s.userId);
+    if (uk === null) throw new Error('createSession: invalid user id');
+    const row = await this.row<{ id: number }>(this.pool, 'INSERT INTO sessions (user_id, created_at, expires_at) VALUES ($1, $2, $3) RETURNING id', [
+      uk,
+      s.createdAt,
+      s.expiresAt,
+    ]);
+    return encodeId('s', (row as { id: number }).id);
+  }
+
+  async sessionUser(sessionId: string): Promise<UserRecord | null> {
+    const k = decodeId('s', sessionId);
+    if (k === null) return null;
+    const row = await this.row<UserRow>(
+      this.pool,
+      `SELECT ${USER_COLS.split(', ').map((c) => `u.${c}`).join(', ')} FROM sessions s JOIN users u ON u.id = s.user_id
+       WHERE s.id = $1 AND s.revoked_at IS NULL`,
+      [k],
+    );
+    return row ? toUser(row) : null;
+  }
+
+  async revokeSession(sessionId: string, at: number): Promise<boolean> {
+    const k = decodeId('s', sessionId);
+    if (k === null) return false;
+    const r = await query(this.pool, 'UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, k]);
+    return r.rowCount === 1;
+  }
+
+  async changePassword(userId: string, passwordHash: string, keepSessionId: string, at: number): Promise<string[]> {
+    const uk = decodeId('u', userId);
+    if (uk === null) return [];
+    const keep = decodeId('s', keepSessionId) ?? 0;
+    return this.tx(async (db) => {
+      await db.query('UPDATE users SET password_hash = $1 WHERE id = $2', [passwordHash, uk]);
+      const revoked = await this.rows<{ id: number }>(
+        db,
+        'UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL RETURNING id',
+        [at, uk, keep],
+      );
+      return revoked.map((r) => encodeId('s', r.id));
+    });
   }
 
   async setLastSeen(entries: readonly { userId: string; at: number }[]): Promise<void> {

@@ -141,6 +141,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'sessions: one per sign-in, revocable',
+    sql: `
+      CREATE TABLE sessions (
+        id         INTEGER PRIMARY KEY,
+        user_id    INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      CREATE INDEX sessions_by_user ON sessions(user_id) WHERE revoked_at IS NULL;
+    `,
+  },
 ];
 
 /** Brings the schema up to date: each missing step in its own transaction. */

@@ -36,6 +36,7 @@ import {
   type MessageRecord,
   type NewConversation,
   type NewMessage,
+  type NewSession,
   type NewUser,
   type Store,
   type UserRecord,
@@ -267,6 +268,39 @@ export class SqliteStore implements Store {
     if (k === null) return null;
     const row = this.s.updateDisplayName.get(displayName, displayName.toLowerCase(), k) as UserRow | undefined;
     return row ? toUser(row) : null;
+  }
+
+  // ---- sessions ---------------------------------------------------------------
+  async createSession(s: NewSession): Promise<string> {
+    const uk = decodeId('u', s.userId);
+    if (uk === null) throw new Error('createSession: invalid user id');
+    if (this.writesHeld) await this.writable();
+    return encodeId('s', this.s.insertSession.run(uk, s.createdAt, s.expiresAt).lastInsertRowid);
+  }
+
+  async sessionUser(sessionId: string): Promise<UserRecord | null> {
+    const k = decodeId('s', sessionId);
+    if (k === null) return null;
+    const row = this.s.sessionUser.get(k) as UserRow | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  async revokeSession(sessionId: string, at: number): Promise<boolean> {
+    const k = decodeId('s', sessionId);
+    if (k === null) return false;
+    if (this.writesHeld) await this.writable();
+    return this.s.revokeSession.run(at, k).changes === 1;
+  }
+
+  async changePassword(userId: string, passwordHash: string, keepSessionId: string, at: number): Promise<string[]> {
+    const uk = decodeId('u', userId);
+    if (uk === null) return [];
+    const keep = decodeId('s', keepSessionId) ?? 0;
+    if (this.writesHeld) await this.writable();
+    return this.db.transaction(() => {
+      this.s.setPasswordHash.run(passwordHash, uk);
+      return (this.s.revokeOtherSessions.all({ at, u: uk, keep }) as { id: number }[]).map((r) => encodeId('s', r.id));
+    }).immediate();
   }
 
   async setLastSeen(entries: readonly { userId: string; at: number }[]): Promise<void> {

@@ -28,6 +28,16 @@ export function prepare(db: Database.Database) {
       `UPDATE users SET display_name = ?, display_key = ? WHERE id = ? RETURNING ${USER_COLS}`,
     ),
     setLastSeen: db.prepare('UPDATE users SET last_seen_at = ? WHERE id = ?'),
+    insertSession: db.prepare('INSERT INTO sessions (user_id, created_at, expires_at) VALUES (?, ?, ?)'),
+    sessionUser: db.prepare(
+      `SELECT ${USER_COLS.split(', ').map((c) => `u.${c}`).join(', ')} FROM sessions s JOIN users u ON u.id = s.user_id
+       WHERE s.id = ? AND s.revoked_at IS NULL`,
+    ),
+    revokeSession: db.prepare('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    revokeOtherSessions: db.prepare(
+      'UPDATE sessions SET revoked_at = @at WHERE user_id = @u AND id != @keep AND revoked_at IS NULL RETURNING id',
+    ),
+    setPasswordHash: db.prepare('UPDATE users SET password_hash = ? WHERE id = ?'),
 
     insertConversation: db.prepare(
       `INSERT INTO conversations (type, title, owner_id, direct_key, created_at, last_activity_at, activity)

@@ -6,6 +6,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated user's id (set by the `authenticate` hook). */
     userId: string;
+    /** The session of the token the request came with (set by the `authenticate` hook). */
+    sessionId: string;
   }
 }
 
@@ -22,5 +24,6 @@ export function authenticateHook(services: Services) {
     const session = await services.accounts.authenticate(bearerToken(request.headers.authorization));
     if (!session) throw new DomainError('unauthorized', 'A valid bearer token is required.');
     request.userId = session.user.id;
+    request.sessionId = session.sessionId;
   };
 }

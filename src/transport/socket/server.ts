@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Server, type Socket } from 'socket.io';
 import { LIMITS } from '../../protocol/limits.js';
 import type { AckError } from '../../protocol/errors.js';
-import { userRoom, type ParleyServer } from '../../fanout/fanout.js';
+import { sessionRoom, userRoom, type ParleyServer } from '../../fanout/fanout.js';
 import type { Services } from '../context.js';
 import { ackError, splitArgs, toAckError, type AckFn } from './acks.js';
 import type { EventHandler } from './handler.js';
@@ -29,6 +29,7 @@ export interface SocketTransport {
 
 interface SocketData {
   userId: string;
+  sessionId: string;
   expiresAt: number;
   inFlight: number;
 }
@@ -60,7 +61,7 @@ export function installSocketHandlers(io: ParleyServer, services: Services, base
     services.accounts.authenticate(token).then(
       (session) => {
         if (!session) return next(new Error('unauthorized'));
-        const data: SocketData = { userId: session.user.id, expiresAt: session.expiresAt, inFlight: 0 };
+        const data: SocketData = { userId: session.user.id, sessionId: session.sessionId, expiresAt: session.expiresAt, inFlight: 0 };
         socket.data = data;
         next();
       },
@@ -74,7 +75,8 @@ export function installSocketHandlers(io: ParleyServer, services: Services, base
   io.on('connection', (socket) => {
     const data = socket.data as SocketData;
     const { userId } = data;
-    void socket.join(userRoom(userId));
+    // Its session's room: a logout or password change disconnects it, on whatever node.
+    void socket.join([userRoom(userId), sessionRoom(data.sessionId)]);
     void services.presence.connected(userId);
     services.metrics.socketsConnected.inc();
     const ctx = { userId, socket, services };
