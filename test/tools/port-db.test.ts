@@ -12,6 +12,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { ConversationRecord, MarkerMove, MessageRecord, NewMessage, Store, UserRecord } from '../../src/store/store.js';
 import { portSqliteToPostgres, PortRefused, redactUrl } from '../../src/store/port-sqlite-to-postgres.js';
 import { createDatabase, postgresOrSkip } from '../helpers/services.js';
+import { DatabaseLock } from '../../src/store/sqlite/lock.js';
 
 /**
  * The SQLite → PostgreSQL port (src/store/port-sqlite-to-postgres.ts): a
@@ -246,7 +247,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     expect(summary.counts.messages).toBe(7 + 30 + 3 + 70 + 2);
     expect(summary.counts.members).toBe(2 + 2 + 5 + 3 + 2 + 1 - 2 + 2);
     expect(summary.counts.marker_moves).toBeGreaterThan(64 * 2);
-    expect(fs.existsSync(`${file}.lock`)).toBe(false);
+    expect(() => DatabaseLock.acquire(file).release(), 'the lock was let go').not.toThrow();
     sqlite = new SqliteStore({ file, searchWaitMs: 10_000 });
     pgs = await PostgresStore.open({ url: target.url });
   }, 120_000);
@@ -389,7 +390,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     // `sqlite` holds the deployment's lock, as a running server does.
     const err = await portSqliteToPostgres({ sqliteFile: file, postgresUrl: other.url, log: () => undefined }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PortRefused);
-    expect((err as Error).message).toMatch(/server must be stopped.*in use by process/);
+    expect((err as Error).message).toMatch(/server must be stopped.*in use by another process/);
     expect(await query(other.url, `SELECT to_regclass('parley_migrations') AS t, to_regclass('users') AS u`)).toEqual([{ t: null, u: null }]);
   });
 
@@ -401,7 +402,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     expect((err as Error).message).toMatch(/is not empty: users, conversations, members, messages, marker_moves, sessions have rows/);
     expect(await snapshot(pgs.pool)).toEqual(before);
     expect(await maxIds(pgs.pool)).toEqual(ids);
-    expect(fs.existsSync(`${copy}.lock`)).toBe(false);
+    expect(() => DatabaseLock.acquire(copy).release(), 'the lock was let go').not.toThrow();
 
     // A database with tables of something else is not written to at all (not even the schema).
     const foreign = await newDatabase();
@@ -429,7 +430,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     expect(err).not.toBeInstanceOf(PortRefused);
     expect((err as Error).message).toMatch(/foreign key/);
     expect(lines).toContain('members: 15 copied');
-    expect(fs.existsSync(`${broken}.lock`)).toBe(false);
+    expect(() => DatabaseLock.acquire(broken).release(), 'the lock was let go').not.toThrow();
     // The schema is there (migrated before the copy), with no row and every index.
     expect(await query(other.url, 'SELECT (SELECT count(*) FROM users)::int + (SELECT count(*) FROM messages)::int AS n')).toEqual([{ n: 0 }]);
     expect(await query(other.url, `SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'messages'`)).toEqual([{ n: 7 }]);

@@ -1,44 +1,46 @@
 import fs from 'node:fs';
+import Database from 'better-sqlite3';
 
 /**
  * One Parley process per database: its caches (membership, presence) are only
- * right if no other process writes. A lock file beside the database holds the
- * owner's pid; a lock whose process is gone (a crash, SIGKILL) is taken over.
+ * right if no other process writes. The lock is one the kernel keeps for us:
+ * an exclusive SQLite lock (an fcntl lock) on a small file beside the
+ * database, held for the life of the store. The kernel drops it when the
+ * process dies however it dies (SIGKILL, a crash, a container's pid 1
+ * killed), so there is no stale lock to judge by a recorded pid, which a
+ * container restart gives to the next process too.
  */
 export class DatabaseLock {
-  private constructor(private readonly file: string) {}
+  private constructor(private readonly holder: Database.Database) {}
 
   static acquire(dbFile: string): DatabaseLock {
     const file = `${dbFile}.lock`;
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; ; attempt++) {
+      let holder: Database.Database | undefined;
       try {
-        fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-        return new DatabaseLock(file);
+        holder = new Database(file, { timeout: 0 });
+        holder.exec('BEGIN EXCLUSIVE');
+        return new DatabaseLock(holder);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        holder?.close();
+        const code = (e as { code?: string }).code;
+        if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+          throw new Error(`${dbFile} is in use by another process: one Parley process per database (its lock ${file} is held).`);
+        }
+        // A lock file of an older version (a pid in text): not a database; it holds nothing.
+        if (code === 'SQLITE_NOTADB' && attempt === 0) {
+          fs.rmSync(file, { force: true });
+          continue;
+        }
+        throw e;
       }
-      const owner = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
-      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
-        throw new Error(
-          `${dbFile} is in use by process ${owner}${owner === process.pid ? ' (this one)' : ''}: ` +
-            `one Parley process per database. If no such process runs, delete ${file}.`,
-        );
-      }
-      fs.rmSync(file, { force: true }); // stale: its process is gone
     }
-    throw new Error(`could not take the lock ${file}`);
   }
 
+  /** Lets go (the file stays: removing it could let two processes lock two different files). */
   release(): void {
-    fs.rmSync(this.file, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if (!this.holder.open) return;
+    this.holder.exec('ROLLBACK');
+    this.holder.close();
   }
 }
