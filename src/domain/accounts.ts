@@ -35,9 +35,15 @@ export class AccountService {
     return userView(u, await this.d.presence.onlineAmong([u.id]));
   }
 
-  private async views(users: readonly UserRecord[]): Promise<User[]> {
-    const online = await this.d.presence.onlineAmong(users.map((u) => u.id));
-    return users.map((u) => userView(u, online));
+  /**
+   * Users as `viewerId` may see them: whether someone is online and when
+   * they were last seen is shown only to those who share a conversation
+   * with them (as `presence` events are), and to themselves.
+   */
+  private async views(viewerId: string, users: readonly UserRecord[]): Promise<User[]> {
+    const [online, contacts] = await Promise.all([this.d.presence.onlineAmong(users.map((u) => u.id)), this.d.store.contactsOf(viewerId)]);
+    const known = new Set([...contacts, viewerId]);
+    return users.map((u) => (known.has(u.id) ? userView(u, online) : { ...userView(u, NOBODY), lastSeenAt: null }));
   }
 
   async register(body: RegisterBody): Promise<AuthResponse> {
@@ -116,12 +122,15 @@ export class AccountService {
     return this.view(u);
   }
 
-  async search(q: string | undefined, limit: number): Promise<User[]> {
+  async search(viewerId: string, q: string | undefined, limit: number): Promise<User[]> {
     const prefix = (q ?? '').trim();
     const users = await this.d.store.searchUsers(prefix, limit);
-    return this.views(users);
+    return this.views(viewerId, users);
   }
 }
+
+/** Nobody online: the presence shown to a stranger. */
+const NOBODY: ReadonlySet<string> = new Set();
 
 const usernameTaken = () => new DomainError('conflict', 'That username is taken.');
 const badCredentials = () => new DomainError('unauthorized', 'Wrong username or password.');

@@ -275,6 +275,18 @@ describe('presence', () => {
     return (r.body.members as any[]).find((m) => m.id === who.id);
   };
 
+  it('is shown on user lookups only to those who share a conversation, and to the user: a stranger sees offline, never seen', async () => {
+    const [a, b, stranger] = [await register(t.url, 'pa'), await register(t.url, 'pb'), await register(t.url, 'ps')];
+    await direct(t.url, a, b);
+    const sa = await pool.connect(a);
+    await sa.barrier();
+    // (b's lookup answers online once a's first socket is counted)
+    for (let i = 0; i < 100 && !(await userNamed(b, a)).online; i++) await sa.barrier();
+    expect(await userNamed(b, a)).toMatchObject({ online: true, lastSeenAt: expect.any(String) });
+    expect(await userNamed(a, a)).toMatchObject({ online: true, lastSeenAt: expect.any(String) });
+    expect(await userNamed(stranger, a)).toMatchObject({ online: false, lastSeenAt: null });
+  });
+
   it('goes to users who share a conversation, on the first connect and the last disconnect only, never to strangers', async () => {
     const [a, b, c, x] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c'), await register(t.url, 'x')];
     const dm = (await direct(t.url, a, b)).id;
@@ -324,8 +336,8 @@ describe('presence', () => {
     expect(await userNamed(b, a)).toMatchObject({ online: false, lastSeenAt: off.lastSeenAt });
     expect(await memberIn(b, dm, a)).toMatchObject({ online: false, lastSeenAt: off.lastSeenAt });
     expect(await memberIn(c, g, a)).toMatchObject({ online: false, lastSeenAt: off.lastSeenAt });
-    // A stranger sees the same User through search.
-    expect(await userNamed(x, a)).toMatchObject({ online: false, lastSeenAt: off.lastSeenAt });
+    // A stranger learns nothing of it through search (issue #17: presence is for contacts).
+    expect(await userNamed(x, a)).toMatchObject({ online: false, lastSeenAt: null });
   });
 
   it('a user coming back online is announced again, and GET /api/users/me shows the caller online', async () => {

@@ -18,6 +18,6 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   app.get(
     '/api/users',
     { schema: { querystring: UsersQuery, response: { 200: UsersResponse, '4xx': ErrorBody } } },
-    async (request) => ({ users: await services.accounts.search(request.query.q, request.query.limit) }),
+    async (request) => ({ users: await services.accounts.search(request.userId, request.query.q, request.query.limit) }),
   );
 };
