@@ -188,7 +188,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'", 'ws:', 'wss:'],
+        // Its own server only: 'self' covers the same origin's ws:/wss: (CSP 3).
+        connectSrc: ["'self'"],
         objectSrc: ["'none'"],
         baseUri: ["'self'"],
         frameAncestors: ["'none'"],
@@ -206,7 +207,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     if (shuttingDown) reply.header('connection', 'close');
     return payload;
   });
-  await http.register(systemRoutes, { services });
+  await http.register(systemRoutes, { services, metricsToken: config.metricsToken });
   await http.register(webRoutes);
   await http.register(authRoutes, { services });
   await http.register(userRoutes, { services });

@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       corsOrigin: '',
       notifyWebhookUrl: '',
       notifyWebhookSecret: '',
+      metricsToken: '',
       shutdownTimeoutMs: 10000,
     });
     expect(loadConfig()).toEqual(cfg);
@@ -55,6 +56,7 @@ describe('loadConfig', () => {
       CORS_ORIGIN: 'https://a.example,https://b.example',
       NOTIFY_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
       NOTIFY_WEBHOOK_SECRET: 'hook-secret',
+      METRICS_TOKEN: 'scrape-me',
       SHUTDOWN_TIMEOUT_MS: '0',
     });
     expect(cfg).toEqual({
@@ -73,6 +75,7 @@ describe('loadConfig', () => {
       corsOrigin: 'https://a.example,https://b.example',
       notifyWebhookUrl: 'http://127.0.0.1:9/hook',
       notifyWebhookSecret: 'hook-secret',
+      metricsToken: 'scrape-me',
       shutdownTimeoutMs: 0,
     });
   });

@@ -26,6 +26,7 @@ const SETTINGS = {
   corsOrigin: { env: 'CORS_ORIGIN', schema: Type.String(), default: '', doc: 'Comma-separated origins allowed to call the API from a browser; empty: same origin only.' },
   notifyWebhookUrl: { env: 'NOTIFY_WEBHOOK_URL', schema: Type.String(), default: '', doc: 'When set, a JSON POST goes here for each message to each member with no socket connected.' },
   notifyWebhookSecret: { env: 'NOTIFY_WEBHOOK_SECRET', schema: Type.String(), default: '', doc: 'When set, each webhook body is signed: X-Parley-Signature: sha256=HMAC(body).' },
+  metricsToken: { env: 'METRICS_TOKEN', schema: Type.String(), default: '', doc: 'When set, GET /metrics requires Authorization: Bearer <this token>; empty: open.' },
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', schema: Type.Integer({ minimum: 0 }), default: 10000, doc: 'How long a graceful shutdown waits for in-flight work.' },
 } as const satisfies Record<string, { env: string; schema: TSchema; default: unknown; doc: string }>;
 

@@ -186,7 +186,15 @@ export class WebhookNotifier implements OfflineNotifier {
         'x-parley-event': 'message',
         'x-parley-delivery': job.id,
       };
-      if (this.o.secret) headers['x-parley-signature'] = 'sha256=' + createHmac('sha256', this.o.secret).update(body).digest('hex');
+      if (this.o.secret) {
+        // The body alone (kept for receivers of before), and the timestamp
+        // with the body: a receiver that checks the second and refuses old
+        // timestamps refuses replays. Each attempt has its own timestamp.
+        const timestamp = String(Date.now());
+        headers['x-parley-signature'] = 'sha256=' + createHmac('sha256', this.o.secret).update(body).digest('hex');
+        headers['x-parley-timestamp'] = timestamp;
+        headers['x-parley-signature-v2'] = 'sha256=' + createHmac('sha256', this.o.secret).update(`${timestamp}.${body}`).digest('hex');
+      }
       const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(this.o.timeoutMs)]);
       const res = await fetch(this.o.url, { method: 'POST', headers, body, signal });
       await res.arrayBuffer().catch(() => undefined);

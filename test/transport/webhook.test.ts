@@ -111,6 +111,10 @@ describe('offline notifications (NOTIFY_WEBHOOK_URL)', () => {
     expect(headers['content-type']).toBe('application/json');
     expect(headers['x-parley-event']).toBe('message');
     expect(headers['x-parley-signature']).toBe('sha256=' + createHmac('sha256', 's3cret').update(raw).digest('hex'));
+    // The timestamped signature: replays can be refused by their age.
+    const ts = String(headers['x-parley-timestamp']);
+    expect(Math.abs(Date.now() - Number(ts))).toBeLessThan(60_000);
+    expect(headers['x-parley-signature-v2']).toBe('sha256=' + createHmac('sha256', 's3cret').update(`${ts}.${raw}`).digest('hex'));
     expect(await metric(server, 'sent')).toBe(1);
   });
 
