@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import nodeHttp from 'node:http';
 import { direct, group, http, register } from '../helpers/client.js';
-import { useServer } from '../helpers/server.js';
+import { tempDir, useServer } from '../helpers/server.js';
+import { startProcess, type ServerProcess } from '../helpers/process.js';
 import { MAX_IN_FLIGHT_PER_SOCKET } from '../../src/transport/socket/server.js';
 
 const t = useServer();
@@ -82,6 +84,56 @@ describe('one connection cannot flood the server', () => {
     } finally {
       store.appendMessages = append;
       open();
+    }
+  });
+});
+
+describe('an over-limit request body', () => {
+  // A server process of its own (what `npm start` runs): in the test's own
+  // process, client and server share one event loop and the reset does not show.
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = await startProcess(tempDir());
+  });
+  afterAll(async () => {
+    server?.child.kill('SIGTERM');
+    await server?.exited;
+  });
+
+  /** POSTs `bytes` of body (chunked, or with a Content-Length); resolves with what the client could read. */
+  function upload(bytes: number, chunked: boolean): Promise<{ status: number; body: string } | { error: string }> {
+    const { port } = new URL(server.url);
+    return new Promise((resolve) => {
+      const headers: Record<string, string | number> = { 'content-type': 'application/json' };
+      if (chunked) headers['transfer-encoding'] = 'chunked';
+      else headers['content-length'] = bytes;
+      const req = nodeHttp.request({ port: Number(port), host: '127.0.0.1', method: 'POST', path: '/api/auth/register', headers }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+      const chunk = Buffer.alloc(64 * 1024, 'a');
+      let sent = 0;
+      const write = (): void => {
+        while (sent < bytes) {
+          sent += chunk.length;
+          if (!req.write(chunk)) return void req.once('drain', write);
+        }
+        req.end();
+      };
+      write();
+    });
+  }
+
+  it('gets a 413 it can read, not a connection reset, however it is sent (the rest of the body is read and dropped)', async () => {
+    for (let i = 0; i < 8; i++) {
+      for (const chunked of [true, false]) {
+        const r = await upload(6 * 1024 * 1024, chunked);
+        expect(r, `try ${i}, ${chunked ? 'chunked' : 'content-length'}`).toMatchObject({ status: 413 });
+        if ('body' in r) expect(JSON.parse(r.body).error.code).toBe('payload_too_large');
+      }
     }
   });
 });

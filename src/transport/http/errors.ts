@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ERROR_CATALOGUE, type ErrorBody, type ErrorCode } from '../../protocol/errors.js';
 import { DomainError } from '../../domain/errors.js';
@@ -23,9 +24,47 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message?: string
   return reply.code(ERROR_CATALOGUE[code].status).type('application/json').send(body);
 }
 
+/** How much of a refused body is read (and thrown away) so that its sender can read the 413. */
+const DRAIN_BYTES_MAX = 64 * 1024 * 1024;
+const DRAIN_MS_MAX = 10_000;
+
+/**
+ * Reads the rest of a request body that will not be used. A server that
+ * answers and closes while the client is still sending resets the
+ * connection, and the client sees a reset, not the answer; reading the
+ * rest first (within bounds) lets it read the 413. Past the bounds the
+ * answer goes anyway.
+ */
+function drain(raw: IncomingMessage): Promise<void> {
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let read = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      raw.off('end', done);
+      raw.off('error', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > DRAIN_BYTES_MAX) done();
+    };
+    const timer = setTimeout(done, DRAIN_MS_MAX);
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('error', done);
+    raw.resume();
+  });
+}
+
 /** The one place where anything thrown in an HTTP handler becomes `{error}`. */
 export function installErrorHandling(app: FastifyInstance, metrics: Metrics): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
+  app.setErrorHandler(async (err: FastifyError, request, reply) => {
+    if (err.statusCode === 413) {
+      await drain(request.raw);
+      reply.header('connection', 'close');
+    }
     let code: ErrorCode;
     let message: string | undefined;
     let data: Record<string, unknown> | undefined;
