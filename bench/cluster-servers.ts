@@ -120,6 +120,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
 
     const env = {
       SCRYPT_COST: '1024',
+      RATE_LIMITS: 'off',
       DATABASE_URL: db.url,
       REDIS_URL: redis.url,
       REDIS_PREFIX: `bench-${process.pid}`,

@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import helmet from 'helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Config } from './config/config.js';
+import { trustProxyOption, type Config } from './config/config.js';
 import { resolveJwtSecret } from './config/secret.js';
 import { LIMITS } from './protocol/limits.js';
 import { AccountService } from './domain/accounts.js';
@@ -11,6 +11,7 @@ import { MembershipCache } from './domain/membership.js';
 import { MessageService } from './domain/messages.js';
 import { Presence, PresenceService, type PresenceRegistry } from './domain/presence.js';
 import { ReceiptService } from './domain/receipts.js';
+import { MemoryBuckets, parseRateLimits, RateLimits } from './domain/rate-limits.js';
 import { SearchService } from './domain/search.js';
 import { SyncService } from './domain/sync.js';
 import { TypingService } from './domain/typing.js';
@@ -69,12 +70,21 @@ async function createStore(config: Config, log: FastifyBaseLogger): Promise<Stor
  */
 const CLUSTER_MEMBERSHIP_MAX_AGE_MS = 30_000;
 
+/**
+ * Sends of one user waiting in the node's send queue (of 20,000): past it
+ * the user's next sends are refused with `rate_limited`, so no one user can
+ * take the queue from everyone else.
+ */
+const MAX_PENDING_SENDS_PER_USER = 1000;
+
 /** Composition root: wires store, domain, fan-out and transports from a config. */
 export interface AppOptions {
   /** The clock (epoch ms); tests may freeze it. */
   now?: () => number;
   /** How long typing lasts after the last `true` (default 5 s); tests shorten it. */
   typingTimeoutMs?: number;
+  /** The bound on a socket's unsent output (bytes); tests lower it. */
+  maxOutgoingBytes?: number;
   /** Webhook tuning (retry delays, queue size) for tests. */
   webhook?: Partial<Omit<WebhookOptions, 'url' | 'secret' | 'store' | 'log' | 'metrics'>>;
 }
@@ -87,6 +97,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     // Idle keep-alive connections close at once; requests in flight finish.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // request.ip is the client's address, not a proxy's, only behind proxies declared here.
+    trustProxy: trustProxyOption(config.trustProxy),
   }).withTypeProvider<TypeBoxTypeProvider>();
   http.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema),
@@ -116,6 +128,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   }
   const { registry, metrics } = createMetrics(store);
   const presence: PresenceRegistry = redis?.presence ?? new Presence();
+  // Buckets in Redis hold a limit over every node; one node keeps them itself.
+  const limits = new RateLimits(parseRateLimits(config.rateLimits), redis?.buckets ?? new MemoryBuckets(), now, (rule) =>
+    metrics.rateLimited.inc({ rule }),
+  );
 
   const corsOrigins = config.corsOrigin.split(',').map((o) => o.trim()).filter(Boolean);
   const io = createSocketServer(http.server, corsOrigins);
@@ -143,7 +159,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     : undefined;
   const conversations = new ConversationService({ store, membership, presence, events, now });
   const services: Services = {
-    accounts: new AccountService({ store, tokens, presence, events, scryptCost: config.scryptCost, now }),
+    accounts: new AccountService({ store, tokens, presence, events, limits, scryptCost: config.scryptCost, now }),
     conversations,
     messages: new MessageService({
       store,
@@ -152,6 +168,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       now,
       presence,
       notifier,
+      // One user's share of the send queue (it is not a rate: it only bites when the queue is long).
+      maxPendingPerUser: limits.enabled ? MAX_PENDING_SENDS_PER_USER : Infinity,
       onNotifyError: (err) => http.log.error({ err }, 'offline notification skipped: presence unknown'),
       onCommit: (stored, seconds) => {
         metrics.messagesStored.inc(stored);
@@ -169,6 +187,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       now,
       onError: (err) => http.log.error({ err }, 'presence announcement failed'),
     }),
+    limits,
     dependencies: [{ name: 'database', ping: () => store.ping() }, ...(redis ? [{ name: 'redis', ping: () => redis.ping() }] : [])],
     metrics,
     registry,
@@ -214,7 +233,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await http.register(conversationRoutes, { services });
   await http.register(searchRoutes, { services });
 
-  const sockets = installSocketHandlers(io, services, http.log);
+  const sockets = installSocketHandlers(io, services, http.log, { maxOutgoingBytes: opts.maxOutgoingBytes });
 
   let closing: Promise<void> | null = null;
   return {
@@ -244,6 +263,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         await services.presence.settled();
         await notifier?.close();
         await redis?.close();
+        limits.close();
         await store.close();
       })();
       return closing;

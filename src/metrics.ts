@@ -26,6 +26,17 @@ export function createMetrics(store: Pick<Store, 'indexLag'>) {
       registers: [registry],
     }),
     socketsConnected: new Gauge({ name: 'parley_sockets_connected', help: 'Open Socket.IO connections.', registers: [registry] }),
+    slowSocketsDropped: new Counter({
+      name: 'parley_slow_sockets_dropped_total',
+      help: 'Sockets disconnected because their unsent output passed the bound (clients that stopped reading).',
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'parley_rate_limited_total',
+      help: 'Actions refused by a rate limit, by rule.',
+      labelNames: ['rule'] as const,
+      registers: [registry],
+    }),
     notifications: new Counter({
       name: 'parley_notifications_total',
       help: 'Offline notifications, by outcome (sent, retried, failed, dropped).',

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Type, type Static, type TSchema } from 'typebox';
 import { Ajv } from 'ajv';
+import { parseRateLimits } from '../domain/rate-limits.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
@@ -26,6 +27,18 @@ const SETTINGS = {
   corsOrigin: { env: 'CORS_ORIGIN', schema: Type.String(), default: '', doc: 'Comma-separated origins allowed to call the API from a browser; empty: same origin only.' },
   notifyWebhookUrl: { env: 'NOTIFY_WEBHOOK_URL', schema: Type.String(), default: '', doc: 'When set, a JSON POST goes here for each message to each member with no socket connected.' },
   notifyWebhookSecret: { env: 'NOTIFY_WEBHOOK_SECRET', schema: Type.String(), default: '', doc: 'When set, each webhook body is signed: X-Parley-Signature: sha256=HMAC(body).' },
+  rateLimits: {
+    env: 'RATE_LIMITS',
+    schema: Type.String(),
+    default: '',
+    doc: '`off` turns every rate limit off (benchmarks, load tests); empty keeps the defaults; or overrides such as `send=100/10s,search=off,sockets=50` (docs/security.md).',
+  },
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    schema: Type.String(),
+    default: '',
+    doc: 'Reverse proxies whose X-Forwarded-For names the client: their addresses or CIDRs (comma-separated), a number of hops, or `true`; empty: none.',
+  },
   metricsToken: { env: 'METRICS_TOKEN', schema: Type.String(), default: '', doc: 'When set, GET /metrics requires Authorization: Bearer <this token>; empty: open.' },
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', schema: Type.Integer({ minimum: 0 }), default: 10000, doc: 'How long a graceful shutdown waits for in-flight work.' },
 } as const satisfies Record<string, { env: string; schema: TSchema; default: unknown; doc: string }>;
@@ -42,6 +55,18 @@ const ajv = new Ajv({ coerceTypes: true, allErrors: true });
 const validate = ajv.compile(ConfigSchema);
 
 export class ConfigError extends Error {}
+
+/** TRUST_PROXY as Fastify's `trustProxy` takes it. */
+export function trustProxyOption(value: string): boolean | string | ((address: string, hop: number) => boolean) {
+  const v = value.trim();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    return (_address, hop) => hop < hops;
+  }
+  return v;
+}
 
 /** Reads settings from an environment-like object; overrides win over env. */
 export function loadConfig(env: Record<string, string | undefined> = {}, overrides: Partial<Config> = {}): Config {
@@ -77,6 +102,11 @@ export function loadConfig(env: Record<string, string | undefined> = {}, overrid
   if (cfg.redisUrl && !cfg.databaseUrl) throw new ConfigError('invalid configuration: REDIS_URL needs DATABASE_URL (nodes share PostgreSQL)');
   // A generated secret is per node: a token from one would be refused by the others.
   if (cfg.redisUrl && !cfg.jwtSecret) throw new ConfigError('invalid configuration: REDIS_URL needs JWT_SECRET (the same on every node)');
+  try {
+    parseRateLimits(cfg.rateLimits);
+  } catch (e) {
+    throw new ConfigError(`invalid configuration: RATE_LIMITS ${(e as Error).message}`);
+  }
   if ((cfg.scryptCost & (cfg.scryptCost - 1)) !== 0) throw new ConfigError('invalid configuration: SCRYPT_COST must be a power of two');
   if (cfg.jwtSecret && cfg.jwtSecret.length < 32) throw new ConfigError('invalid configuration: JWT_SECRET must be at least 32 characters');
   return Object.freeze(cfg);

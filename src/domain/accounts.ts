@@ -3,7 +3,8 @@ import type { User } from '../protocol/models.js';
 import { UniqueViolation, type Store, type UserRecord } from '../store/store.js';
 import { DomainError, forbidden, notFound } from './errors.js';
 import type { EventSink } from './events.js';
-import { PasswordHasher } from './passwords.js';
+import { hashPassword, PasswordHasher } from './passwords.js';
+import { isLoopback, rateLimited, type RateLimits } from './rate-limits.js';
 import type { PresenceRegistry } from './presence.js';
 import type { TokenService } from './tokens.js';
 import { userView } from './views.js';
@@ -14,21 +15,25 @@ export interface AccountDeps {
   presence: PresenceRegistry;
   /** To disconnect the sockets of revoked sessions. */
   events: EventSink;
+  limits: RateLimits;
   scryptCost: number;
   now: () => number;
 }
 
 /** Registration, login, tokens, and the user directory. */
 export class AccountService {
-  /** Verified against when the username is unknown, so timing does not tell. */
-  private dummyHash: Promise<string> | null = null;
+  /** Verified against when the username is unknown, so timing does not tell (made at start, so the first such login is no slower). */
+  private readonly dummyHash: Promise<string>;
   private readonly hasher: PasswordHasher;
 
   constructor(private readonly d: AccountDeps) {
-    this.hasher = new PasswordHasher(
-      d.scryptCost,
-      () => new DomainError('unavailable', 'Too many sign-ins at once; retry shortly.', { retryAfter: 1000 }),
-    );
+    this.hasher = new PasswordHasher(d.scryptCost, {
+      overloaded: () => new DomainError('unavailable', 'Too many sign-ins at once; retry shortly.', { retryAfter: 1000 }),
+      tooMany: () => rateLimited(1000, 'Too many sign-ins at once from here; retry shortly.'),
+      maxPerKey: d.limits.enabled ? HASHING_SHARE : Infinity,
+    });
+    this.dummyHash = hashPassword('not a real password', d.scryptCost);
+    this.dummyHash.catch(() => undefined);
   }
 
   async view(u: UserRecord): Promise<User> {
@@ -46,10 +51,12 @@ export class AccountService {
     return users.map((u) => (known.has(u.id) ? userView(u, online) : { ...userView(u, NOBODY), lastSeenAt: null }));
   }
 
-  async register(body: RegisterBody): Promise<AuthResponse> {
+  /** `address`: the client's (request.ip), for the per-address limits and the hashing share. */
+  async register(body: RegisterBody, address?: string): Promise<AuthResponse> {
+    await this.d.limits.takeAddress('register-address', address);
     // Cheap check first, so a taken name costs no hashing; the unique index decides.
     if (await this.d.store.userByUsername(body.username)) throw usernameTaken();
-    const passwordHash = await this.hasher.hash(body.password);
+    const passwordHash = await this.hasher.hash(hashingKey(address, body.username), body.password);
     let user: UserRecord;
     try {
       user = await this.d.store.createUser({
@@ -65,14 +72,25 @@ export class AccountService {
     return this.signIn(user);
   }
 
-  async login(body: LoginBody): Promise<AuthResponse> {
+  /**
+   * Every attempt spends a token of the username's bucket (whether the
+   * account exists or not, so the answer tells nothing) and a success
+   * gives it back: only failures count, whoever sends them. An unknown
+   * username is verified against a dummy hash, so timing tells nothing
+   * either.
+   */
+  async login(body: LoginBody, address?: string): Promise<AuthResponse> {
+    await this.d.limits.takeAddress('login-address', address);
+    const account = body.username.normalize('NFC').toLowerCase();
+    await this.d.limits.take('login-account', account);
+    const key = hashingKey(address, body.username);
     const user = await this.d.store.userByUsername(body.username);
     if (!user) {
-      this.dummyHash ??= this.hasher.hash('not a real password');
-      await this.hasher.verify(body.password, await this.dummyHash);
+      await this.hasher.verify(key, body.password, await this.dummyHash);
       throw badCredentials();
     }
-    if (!(await this.hasher.verify(body.password, user.passwordHash))) throw badCredentials();
+    if (!(await this.hasher.verify(key, body.password, user.passwordHash))) throw badCredentials();
+    await this.d.limits.giveBack('login-account', account);
     return this.signIn(user);
   }
 
@@ -104,8 +122,10 @@ export class AccountService {
   async changePassword(userId: string, sessionId: string, body: ChangePasswordBody): Promise<void> {
     const user = await this.d.store.userById(userId);
     if (!user) throw notFound('No such user.');
-    if (!(await this.hasher.verify(body.currentPassword, user.passwordHash))) throw forbidden('The current password is not right.');
-    const hash = await this.hasher.hash(body.newPassword);
+    if (!(await this.hasher.verify(`user:${userId}`, body.currentPassword, user.passwordHash))) {
+      throw forbidden('The current password is not right.');
+    }
+    const hash = await this.hasher.hash(`user:${userId}`, body.newPassword);
     const revoked = await this.d.store.changePassword(userId, hash, sessionId, this.d.now());
     this.d.events.disconnectSessions(revoked);
   }
@@ -128,6 +148,13 @@ export class AccountService {
     return this.views(viewerId, users);
   }
 }
+
+/** Places one address (or, from this machine, one username) may hold in the password hasher. */
+const HASHING_SHARE = 4;
+
+/** Whom a hash is for: the client's address, or the username for clients on this machine. */
+const hashingKey = (address: string | undefined, username: string) =>
+  isLoopback(address) ? `name:${username.toLowerCase()}` : `ip:${address}`;
 
 /** Nobody online: the presence shown to a stranger. */
 const NOBODY: ReadonlySet<string> = new Set();

@@ -9,6 +9,7 @@ import { checkMember } from './conversations.js';
 import { GroupCommitQueue } from './group-commit.js';
 import type { ConversationMembers, MembershipCache } from './membership.js';
 import { StatusOracle } from './status.js';
+import { rateLimited } from './rate-limits.js';
 import { messageView } from './views.js';
 import type { OfflineNotifier } from './notifier.js';
 import type { PresenceRegistry } from './presence.js';
@@ -21,6 +22,8 @@ export interface MessageDeps {
   /** Group-commit bounds. */
   maxBatch?: number;
   maxPending?: number;
+  /** Most sends of one user waiting in the queue; past it, `rate_limited` (default: no bound). */
+  maxPendingPerUser?: number;
   /** Who is online, to tell offline members through the notifier. */
   presence?: PresenceRegistry;
   notifier?: OfflineNotifier;
@@ -56,6 +59,8 @@ export interface HistoryOptions {
 export class MessageService {
   private readonly queue: GroupCommitQueue<SendItem, SendResult>;
   private readonly changes: GroupCommitQueue<MessageChange, ChangeOutcome>;
+  /** Sends of each user in the queue (only counted when bounded). */
+  private readonly pendingByUser = new Map<string, number>();
 
   constructor(private readonly d: MessageDeps) {
     this.queue = new GroupCommitQueue((items) => this.commit(items), {
@@ -109,7 +114,7 @@ export class MessageService {
    * original message and announces nothing.
    */
   async send(origin: Origin, payload: SendPayload): Promise<Message> {
-    const result = await this.queue.enqueue({
+    const result = await this.fairly(origin.userId, () => this.queue.enqueue({
       origin,
       message: {
         conversationId: payload.conversationId,
@@ -118,7 +123,7 @@ export class MessageService {
         clientId: payload.clientId ?? null,
         createdAt: this.d.now(),
       },
-    });
+    }));
     if (!result.ok) throw result.error;
     const { state } = result;
     if (!result.fresh) {
@@ -129,6 +134,22 @@ export class MessageService {
     this.d.events.toUsers(result.members, 'message:new', { message }, origin.socketId);
     this.notifyOffline(result.message, result.members);
     return message;
+  }
+
+  /** Runs `enqueue` unless the user already has their share of the queue waiting. */
+  private async fairly<T>(userId: string, enqueue: () => Promise<T>): Promise<T> {
+    const bound = this.d.maxPendingPerUser ?? Infinity;
+    if (bound === Infinity) return enqueue();
+    const n = this.pendingByUser.get(userId) ?? 0;
+    if (n >= bound) throw rateLimited(1000, 'Too many of your messages are waiting to be stored; retry shortly.');
+    this.pendingByUser.set(userId, n + 1);
+    try {
+      return await enqueue();
+    } finally {
+      const left = (this.pendingByUser.get(userId) ?? 1) - 1;
+      if (left > 0) this.pendingByUser.set(userId, left);
+      else this.pendingByUser.delete(userId);
+    }
   }
 
   /**

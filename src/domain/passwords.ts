@@ -34,39 +34,54 @@ export async function verifyPassword(password: string, stored: string): Promise<
  * Hashing costs 128·N·r bytes and tens of milliseconds each; a flood of
  * logins must not queue without bound. At most `concurrency` run at once,
  * at most `maxWaiting` wait; past that the caller gets `overloaded()`.
+ * Each caller names who it hashes for (an address, an account): one of them
+ * may hold at most `maxPerKey` places, running or waiting, and past that
+ * gets `tooMany()`, so one client cannot take the hashing from everyone.
  */
 export class PasswordHasher {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
+  private readonly perKey = new Map<string, number>();
 
   constructor(
     private readonly cost: number,
-    private readonly overloaded: () => Error,
-    private readonly concurrency = 4,
-    private readonly maxWaiting = 256,
+    private readonly o: {
+      overloaded: () => Error;
+      tooMany: () => Error;
+      concurrency?: number;
+      maxWaiting?: number;
+      /** Places one key may hold; Infinity: no share. */
+      maxPerKey?: number;
+    },
   ) {}
 
-  hash(password: string): Promise<string> {
-    return this.limit(() => hashPassword(password, this.cost));
+  hash(key: string, password: string): Promise<string> {
+    return this.limit(key, () => hashPassword(password, this.cost));
   }
 
-  verify(password: string, stored: string): Promise<boolean> {
-    return this.limit(() => verifyPassword(password, stored));
+  verify(key: string, password: string, stored: string): Promise<boolean> {
+    return this.limit(key, () => verifyPassword(password, stored));
   }
 
-  private async limit<T>(work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.maxWaiting) throw this.overloaded();
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else {
-      this.running++;
-    }
+  private async limit<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const held = this.perKey.get(key) ?? 0;
+    if (held >= (this.o.maxPerKey ?? Infinity)) throw this.o.tooMany();
+    if (this.running >= (this.o.concurrency ?? 4) && this.waiting.length >= (this.o.maxWaiting ?? 256)) throw this.o.overloaded();
+    this.perKey.set(key, held + 1);
     try {
-      return await work();
+      if (this.running >= (this.o.concurrency ?? 4)) await new Promise<void>((resolve) => this.waiting.push(resolve));
+      else this.running++;
+      try {
+        return await work();
+      } finally {
+        const next = this.waiting.shift();
+        if (next) next(); // hand the slot over
+        else this.running--;
+      }
     } finally {
-      const next = this.waiting.shift();
-      if (next) next(); // hand the slot over
-      else this.running--;
+      const left = (this.perKey.get(key) ?? 1) - 1;
+      if (left > 0) this.perKey.set(key, left);
+      else this.perKey.delete(key);
     }
   }
 }

@@ -20,6 +20,8 @@ export interface PresenceRegistry {
    * online), false (announce offline), or null (nothing to say).
    */
   settle(userId: string): Promise<boolean | null>;
+  /** How many sockets the user has open, over every node. */
+  socketCount(userId: string): Promise<number>;
   /** Which of these users are online now. */
   onlineAmong(userIds: Iterable<string>): Promise<Set<string>>;
   /** Users whose presence may have changed without a socket event here (a node died): settle them. */
@@ -55,6 +57,10 @@ export class Presence implements PresenceRegistry {
     if (online) this.announcedOnline.add(userId);
     else this.announcedOnline.delete(userId);
     return online;
+  }
+
+  async socketCount(userId: string): Promise<number> {
+    return this.sockets.get(userId) ?? 0;
   }
 
   async onlineAmong(userIds: Iterable<string>): Promise<Set<string>> {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EventSink } from './events.js';
 import type { MembershipCache } from './membership.js';
-import { TYPING_TIMEOUT_MS, TypingService } from './typing.js';
+import { TYPING_MIN_GAP_MS, TYPING_TIMEOUT_MS, TypingService } from './typing.js';
 
 function setup() {
   const sent: { conversationId: string; payload: unknown; exceptUser?: string }[] = [];
@@ -24,8 +24,10 @@ describe('TypingService', () => {
     expect(TYPING_TIMEOUT_MS).toBe(5000);
     const { typing, sent } = setup();
     await typing.set('u1', 's1', 'c1', true);
-    vi.advanceTimersByTime(3000);
-    await typing.set('u1', 's1', 'c1', true); // restarts the 5 s
+    vi.advanceTimersByTime(1000);
+    await typing.set('u1', 's1', 'c1', true); // restarts the 5 s, said again only after half of it
+    vi.advanceTimersByTime(2000);
+    await typing.set('u1', 's1', 'c1', true); // restarts the 5 s, and said again
     vi.advanceTimersByTime(4999);
     expect(sent.map((e) => (e.payload as { isTyping: boolean }).isTyping)).toEqual([true, true]);
     vi.advanceTimersByTime(1);
@@ -62,5 +64,30 @@ describe('TypingService', () => {
     const { typing } = setup();
     await expect(typing.set('u9', 's9', 'c1', true)).rejects.toMatchObject({ code: 'forbidden' });
     await expect(typing.set('u1', 's1', 'nope', true)).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('coalesces a flood: repeated true is not relayed again, changes come at most every gap, the last state wins', async () => {
+    const { typing, sent } = setup();
+    const states = () => sent.map((e) => (e.payload as { isTyping: boolean }).isTyping);
+    for (let i = 0; i < 100; i++) await typing.set('u1', 's1', 'c1', true);
+    expect(states()).toEqual([true]);
+    // 200 flips inside one gap: held back, then one relay of the final state
+    for (let i = 0; i < 200; i++) await typing.set('u1', 's1', 'c1', i % 2 === 0 ? false : true);
+    expect(states()).toEqual([true]); // ended on true: nothing to say
+    await typing.set('u1', 's1', 'c1', false);
+    expect(states()).toEqual([true]);
+    vi.advanceTimersByTime(TYPING_MIN_GAP_MS);
+    expect(states()).toEqual([true, false]);
+    // a flood spread over a second: at most one relay per gap
+    for (let ms = 0; ms < 1000; ms += 10) {
+      await typing.set('u1', 's1', 'c1', (ms / 10) % 2 === 0);
+      vi.advanceTimersByTime(10);
+    }
+    expect(sent.length).toBeLessThanOrEqual(2 + 1000 / TYPING_MIN_GAP_MS + 1);
+    await typing.set('u1', 's1', 'c1', false);
+    vi.advanceTimersByTime(TYPING_MIN_GAP_MS * 2);
+    expect(states().at(-1)).toBe(false);
+    // once idle, nothing is kept
+    expect(typing.size).toBe(0);
   });
 });

@@ -11,6 +11,7 @@ import { createClient, type RedisClientType } from 'redis';
 import type { MembershipCache } from '../domain/membership.js';
 import type { ParleyServer } from './fanout.js';
 import { RedisPresence } from './redis-presence.js';
+import { RedisBuckets } from './redis-rate-limits.js';
 
 /**
  * After an outage, a node closes its sockets spread over this long (clients
@@ -26,6 +27,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
 export interface RedisLink {
   nodeId: string;
   presence: RedisPresence;
+  /** Rate-limit buckets shared by every node. */
+  buckets: RedisBuckets;
   /** Resolves when Redis answers; rejects at once while it is unreachable. */
   ping(): Promise<void>;
   /** Plugs the adapter into the Socket.IO server, and the membership invalidations into the cache. */
@@ -184,9 +187,11 @@ export async function connectRedis(o: RedisLinkOptions): Promise<RedisLink> {
   stream.on('end', () => (streamWasReady = false));
   stream.on('reconnecting', () => (streamWasReady = false));
 
+  const buckets = new RedisBuckets(commands, o.prefix, (e) => o.onError(e, 'rate limits'));
   return {
     nodeId,
     presence,
+    buckets,
     async ping() {
       await commands.ping();
     },
@@ -204,6 +209,7 @@ export async function connectRedis(o: RedisLinkOptions): Promise<RedisLink> {
       // answers until its heartbeat times out) and stops its own clients.
       await attached?.of('/').adapter.close();
       await presence.close();
+      buckets.close();
       await Promise.allSettled([shut(stream), shut(commands)]);
     },
   };

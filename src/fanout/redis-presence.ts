@@ -79,6 +79,17 @@ redis.call('DEL', KEYS[1])
 return 0
 `;
 
+/** The user's sockets on living nodes (KEYS[1] the hash, ARGV[1] the node key prefix). */
+const SOCKET_COUNT_LUA = `
+local fields = redis.call('HGETALL', KEYS[1])
+local n = 0
+for i = 1, #fields, 2 do
+  local f = fields[i]
+  if f ~= 'announced' and redis.call('EXISTS', ARGV[1] .. f) == 1 then n = n + math.max(0, tonumber(fields[i + 1])) end
+end
+return n
+`;
+
 const ONLINE_AMONG_LUA = `${ONLINE_LUA}
 local out = {}
 for i = 1, #KEYS do out[i] = online(KEYS[i], ARGV[1]) and 1 or 0 end
@@ -188,6 +199,15 @@ export class RedisPresence implements PresenceRegistry {
   async settle(userId: string): Promise<boolean | null> {
     const r = Number(await this.run(SETTLE_LUA, [this.presenceKey(userId)], [this.nodeKeyPrefix]));
     return r === -1 ? null : r === 1;
+  }
+
+  async socketCount(userId: string): Promise<number> {
+    try {
+      return Number(await this.run(SOCKET_COUNT_LUA, [this.presenceKey(userId)], [this.nodeKeyPrefix]));
+    } catch (err) {
+      this.o.onError(err);
+      return this.local.get(userId) ?? 0;
+    }
   }
 
   async onlineAmong(userIds: Iterable<string>): Promise<Set<string>> {

@@ -4,6 +4,7 @@ import type { ConversationService } from '../domain/conversations.js';
 import type { MessageService } from '../domain/messages.js';
 import type { PresenceService } from '../domain/presence.js';
 import type { ReceiptService } from '../domain/receipts.js';
+import type { RateLimits } from '../domain/rate-limits.js';
 import type { SearchService } from '../domain/search.js';
 import type { SyncService } from '../domain/sync.js';
 import type { TypingService } from '../domain/typing.js';
@@ -19,6 +20,8 @@ export interface Services {
   sync: SyncService;
   search: SearchService;
   presence: PresenceService;
+  /** Rate limits (RATE_LIMITS): per user, per address, per account. */
+  limits: RateLimits;
   /** Only for /health: the store and, with several nodes, Redis; each resolves when it answers. */
   dependencies: { name: string; ping: () => Promise<void> }[];
   metrics: Metrics;

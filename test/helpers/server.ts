@@ -55,7 +55,8 @@ export async function startServer(overrides: Partial<Config> = {}, options: AppO
       jwtSecret: 'the-test-cluster-secret-0123456789abcdef',
     });
   }
-  const config = loadConfig({}, { port: 0, logLevel: 'silent', scryptCost: 1024, ...cluster, ...overrides, dataDir });
+  // Limits are off unless a test turns them on (test/transport/rate-limits.test.ts): tests send far faster than people.
+  const config = loadConfig({}, { port: 0, logLevel: 'silent', scryptCost: 1024, rateLimits: 'off', ...cluster, ...overrides, dataDir });
   const app = await createApp(config, options).catch(async (e: unknown) => {
     await drop();
     throw e;

@@ -5,7 +5,8 @@ import { tempDir, useServer } from '../helpers/server.js';
 import { startProcess, type ServerProcess } from '../helpers/process.js';
 import { MAX_IN_FLIGHT_PER_SOCKET } from '../../src/transport/socket/server.js';
 
-const t = useServer();
+// Limits on (the in-flight bound is one of them), every rate rule off: these tests send fast.
+const t = useServer({ rateLimits: 'send=off,receipt=off,search=off,conversation=off,connect=off' });
 const { pool } = t;
 
 describe('text is stored exactly as acknowledged', () => {

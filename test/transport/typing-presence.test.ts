@@ -106,6 +106,7 @@ describe('typing', () => {
 
     expectShape(OkAck, await sb.call('conversation:leave', { conversationId: cid }));
     await sa.ok('typing', { conversationId: cid, isTyping: false });
+    await waitTyping(sc, cid, a.id, false);
     await sa.ok('typing', { conversationId: cid, isTyping: true });
     await waitTyping(sc, cid, a.id, true, 2);
     // Still joined to the other conversation: that one is still heard.

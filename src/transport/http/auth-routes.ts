@@ -9,12 +9,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   app.post(
     '/api/auth/register',
     { schema: { body: RegisterBody, response: { 201: AuthResponse, '4xx': ErrorBody } } },
-    async (request, reply) => reply.code(201).send(await services.accounts.register(request.body)),
+    async (request, reply) => reply.code(201).send(await services.accounts.register(request.body, request.ip)),
   );
   app.post(
     '/api/auth/login',
     { schema: { body: LoginBody, response: { 200: AuthResponse, '4xx': ErrorBody } } },
-    async (request) => services.accounts.login(request.body),
+    async (request) => services.accounts.login(request.body, request.ip),
   );
   // The calling token's session ends: REST 401 and its sockets disconnected from now on.
   app.post(

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.js';
+import type { RuleName } from '../../domain/rate-limits.js';
 import type { Services } from '../context.js';
 
 declare module 'fastify' {
@@ -26,4 +27,9 @@ export function authenticateHook(services: Services) {
     request.userId = session.user.id;
     request.sessionId = session.sessionId;
   };
+}
+
+/** preHandler after `authenticate`: the route spends a token of the caller's bucket for `rule`, or answers 429. */
+export function rateLimitHook(services: Services, rule: RuleName) {
+  return async (request: FastifyRequest): Promise<void> => services.limits.take(rule, request.userId);
 }

@@ -16,17 +16,18 @@ import {
 import { Conversation } from '../../protocol/models.js';
 import { ErrorBody } from '../../protocol/errors.js';
 import type { Services } from '../context.js';
-import { authenticateHook } from './authenticate.js';
+import { authenticateHook, rateLimitHook } from './authenticate.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 
 export const conversationRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { conversations, messages, receipts } = services;
   app.addHook('preHandler', authenticateHook(services));
+  const limited = rateLimitHook(services, 'conversation');
 
   app.post(
     '/api/conversations',
-    { schema: { body: CreateConversationBody, response: { 200: Conversation, 201: Conversation, ...errors } } },
+    { preHandler: limited, schema: { body: CreateConversationBody, response: { 200: Conversation, 201: Conversation, ...errors } } },
     async (request, reply) => {
       const { conversation, created } = await conversations.create(request.userId, request.body);
       return reply.code(created ? 201 : 200).send(conversation);
@@ -47,13 +48,13 @@ export const conversationRoutes: FastifyPluginAsyncTypebox<{ services: Services 
 
   app.patch(
     '/api/conversations/:id',
-    { schema: { params: ConversationParams, body: UpdateConversationBody, response: { 200: Conversation, ...errors } } },
+    { preHandler: limited, schema: { params: ConversationParams, body: UpdateConversationBody, response: { 200: Conversation, ...errors } } },
     async (request) => conversations.updateTitle(request.params.id, request.userId, request.body.title),
   );
 
   app.post(
     '/api/conversations/:id/members',
-    { schema: { params: ConversationParams, body: AddMemberBody, response: { 200: Conversation, 201: Conversation, ...errors } } },
+    { preHandler: limited, schema: { params: ConversationParams, body: AddMemberBody, response: { 200: Conversation, 201: Conversation, ...errors } } },
     async (request, reply) => {
       const { conversation, added } = await conversations.addMember(request.params.id, request.userId, request.body.userId);
       return reply.code(added ? 201 : 200).send(conversation);
@@ -62,7 +63,7 @@ export const conversationRoutes: FastifyPluginAsyncTypebox<{ services: Services 
 
   app.delete(
     '/api/conversations/:id/members/:userId',
-    { schema: { params: MemberParams, response: { 204: Type.Null(), ...errors } } },
+    { preHandler: limited, schema: { params: MemberParams, response: { 204: Type.Null(), ...errors } } },
     async (request, reply) => {
       await conversations.removeMember(request.params.id, request.userId, request.params.userId);
       return reply.code(204).send(null);

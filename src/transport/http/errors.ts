@@ -86,7 +86,11 @@ export function installErrorHandling(app: FastifyInstance, metrics: Metrics): vo
       request.log.error({ err }, 'unhandled error');
     }
     metrics.httpErrors.inc({ code });
-    if (code === 'unavailable' || code === 'rate_limited') data = { retryAfter: 1000, ...data };
+    if (code === 'unavailable' || code === 'rate_limited') {
+      data = { retryAfter: 1000, ...data };
+      // The same wait in the header HTTP clients and proxies read (whole seconds).
+      reply.header('retry-after', String(Math.max(1, Math.ceil(Number(data.retryAfter) / 1000))));
+    }
     return sendError(reply, code, message, data);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -3,7 +3,7 @@ import { UpdateMeBody, UsersQuery, UsersResponse } from '../../protocol/http.js'
 import { User } from '../../protocol/models.js';
 import { ErrorBody } from '../../protocol/errors.js';
 import type { Services } from '../context.js';
-import { authenticateHook } from './authenticate.js';
+import { authenticateHook, rateLimitHook } from './authenticate.js';
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.addHook('preHandler', authenticateHook(services));
@@ -17,7 +17,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   );
   app.get(
     '/api/users',
-    { schema: { querystring: UsersQuery, response: { 200: UsersResponse, '4xx': ErrorBody } } },
+    { preHandler: rateLimitHook(services, 'search'), schema: { querystring: UsersQuery, response: { 200: UsersResponse, '4xx': ErrorBody } } },
     async (request) => ({ users: await services.accounts.search(request.userId, request.query.q, request.query.limit) }),
   );
 };

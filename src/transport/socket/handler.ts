@@ -1,6 +1,7 @@
 import type { Socket } from 'socket.io';
 import type { Static, TSchema } from 'typebox';
 import type { ClientToServerEvents } from '../../protocol/events.js';
+import type { RuleName } from '../../domain/rate-limits.js';
 import type { Services } from '../context.js';
 import { payloadChecker } from '../validation.js';
 
@@ -17,6 +18,8 @@ export interface EventHandler {
   check: (payload: unknown) => string | null;
   /** Answers the ack's success fields (without `ok`); throws a DomainError to refuse. */
   handle: (ctx: SocketContext, payload: never) => Promise<Record<string, unknown>>;
+  /** The rate limit a call spends a token of (per user), if any. */
+  rule?: RuleName;
 }
 
 /** A client → server event: its payload schema and what it does. */
@@ -24,7 +27,8 @@ export function defineHandler<S extends TSchema>(
   event: keyof ClientToServerEvents,
   schema: S,
   handle: (ctx: SocketContext, payload: Static<S>) => Promise<Record<string, unknown>>,
+  rule?: RuleName,
 ): EventHandler {
   const check = payloadChecker(schema);
-  return { event, check, handle: handle as EventHandler['handle'] };
+  return { event, check, handle: handle as EventHandler['handle'], rule };
 }

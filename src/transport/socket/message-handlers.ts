@@ -8,17 +8,17 @@ async function send(ctx: SocketContext, payload: SendPayload) {
 }
 
 export const messageHandlers = [
-  defineHandler('message:send', SendPayload, send),
+  defineHandler('message:send', SendPayload, send, 'send'),
   // The plain Socket.IO `send()` emits `message`: the same thing.
-  defineHandler('message', SendPayload, send),
+  defineHandler('message', SendPayload, send, 'send'),
 
   defineHandler('message:edit', EditPayload, async (ctx, p) => ({
     message: await ctx.services.messages.edit({ userId: ctx.userId, socketId: ctx.socket.id }, p.messageId, p.content),
-  })),
+  }), 'send'),
 
   defineHandler('message:delete', DeletePayload, async (ctx, p) => ({
     message: await ctx.services.messages.delete({ userId: ctx.userId, socketId: ctx.socket.id }, p.messageId),
-  })),
+  }), 'send'),
 
   defineHandler('conversation:join', JoinPayload, async (ctx, p) => {
     const answer = await ctx.services.messages.join(p.conversationId, ctx.userId, p);

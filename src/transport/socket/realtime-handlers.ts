@@ -10,12 +10,12 @@ export const realtimeHandlers = [
   defineHandler('message:delivered', MarkerPayload, async (ctx, p) => {
     await ctx.services.receipts.mark(ctx.userId, p.conversationId, 'delivered', p.seq);
     return {};
-  }),
+  }, 'receipt'),
 
   defineHandler('message:read', MarkerPayload, async (ctx, p) => {
     await ctx.services.receipts.mark(ctx.userId, p.conversationId, 'read', p.seq);
     return {};
-  }),
+  }, 'receipt'),
 
   defineHandler('sync', SyncPayload, async (ctx, p) => ctx.services.sync.sync(ctx.userId, p.cursors, p.limit)),
 ];

@@ -5,6 +5,8 @@ import { LIMITS } from '../../protocol/limits.js';
 import type { AckError } from '../../protocol/errors.js';
 import { sessionRoom, userRoom, type ParleyServer } from '../../fanout/fanout.js';
 import type { Services } from '../context.js';
+import { DomainError } from '../../domain/errors.js';
+import { rateLimited } from '../../domain/rate-limits.js';
 import { ackError, splitArgs, toAckError, type AckFn } from './acks.js';
 import type { EventHandler } from './handler.js';
 import { messageHandlers } from './message-handlers.js';
@@ -13,7 +15,7 @@ import { realtimeHandlers } from './realtime-handlers.js';
 const HANDLERS: readonly EventHandler[] = [...messageHandlers, ...realtimeHandlers];
 const KNOWN = new Set<string>(HANDLERS.map((h) => h.event));
 
-/** Events one socket may have unanswered at once; past it: `rate_limited`. */
+/** Events one socket may have unanswered at once; past it: `rate_limited` (not with RATE_LIMITS=off). */
 export const MAX_IN_FLIGHT_PER_SOCKET = 64;
 /** A socket whose unsent output passes this many bytes has stopped reading: it is disconnected. */
 export const MAX_OUTGOING_BYTES = 16 * 1024 * 1024;
@@ -43,29 +45,74 @@ export function createSocketServer(http: HttpServer, corsOrigins: string[]): Par
   });
 }
 
-/** Bytes written to a socket that its client has not taken yet (websocket transport). */
-function outgoingBytes(socket: Socket): number {
-  const transport = socket.conn.transport as { socket?: { bufferedAmount?: number } };
-  return transport.socket?.bufferedAmount ?? 0;
+/** The size of an Engine.IO packet's data (a string's length is close enough to its bytes). */
+function packetBytes(packet: { data?: unknown }): number {
+  const d = packet.data as { length?: number; byteLength?: number } | undefined;
+  return typeof d === 'string' ? (d as string).length : (d?.byteLength ?? d?.length ?? 0);
+}
+
+/**
+ * Disconnects the socket once its unsent output passes `maxBytes`: the
+ * packets Engine.IO holds because the transport is not writable (the
+ * WebSocket has not taken the last ones yet, or a poll has not come),
+ * plus the bytes the WebSocket holds above the kernel's buffers. Checked
+ * on every packet made for the socket, where output is produced: a client
+ * that stops reading is dropped as soon as it has fallen that far behind,
+ * whatever it sends itself, and costs the others nothing meanwhile.
+ */
+function boundOutput(socket: Socket, maxBytes: number, onOverflow: (bytes: number) => void): void {
+  const conn = socket.conn as unknown as NodeJS.EventEmitter & { transport: { socket?: { bufferedAmount?: number } } };
+  let held = 0; // bytes in Engine.IO's write buffer
+  let over = false;
+  conn.on('packetCreate', (packet: { data?: unknown }) => {
+    held += packetBytes(packet);
+    if (over || held + (conn.transport.socket?.bufferedAmount ?? 0) <= maxBytes) return;
+    over = true;
+    // Not in the middle of the broadcast that made the packet.
+    setImmediate(() => onOverflow(held + (conn.transport.socket?.bufferedAmount ?? 0)));
+  });
+  // The buffer went to the transport: from now on those bytes are the WebSocket's.
+  conn.on('flush', () => (held = 0));
 }
 
 /** Handshake auth, rooms, presence, and one ack per event, for every socket. */
-export function installSocketHandlers(io: ParleyServer, services: Services, baseLog: FastifyBaseLogger): SocketTransport {
+export interface SocketOptions {
+  /** The bound on a socket's unsent output (default MAX_OUTGOING_BYTES); tests lower it. */
+  maxOutgoingBytes?: number;
+}
+
+export function installSocketHandlers(io: ParleyServer, services: Services, baseLog: FastifyBaseLogger, options: SocketOptions = {}): SocketTransport {
   const log = baseLog.child({ component: 'socket' });
+  const maxInFlight = services.limits.enabled ? MAX_IN_FLIGHT_PER_SOCKET : Infinity;
   let accepting = true;
 
   io.use((socket, next) => {
     if (!accepting) return next(new Error('unavailable'));
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
     const token = auth?.token ?? socket.handshake.query.token;
-    services.accounts.authenticate(token).then(
-      (session) => {
-        if (!session) return next(new Error('unauthorized'));
-        const data: SocketData = { userId: session.user.id, sessionId: session.sessionId, expiresAt: session.expiresAt, inFlight: 0 };
-        socket.data = data;
-        next();
-      },
+    const admit = async (): Promise<Error | undefined> => {
+      const session = await services.accounts.authenticate(token);
+      if (!session) return new Error('unauthorized');
+      const userId = session.user.id;
+      // Connections per user: a rate, and a bound on those open at once (every node).
+      await services.limits.take('connect', userId);
+      const { maxSocketsPerUser } = services.limits.settings;
+      if (services.limits.enabled && (await services.presence.presence.socketCount(userId)) >= maxSocketsPerUser) {
+        throw rateLimited(10_000, `At most ${maxSocketsPerUser} connections per user.`);
+      }
+      const data: SocketData = { userId, sessionId: session.sessionId, expiresAt: session.expiresAt, inFlight: 0 };
+      socket.data = data;
+      return undefined;
+    };
+    admit().then(
+      (refused) => next(refused),
       (err: unknown) => {
+        if (err instanceof DomainError) {
+          // `connect_error` with the code as its message and the error's data (retryAfter) as `data`.
+          const refused = new Error(err.code) as Error & { data?: unknown };
+          refused.data = { code: err.code, message: err.message, ...err.data };
+          return next(refused);
+        }
         log.error({ err }, 'socket authentication failed');
         next(new Error('internal'));
       },
@@ -77,6 +124,14 @@ export function installSocketHandlers(io: ParleyServer, services: Services, base
     const { userId } = data;
     // Its session's room: a logout or password change disconnects it, on whatever node.
     void socket.join([userRoom(userId), sessionRoom(data.sessionId)]);
+    boundOutput(socket, options.maxOutgoingBytes ?? MAX_OUTGOING_BYTES, (bytes) => {
+      log.warn({ userId, socket: socket.id, bytes }, 'socket does not read what it is sent: disconnected');
+      services.metrics.slowSocketsDropped.inc();
+      socket.disconnect(true);
+      // It reads nothing, a closing handshake included: drop the connection
+      // now rather than after the WebSocket's 30 s close timeout.
+      (socket.conn.transport as { socket?: { terminate?: () => void } }).socket?.terminate?.();
+    });
     void services.presence.connected(userId);
     services.metrics.socketsConnected.inc();
     const ctx = { userId, socket, services };
@@ -94,18 +149,15 @@ export function installSocketHandlers(io: ParleyServer, services: Services, base
           socket.disconnect(true);
           return;
         }
-        if (outgoingBytes(socket) > MAX_OUTGOING_BYTES) {
-          log.warn({ userId, socket: socket.id }, 'socket does not read its answers: disconnected');
-          socket.disconnect(true);
-          return;
-        }
-        if (data.inFlight >= MAX_IN_FLIGHT_PER_SOCKET) {
+        // Typing is coalesced, never refused; with RATE_LIMITS=off nothing is.
+        if (data.inFlight >= maxInFlight && h.event !== 'typing') {
           return fail(ack, ackError('rate_limited', `At most ${MAX_IN_FLIGHT_PER_SOCKET} unanswered events per connection.`, { retryAfter: 100 }));
         }
         const invalid = hasPayload ? h.check(payload) : 'payload is required';
         if (invalid !== null) return fail(ack, ackError('validation', invalid));
         data.inFlight++;
-        h.handle(ctx, payload as never)
+        (h.rule ? services.limits.take(h.rule, userId) : Promise.resolve())
+          .then(() => h.handle(ctx, payload as never))
           .then(
             (answer) => ack?.({ ok: true, ...answer }),
             (err: unknown) => fail(ack, toAckError(err, log)),

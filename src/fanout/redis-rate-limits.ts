@@ -1,0 +1,64 @@
+import type { RedisClientType } from 'redis';
+import { MemoryBuckets, type RateBuckets, type RateRule } from '../domain/rate-limits.js';
+
+/**
+ * The GCRA step of domain/rate-limits.ts `gcra`, run inside Redis so that a
+ * bucket is one for every node (and atomic: no two nodes spend the same
+ * token). The clock is Redis's own (TIME), so nodes' clocks do not matter.
+ * KEYS[1] the bucket; ARGV burst, perMs, cost. Answers 0 or the wait (ms).
+ */
+const TAKE_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local burst, per, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local interval = per / burst
+local tat = tonumber(redis.call('GET', KEYS[1]))
+local base = math.max(tat or now, now)
+local nxt = math.max(now, base + cost * interval)
+local wait = nxt - now - per
+if cost > 0 and wait > 0 then return math.ceil(wait) end
+if nxt <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], string.format('%.3f', nxt), 'PX', math.ceil(nxt - now))
+end
+return 0
+`;
+
+/**
+ * Buckets in Redis (`{prefix}:rl:{rule}:{subject}`), one per key for the
+ * whole deployment. While Redis cannot be reached, this node's own buckets
+ * answer instead: limits hold per node for the length of the outage rather
+ * than every action failing.
+ */
+export class RedisBuckets implements RateBuckets {
+  private readonly fallback = new MemoryBuckets();
+
+  constructor(
+    private readonly client: RedisClientType,
+    private readonly prefix: string,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  async take(key: string, rule: RateRule, cost: number, now: number): Promise<number> {
+    try {
+      const wait = await this.client.sendCommand([
+        'EVAL',
+        TAKE_LUA,
+        '1',
+        `${this.prefix}:rl:${key}`,
+        String(rule.burst),
+        String(rule.perMs),
+        String(cost),
+      ]);
+      return Number(wait);
+    } catch (err) {
+      this.onError(err);
+      return this.fallback.takeNow(key, rule, cost, now);
+    }
+  }
+
+  close(): void {
+    this.fallback.close();
+  }
+}

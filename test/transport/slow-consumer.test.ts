@@ -1,0 +1,42 @@
+/**
+ * A socket that stops reading (issue #17): its unsent output is bounded
+ * where output is produced. Once Engine.IO's write buffer plus the
+ * WebSocket's buffered bytes pass the bound, the server disconnects it,
+ * whether or not it sends anything itself, and the other sockets of the
+ * conversation get everything meanwhile.
+ */
+import { describe, expect, it } from 'vitest';
+import { direct, http, register } from '../helpers/client.js';
+import { useServer } from '../helpers/server.js';
+
+const BOUND = 256 * 1024;
+const t = useServer({}, { maxOutgoingBytes: BOUND });
+
+describe('a socket that stops reading', () => {
+  it('is disconnected once its unsent output passes the bound; a reading socket of the same user gets every message', async () => {
+    const [a, b] = [await register(t.url, 'sl'), await register(t.url, 'sl')];
+    const cid = (await direct(t.url, a, b)).id;
+    const sa = await t.pool.connect(a);
+    const slow = await t.pool.connect(b);
+    const reader = await t.pool.connect(b);
+    const slowId = slow.id;
+    // Stop reading: the kernel's buffers fill, then the server's.
+    const engine = slow.socket.io.engine as unknown as { transport: { ws: { _socket: { pause(): void } } } };
+    engine.transport.ws._socket.pause();
+
+    const content = 'x'.repeat(3900);
+    const gone = () => !t.server.app.io.of('/').sockets.has(slowId);
+    let sent = 0;
+    // At most ~40 MB: far past the bound and any loopback buffering.
+    while (!gone() && sent < 10_000) {
+      await Promise.all(Array.from({ length: 50 }, () => sa.send(cid, content)));
+      sent += 50;
+    }
+    expect(gone(), `still connected after ${sent} messages`).toBe(true);
+    await reader.waitFor('message:new', () => true, sent, 20_000);
+    expect(reader.all('message:new')).toHaveLength(sent);
+
+    const metrics = await http(t.url, 'GET', '/metrics');
+    expect(metrics.body).toMatch(/^parley_slow_sockets_dropped_total 1$/m);
+  });
+});
