@@ -77,6 +77,10 @@ const CLUSTER_MEMBERSHIP_MAX_AGE_MS = 30_000;
  */
 const MAX_PENDING_SENDS_PER_USER = 1000;
 
+/** Sessions expired for a day (clocks of nodes may differ) are deleted, hourly. */
+const SESSION_PRUNE_EVERY_MS = 3_600_000;
+const SESSION_PRUNE_GRACE_MS = 86_400_000;
+
 /** Composition root: wires store, domain, fan-out and transports from a config. */
 export interface AppOptions {
   /** The clock (epoch ms); tests may freeze it. */
@@ -233,6 +237,12 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await http.register(conversationRoutes, { services });
   await http.register(searchRoutes, { services });
 
+  // Expired sessions are deleted now and then (every node may: it is one idempotent DELETE).
+  const pruner = setInterval(() => {
+    store.pruneSessions(now() - SESSION_PRUNE_GRACE_MS).catch((err: unknown) => http.log.warn({ err }, 'pruning expired sessions failed'));
+  }, SESSION_PRUNE_EVERY_MS);
+  pruner.unref();
+
   const sockets = installSocketHandlers(io, services, http.log, { maxOutgoingBytes: opts.maxOutgoingBytes });
 
   let closing: Promise<void> | null = null;
@@ -251,6 +261,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         shuttingDown = true;
         sockets.stopAccepting();
         sockets.close();
+        clearInterval(pruner);
         // 2. Every send and marker already accepted commits and is acknowledged.
         await Promise.all([services.messages.drain(), services.receipts.drain()]);
         await new Promise<void>((resolve) => setImmediate(resolve));

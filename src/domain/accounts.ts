@@ -112,6 +112,11 @@ export class AccountService {
     return user && user.id === verified.userId ? { user, sessionId: verified.sessionId, expiresAt: verified.expiresAt } : null;
   }
 
+  /** Whether the session is still the user's and not revoked. */
+  async sessionLive(sessionId: string, userId: string): Promise<boolean> {
+    return (await this.d.store.sessionUser(sessionId))?.id === userId;
+  }
+
   /** Revokes the session: its token is refused from now on and its sockets are disconnected, on every node. */
   async logout(sessionId: string): Promise<void> {
     await this.d.store.revokeSession(sessionId, this.d.now());

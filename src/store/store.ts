@@ -240,6 +240,12 @@ export interface Store {
    * `keepSessionId`, in one transaction; answers the sessions it revoked.
    */
   changePassword(userId: string, passwordHash: string, keepSessionId: string, at: number): Promise<string[]>;
+  /**
+   * Deletes sessions that expired before `expiredBefore` (their tokens are
+   * refused for their age anyway), revoked or not; answers how many. A
+   * deleted session's id is never given to a new one.
+   */
+  pruneSessions(expiredBefore: number): Promise<number>;
 
   /** Last-seen times of several users, in one transaction (ids that do not exist are ignored). */
   setLastSeen(entries: readonly { userId: string; at: number }[]): Promise<void>;

@@ -119,6 +119,21 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         expect((await store.sessionUser(bs))?.id).toBe(b.id);
         expect((await store.userById(b.id))?.passwordHash).toBe('hash:b');
       });
+
+      it('pruning deletes the sessions expired before the time, revoked or not, and no pruned id is given again', async () => {
+        const a = await user('a');
+        const mk = (expiresAt: number) => store.createSession({ userId: a.id, createdAt: T0, expiresAt });
+        const [old1, old2, live] = [await mk(T0 + 10), await mk(T0 + 20), await mk(T0 + 5000)];
+        await store.revokeSession(old2, T0 + 1);
+        const newest = await mk(T0 + 30); // expired too, but the newest row
+        expect(await store.pruneSessions(T0 + 100)).toBeGreaterThanOrEqual(2);
+        expect(await store.sessionUser(old1)).toBeNull();
+        expect((await store.sessionUser(live))?.id).toBe(a.id);
+        const again = await mk(T0 + 9000);
+        expect([old1, old2, live, newest]).not.toContain(again);
+        expect((await store.sessionUser(again))?.id).toBe(a.id);
+        expect(await store.pruneSessions(T0 + 100)).toBeGreaterThanOrEqual(0);
+      });
     });
 
     describe('users', () => {

@@ -94,6 +94,30 @@ describe('sessions', () => {
   });
 });
 
+describe('a revocation that lands while a socket connects', () => {
+  it('between the handshake\'s check and the socket joining its session\'s room: the socket is disconnected all the same', async () => {
+    const a = await register(t.url, 'rc');
+    const accounts = t.server.app.services.accounts;
+    const authenticate = accounts.authenticate.bind(accounts);
+    // The session is revoked (and its room told) just after the handshake checked it.
+    accounts.authenticate = async (token) => {
+      const session = await authenticate(token);
+      if (session) await accounts.logout(session.sessionId);
+      return session;
+    };
+    try {
+      const s = await connect(t.url, a.token).catch(() => null);
+      if (s) {
+        await disconnected(s, 2000);
+        s.close();
+      }
+      expect((await me(a.token)).status).toBe(401);
+    } finally {
+      accounts.authenticate = authenticate;
+    }
+  });
+});
+
 describe('sessions across a restart', () => {
   it('a revoked token stays revoked, and a live one stays live', async () => {
     const dataDir = tempDir();

@@ -120,4 +120,9 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_by_user ON sessions (user_id) WHERE revoked_at IS NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'sessions: pruned once expired',
+    sql: `CREATE INDEX sessions_by_expiry ON sessions (expires_at);`,
+  },
 ];

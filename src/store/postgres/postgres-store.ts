@@ -267,6 +267,12 @@ export class PostgresStore implements Store {
     return r.rowCount === 1;
   }
 
+  /** Identity ids are never reused, so any expired row may go. */
+  async pruneSessions(expiredBefore: number): Promise<number> {
+    const r = await query(this.pool, 'DELETE FROM sessions WHERE expires_at < $1', [expiredBefore]);
+    return r.rowCount ?? 0;
+  }
+
   async changePassword(userId: string, passwordHash: string, keepSessionId: string, at: number): Promise<string[]> {
     const uk = decodeId('u', userId);
     if (uk === null) return [];

@@ -155,6 +155,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_by_user ON sessions(user_id) WHERE revoked_at IS NULL;
     `,
   },
+  {
+    version: 6,
+    name: 'sessions: pruned once expired',
+    sql: `CREATE INDEX sessions_by_expiry ON sessions(expires_at);`,
+  },
 ];
 
 /** Brings the schema up to date: each missing step in its own transaction. */

@@ -292,6 +292,11 @@ export class SqliteStore implements Store {
     return this.s.revokeSession.run(at, k).changes === 1;
   }
 
+  async pruneSessions(expiredBefore: number): Promise<number> {
+    if (this.writesHeld) await this.writable();
+    return this.s.pruneSessions.run(expiredBefore).changes;
+  }
+
   async changePassword(userId: string, passwordHash: string, keepSessionId: string, at: number): Promise<string[]> {
     const uk = decodeId('u', userId);
     if (uk === null) return [];

@@ -34,6 +34,8 @@ export function prepare(db: Database.Database) {
        WHERE s.id = ? AND s.revoked_at IS NULL`,
     ),
     revokeSession: db.prepare('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    // The newest row stays: SQLite gives a new row max(id) + 1, so no id comes back.
+    pruneSessions: db.prepare('DELETE FROM sessions WHERE expires_at < ? AND id < (SELECT max(id) FROM sessions)'),
     revokeOtherSessions: db.prepare(
       'UPDATE sessions SET revoked_at = @at WHERE user_id = @u AND id != @keep AND revoked_at IS NULL RETURNING id',
     ),

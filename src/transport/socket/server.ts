@@ -124,6 +124,12 @@ export function installSocketHandlers(io: ParleyServer, services: Services, base
     const { userId } = data;
     // Its session's room: a logout or password change disconnects it, on whatever node.
     void socket.join([userRoom(userId), sessionRoom(data.sessionId)]);
+    // A revocation that came between the handshake's check and this join
+    // missed the room: look again now that the room would hear it.
+    services.accounts.sessionLive(data.sessionId, userId).then(
+      (live) => live || socket.disconnect(true),
+      (err: unknown) => log.warn({ err }, 'session check after connecting failed'),
+    );
     boundOutput(socket, options.maxOutgoingBytes ?? MAX_OUTGOING_BYTES, (bytes) => {
       log.warn({ userId, socket: socket.id, bytes }, 'socket does not read what it is sent: disconnected');
       services.metrics.slowSocketsDropped.inc();
