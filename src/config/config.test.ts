@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, SETTING_DOCS, loadConfig, type Config } from './config.js';
+import { ConfigError, SETTING_DOCS, loadConfig, trustProxyOption, type Config } from './config.js';
 
 /** The message of the ConfigError that loading throws. */
 function failure(env: Record<string, string | undefined>, overrides: Partial<Config> = {}): string {
@@ -32,6 +32,8 @@ describe('loadConfig', () => {
       corsOrigin: '',
       notifyWebhookUrl: '',
       notifyWebhookSecret: '',
+      rateLimits: '',
+      trustProxy: '',
       metricsToken: '',
       shutdownTimeoutMs: 10000,
     });
@@ -56,6 +58,8 @@ describe('loadConfig', () => {
       CORS_ORIGIN: 'https://a.example,https://b.example',
       NOTIFY_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
       NOTIFY_WEBHOOK_SECRET: 'hook-secret',
+      RATE_LIMITS: 'send=5/1s',
+      TRUST_PROXY: '10.0.0.1',
       METRICS_TOKEN: 'scrape-me',
       SHUTDOWN_TIMEOUT_MS: '0',
     });
@@ -75,6 +79,8 @@ describe('loadConfig', () => {
       corsOrigin: 'https://a.example,https://b.example',
       notifyWebhookUrl: 'http://127.0.0.1:9/hook',
       notifyWebhookSecret: 'hook-secret',
+      rateLimits: 'send=5/1s',
+      trustProxy: '10.0.0.1',
       metricsToken: 'scrape-me',
       shutdownTimeoutMs: 0,
     });
@@ -86,6 +92,17 @@ describe('loadConfig', () => {
     expect(failure({ DATABASE_URL: 'postgres://x/y', REDIS_URL: 'redis://x:6379' })).toMatch(/REDIS_URL needs JWT_SECRET/);
     expect(failure({ REDIS_URL: 'redis://x:6379' })).toMatch(/REDIS_URL needs DATABASE_URL/);
     expect(failure({ DATABASE_POOL_SIZE: '0' })).toMatch(/DATABASE_POOL_SIZE/);
+  });
+
+  it('refuses a RATE_LIMITS it cannot read, naming it and the part; reads TRUST_PROXY as Fastify takes it', () => {
+    expect(() => loadConfig({ RATE_LIMITS: 'send=fast' })).toThrow(/RATE_LIMITS 'send=fast'/);
+    expect(() => loadConfig({ RATE_LIMITS: 'nope=1/1s' })).toThrow(/RATE_LIMITS 'nope=1\/1s': unknown rule/);
+    expect(loadConfig({ RATE_LIMITS: 'OFF' }).rateLimits).toBe('OFF');
+    expect(trustProxyOption('')).toBe(false);
+    expect(trustProxyOption('true')).toBe(true);
+    expect(trustProxyOption('10.0.0.0/8, 127.0.0.1')).toBe('10.0.0.0/8, 127.0.0.1');
+    const hops = trustProxyOption('2') as (a: string, hop: number) => boolean;
+    expect([hops('x', 0), hops('x', 1), hops('x', 2)]).toEqual([true, true, false]);
   });
 
   it('puts the database in DATA_DIR unless DB says otherwise, both made absolute', () => {
