@@ -24,9 +24,9 @@ describe('TypingService', () => {
     expect(TYPING_TIMEOUT_MS).toBe(5000);
     const { typing, sent } = setup();
     await typing.set('u1', 's1', 'c1', true);
-    vi.advanceTimersByTime(1000);
-    await typing.set('u1', 's1', 'c1', true); // restarts the 5 s, said again only after half of it
-    vi.advanceTimersByTime(2000);
+    vi.advanceTimersByTime(500);
+    await typing.set('u1', 's1', 'c1', true); // restarts the 5 s, not said again within a second
+    vi.advanceTimersByTime(2500);
     await typing.set('u1', 's1', 'c1', true); // restarts the 5 s, and said again
     vi.advanceTimersByTime(4999);
     expect(sent.map((e) => (e.payload as { isTyping: boolean }).isTyping)).toEqual([true, true]);

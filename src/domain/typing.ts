@@ -6,6 +6,8 @@ import type { MembershipCache } from './membership.js';
 export const TYPING_TIMEOUT_MS = 5000;
 /** Changes a client asks for are relayed at most this often per user and conversation (the last one wins). */
 export const TYPING_MIN_GAP_MS = 250;
+/** A `true` repeated while typing is relayed again once this long has passed since the last relay (or half the timeout). */
+export const TYPING_REFRESH_MS = 1000;
 
 interface Typist {
   conversationId: string;
@@ -29,7 +31,7 @@ interface Typist {
  * (never the typist's), never stored. `isTyping: false` follows by itself
  * TYPING_TIMEOUT_MS after the last `true`, and when the typist's socket goes.
  * Typing is coalesced, never refused: a `true` repeated while typing only
- * restarts the automatic stop (relayed again once half the timeout has
+ * restarts the automatic stop (relayed again once TYPING_REFRESH_MS has
  * passed since the last relay: receivers that hide an indicator left
  * without news keep showing it, and sockets that joined since learn it), and
  * changes come out at most every TYPING_MIN_GAP_MS per user and
@@ -64,7 +66,7 @@ export class TypingService {
       if (!keys) this.bySocket.set(socketId, (keys = new Set()));
       keys.add(key);
       // Still typing: said again only now and then.
-      if (t.typing && t.relayed && Date.now() - t.relayedAt >= this.timeoutMs / 2 && !t.pending) this.relay(key, t);
+      if (t.typing && t.relayed && Date.now() - t.relayedAt >= Math.min(TYPING_REFRESH_MS, this.timeoutMs / 2) && !t.pending) this.relay(key, t);
     }
     t.typing = isTyping;
     this.publish(key, t, false);
