@@ -28,7 +28,7 @@ import type { Services } from './transport/context.js';
 import { authRoutes } from './transport/http/auth-routes.js';
 import { conversationRoutes } from './transport/http/conversation-routes.js';
 import { searchRoutes } from './transport/http/search-routes.js';
-import { installErrorHandling } from './transport/http/errors.js';
+import { installErrorHandling, onClientError, onFrameworkError } from './transport/http/errors.js';
 import { systemRoutes } from './transport/http/system-routes.js';
 import { userRoutes } from './transport/http/user-routes.js';
 import { webRoutes } from './transport/http/web-routes.js';
@@ -103,6 +103,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     return503OnClosing: true,
     // request.ip is the client's address, not a proxy's, only behind proxies declared here.
     trustProxy: trustProxyOption(config.trustProxy),
+    // Requests refused before any route (a bad URL, a request Node cannot parse) answer the catalogue's body too.
+    frameworkErrors: onFrameworkError,
+    clientErrorHandler: onClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
   http.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema),

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CATALOGUE, type ErrorBody, type ErrorCode } from '../../protocol/errors.js';
 import { DomainError } from '../../domain/errors.js';
 import { StoreUnavailable } from '../../store/store.js';
@@ -22,6 +23,38 @@ const CODE_FOR_STATUS: Record<number, ErrorCode> = {
 export function sendError(reply: FastifyReply, code: ErrorCode, message?: string, data?: Record<string, unknown>) {
   const body: ErrorBody = { error: { code, message: message ?? ERROR_CATALOGUE[code].message, ...(data ? { data } : {}) } };
   return reply.code(ERROR_CATALOGUE[code].status).type('application/json').send(body);
+}
+
+/**
+ * Fastify's `frameworkErrors`: requests the router refuses before any route
+ * or hook runs (a URL that does not percent-decode, a path parameter over
+ * the router's 100 characters) get the catalogue's body, not Fastify's own.
+ */
+export function onFrameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  if (err.code === 'FST_ERR_BAD_URL') return sendError(reply, 'validation', 'The URL is not valid (it does not percent-decode).');
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 'validation', 'A path parameter is too long.');
+  return sendError(reply, 'internal');
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refuses (an
+ * unknown method, a malformed request line or header, headers too large)
+ * never reaches Fastify; it gets the catalogue's body too, then the
+ * connection closes (it cannot be trusted to be in step any more).
+ */
+export function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'payload_too_large' : 'validation';
+  const message = code === 'payload_too_large' ? 'The request headers are too large.' : 'The request could not be parsed.';
+  const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody);
+  const { status } = ERROR_CATALOGUE[code];
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${code === 'validation' ? 'Bad Request' : 'Payload Too Large'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 /** How much of a refused body is read (and thrown away) so that its sender can read the 413. */

@@ -172,9 +172,12 @@ export function installSocketHandlers(io: ParleyServer, services: Services, base
       });
     }
 
-    socket.onAny((event: string, ...args: unknown[]) => {
-      if (KNOWN.has(event)) return;
-      splitArgs(args).ack?.(ackError('validation', `unknown event '${event}'`));
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      // A packet with an ack id but no event name at all (`21`): Socket.IO
+      // passes its ack callback where the name would be.
+      if (typeof event === 'function') return void (event as AckFn)(ackError('validation', 'an event name is required'));
+      if (KNOWN.has(String(event))) return;
+      splitArgs(args).ack?.(ackError('validation', `unknown event '${String(event)}'`));
     });
 
     socket.on('disconnect', () => {
