@@ -11,7 +11,7 @@ import { MembershipCache } from './domain/membership.js';
 import { MessageService } from './domain/messages.js';
 import { Presence, PresenceService, type PresenceRegistry } from './domain/presence.js';
 import { ReceiptService } from './domain/receipts.js';
-import { MemoryBuckets, parseRateLimits, RateLimits } from './domain/rate-limits.js';
+import { MemoryBuckets, rateLimitSettings, RateLimits } from './domain/rate-limits.js';
 import { SearchService } from './domain/search.js';
 import { SyncService } from './domain/sync.js';
 import { TypingService } from './domain/typing.js';
@@ -89,6 +89,8 @@ export interface AppOptions {
   typingTimeoutMs?: number;
   /** The bound on a socket's unsent output (bytes); tests lower it. */
   maxOutgoingBytes?: number;
+  /** How long output may stay over that bound (ms); tests shorten it. */
+  outputGraceMs?: number;
   /** Webhook tuning (retry delays, queue size) for tests. */
   webhook?: Partial<Omit<WebhookOptions, 'url' | 'secret' | 'store' | 'log' | 'metrics'>>;
 }
@@ -136,7 +138,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const { registry, metrics } = createMetrics(store);
   const presence: PresenceRegistry = redis?.presence ?? new Presence();
   // Buckets in Redis hold a limit over every node; one node keeps them itself.
-  const limits = new RateLimits(parseRateLimits(config.rateLimits), redis?.buckets ?? new MemoryBuckets(), now, (rule) =>
+  const rateLimiting = rateLimitSettings(config.rateLimits);
+  if (rateLimiting.problem) http.log.warn(rateLimiting.problem);
+  const limits = new RateLimits(rateLimiting.settings, redis?.buckets ?? new MemoryBuckets(), now, (rule) =>
     metrics.rateLimited.inc({ rule }),
   );
 
@@ -246,7 +250,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   }, SESSION_PRUNE_EVERY_MS);
   pruner.unref();
 
-  const sockets = installSocketHandlers(io, services, http.log, { maxOutgoingBytes: opts.maxOutgoingBytes });
+  const sockets = installSocketHandlers(io, services, http.log, { maxOutgoingBytes: opts.maxOutgoingBytes, outputGraceMs: opts.outputGraceMs });
 
   let closing: Promise<void> | null = null;
   return {

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { Type, type Static, type TSchema } from 'typebox';
 import { Ajv } from 'ajv';
-import { parseRateLimits } from '../domain/rate-limits.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
@@ -102,11 +101,6 @@ export function loadConfig(env: Record<string, string | undefined> = {}, overrid
   if (cfg.redisUrl && !cfg.databaseUrl) throw new ConfigError('invalid configuration: REDIS_URL needs DATABASE_URL (nodes share PostgreSQL)');
   // A generated secret is per node: a token from one would be refused by the others.
   if (cfg.redisUrl && !cfg.jwtSecret) throw new ConfigError('invalid configuration: REDIS_URL needs JWT_SECRET (the same on every node)');
-  try {
-    parseRateLimits(cfg.rateLimits);
-  } catch (e) {
-    throw new ConfigError(`invalid configuration: RATE_LIMITS ${(e as Error).message}`);
-  }
   if ((cfg.scryptCost & (cfg.scryptCost - 1)) !== 0) throw new ConfigError('invalid configuration: SCRYPT_COST must be a power of two');
   if (cfg.jwtSecret && cfg.jwtSecret.length < 32) throw new ConfigError('invalid configuration: JWT_SECRET must be at least 32 characters');
   return Object.freeze(cfg);

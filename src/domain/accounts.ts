@@ -4,7 +4,7 @@ import { UniqueViolation, type Store, type UserRecord } from '../store/store.js'
 import { DomainError, forbidden, notFound } from './errors.js';
 import type { EventSink } from './events.js';
 import { hashPassword, PasswordHasher } from './passwords.js';
-import { isLoopback, rateLimited, type RateLimits } from './rate-limits.js';
+import { addressKey, isLoopback, rateLimited, type RateLimits } from './rate-limits.js';
 import type { PresenceRegistry } from './presence.js';
 import type { TokenService } from './tokens.js';
 import { userView } from './views.js';
@@ -81,17 +81,33 @@ export class AccountService {
    */
   async login(body: LoginBody, address?: string): Promise<AuthResponse> {
     await this.d.limits.takeAddress('login-address', address);
-    const account = body.username.normalize('NFC').toLowerCase();
-    await this.d.limits.take('login-account', account);
     const key = hashingKey(address, body.username);
     const user = await this.d.store.userByUsername(body.username);
-    if (!user) {
-      await this.hasher.verify(key, body.password, await this.dummyHash);
-      throw badCredentials();
-    }
-    if (!(await this.hasher.verify(key, body.password, user.passwordHash))) throw badCredentials();
-    await this.d.limits.giveBack('login-account', account);
+    // An unknown name is checked against the dummy hash: the same answer, the same time.
+    const right = await this.guess(body.username, async () => this.hasher.verify(key, body.password, user?.passwordHash ?? (await this.dummyHash)));
+    if (!user || !right) throw badCredentials();
     return this.signIn(user);
+  }
+
+  /**
+   * A password check that counts as a failed login of `username` unless it
+   * succeeds: its token is taken first (so concurrent guesses cannot pass
+   * the limit) and given back when the password is right, or when the
+   * check was refused without being made (the hasher was full).
+   */
+  private async guess(username: string, check: () => Promise<boolean>): Promise<boolean> {
+    const account = username.normalize('NFC').toLowerCase();
+    await this.d.limits.take('login-account', account);
+    let right = false;
+    try {
+      right = await check();
+      return right;
+    } catch (e) {
+      right = true; // not a guess: nothing was checked
+      throw e;
+    } finally {
+      if (right) await this.d.limits.giveBack('login-account', account);
+    }
   }
 
   /** A new session and its token: every sign-in has its own. */
@@ -127,7 +143,8 @@ export class AccountService {
   async changePassword(userId: string, sessionId: string, body: ChangePasswordBody): Promise<void> {
     const user = await this.d.store.userById(userId);
     if (!user) throw notFound('No such user.');
-    if (!(await this.hasher.verify(`user:${userId}`, body.currentPassword, user.passwordHash))) {
+    // A wrong current password is a failed login of the account: a stolen token guesses no faster than a stranger.
+    if (!(await this.guess(user.username, () => this.hasher.verify(`user:${userId}`, body.currentPassword, user.passwordHash)))) {
       throw forbidden('The current password is not right.');
     }
     const hash = await this.hasher.hash(`user:${userId}`, body.newPassword);
@@ -159,7 +176,7 @@ const HASHING_SHARE = 4;
 
 /** Whom a hash is for: the client's address, or the username for clients on this machine. */
 const hashingKey = (address: string | undefined, username: string) =>
-  isLoopback(address) ? `name:${username.toLowerCase()}` : `ip:${address}`;
+  isLoopback(address) ? `name:${username.toLowerCase()}` : `ip:${addressKey(address as string)}`;
 
 /** Nobody online: the presence shown to a stranger. */
 const NOBODY: ReadonlySet<string> = new Set();

@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_SOCKETS_PER_USER, gcra, MemoryBuckets, parseRateLimits, RateLimits, RULES } from './rate-limits.js';
+import { addressKey, DEFAULT_MAX_SOCKETS_PER_USER, gcra, MemoryBuckets, parseRateLimits, RateLimits, rateLimitSettings, RULES } from './rate-limits.js';
 
 describe('parseRateLimits', () => {
-  it('empty keeps the defaults; off turns everything off, whatever the case', () => {
+  it('empty keeps the defaults; exactly off turns everything off; any other value leaves them on', () => {
     expect(parseRateLimits('')).toEqual({ enabled: true, rules: RULES, maxSocketsPerUser: DEFAULT_MAX_SOCKETS_PER_USER });
-    expect(parseRateLimits(' OFF ').enabled).toBe(false);
+    expect(parseRateLimits(' off ').enabled).toBe(false);
+    for (const v of ['OFF', 'false', 'on', '1', 'send=fast']) {
+      const r = rateLimitSettings(v);
+      expect(r.settings.enabled, v).toBe(true);
+      expect(r.settings.rules, v).toEqual(RULES);
+      expect(r.problem, v).toMatch(/^RATE_LIMITS '.*'.*: the default limits apply$/);
+    }
+    expect(rateLimitSettings('send=2/1s').problem).toBeUndefined();
   });
 
   it('overrides rules, turns single rules off, and bounds sockets', () => {
@@ -20,6 +27,18 @@ describe('parseRateLimits', () => {
   it.each(['nope=1/1s', 'send=1', 'send=0/1s', 'send=1/0s', 'send=1/1d', 'sockets=0', 'sockets=x', 'send'])('refuses %s with a sentence', (v) => {
     expect(() => parseRateLimits(v)).toThrow(/'/);
   });
+});
+
+describe('addressKey', () => {
+  it.each([
+    ['203.0.113.7', '203.0.113.7'],
+    ['::ffff:203.0.113.7', '203.0.113.7'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2::9', '2001:db8:1:2::/64'],
+    ['2001:DB8:0001:0002:ffff::1', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['fe80::1', 'fe80:0:0:0::/64'],
+  ])('%s is limited as %s', (address, key) => expect(addressKey(address)).toBe(key));
 });
 
 describe('GCRA buckets', () => {

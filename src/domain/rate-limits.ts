@@ -49,6 +49,19 @@ export interface RateLimitSettings {
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
+ * The contract's reading of RATE_LIMITS: `off` turns the limits off, any
+ * other value leaves them on. A value that is not `off` and cannot be read
+ * as overrides keeps the defaults; `problem` says why (to be logged).
+ */
+export function rateLimitSettings(value: string): { settings: RateLimitSettings; problem?: string } {
+  try {
+    return { settings: parseRateLimits(value) };
+  } catch (e) {
+    return { settings: parseRateLimits(''), problem: `RATE_LIMITS ${(e as Error).message}: the default limits apply` };
+  }
+}
+
+/**
  * Parses RATE_LIMITS: `off` turns every limit off; empty keeps the
  * defaults; otherwise a comma-separated list of overrides,
  * `rule=N/<duration>` (N actions, refilled over the duration: `500ms`,
@@ -58,7 +71,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 export function parseRateLimits(value: string): RateLimitSettings {
   const rules: Record<RuleName, RateRule | null> = { ...RULES };
   const v = value.trim();
-  if (v.toLowerCase() === 'off') return { enabled: false, rules, maxSocketsPerUser: Infinity };
+  if (v === 'off') return { enabled: false, rules, maxSocketsPerUser: Infinity };
   let maxSocketsPerUser = DEFAULT_MAX_SOCKETS_PER_USER;
   for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [name, setting] = part.split('=').map((s) => s.trim());
@@ -125,7 +138,12 @@ export class MemoryBuckets implements RateBuckets {
   /** The same, synchronously (a fallback while Redis is unreachable). */
   takeNow(key: string, rule: RateRule, cost: number, now: number): number {
     const r = gcra(this.tats.get(key) ?? null, rule, cost, now);
-    if (r.wait > 0) return r.wait;
+    if (r.wait > 0) {
+      // Still in use: moved last, so a flood of other keys forgets it last.
+      this.tats.delete(key);
+      this.tats.set(key, r.tat);
+      return r.wait;
+    }
     if (r.tat <= now) this.tats.delete(key);
     else {
       this.tats.delete(key); // re-inserted last: the map's order is by last use
@@ -151,6 +169,22 @@ export class MemoryBuckets implements RateBuckets {
 
 export const rateLimited = (retryAfter: number, message = 'Too many requests; retry later.') =>
   new DomainError('rate_limited', message, { retryAfter: Math.max(1, Math.ceil(retryAfter)) });
+
+/**
+ * What an address is limited as: an IPv4 address itself; an IPv6 address
+ * by its /64 (one subscriber usually holds a whole /64, and would otherwise
+ * have 2^64 buckets); an IPv4-mapped IPv6 address as the IPv4 one.
+ */
+export function addressKey(address: string): string {
+  const a = address.toLowerCase();
+  if (a.startsWith('::ffff:') && a.includes('.')) return a.slice(7);
+  if (!a.includes(':')) return a;
+  const [head = '', tail = ''] = a.split('::', 2);
+  const h = head ? head.split(':') : [];
+  const t = a.includes('::') && tail ? tail.split(':') : [];
+  const groups = a.includes('::') ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t] : h;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
 
 /** Addresses that are this machine (a local client, or a proxy not declared with TRUST_PROXY). */
 export function isLoopback(address: string | undefined): boolean {
@@ -199,7 +233,7 @@ export class RateLimits {
 
   /** Per-address rules, skipped for loopback addresses. */
   async takeAddress(rule: RuleName, address: string | undefined): Promise<void> {
-    if (!isLoopback(address)) await this.take(rule, address as string);
+    if (!isLoopback(address)) await this.take(rule, addressKey(address as string));
   }
 
   close(): void {

@@ -25,6 +25,9 @@ end
 return 0
 `;
 
+/** How long a rate-limit answer from Redis may take before this node answers alone. */
+const REDIS_TIMEOUT_MS = 250;
+
 /**
  * Buckets in Redis (`{prefix}:rl:{rule}:{subject}`), one per key for the
  * whole deployment. While Redis cannot be reached, this node's own buckets
@@ -41,8 +44,14 @@ export class RedisBuckets implements RateBuckets {
   ) {}
 
   async take(key: string, rule: RateRule, cost: number, now: number): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const wait = await this.client.sendCommand([
+      // A Redis that is connected but slow must not hold every send: past the
+      // timeout this node answers from its own buckets.
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis took over ${REDIS_TIMEOUT_MS} ms to answer a rate limit`)), REDIS_TIMEOUT_MS);
+      });
+      const wait = await Promise.race([late, this.client.sendCommand([
         'EVAL',
         TAKE_LUA,
         '1',
@@ -50,11 +59,13 @@ export class RedisBuckets implements RateBuckets {
         String(rule.burst),
         String(rule.perMs),
         String(cost),
-      ]);
+      ])]);
       return Number(wait);
     } catch (err) {
       this.onError(err);
       return this.fallback.takeNow(key, rule, cost, now);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -10,9 +10,24 @@ import { direct, http, register } from '../helpers/client.js';
 import { useServer } from '../helpers/server.js';
 
 const BOUND = 256 * 1024;
-const t = useServer({}, { maxOutgoingBytes: BOUND });
+const GRACE = 300;
+const t = useServer({}, { maxOutgoingBytes: BOUND, outputGraceMs: GRACE });
 
 describe('a socket that stops reading', () => {
+  it('a reading socket sent one answer bigger than the bound keeps its connection', async () => {
+    const [a, b] = [await register(t.url, 'bg'), await register(t.url, 'bg')];
+    const cid = (await direct(t.url, a, b)).id;
+    const sa = await t.pool.connect(a);
+    for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 10 }, () => sa.send(cid, 'y'.repeat(3900))));
+    const sb = await t.pool.connect(b);
+    const joined = await sb.ok('conversation:join', { conversationId: cid, limit: 100 });
+    expect(JSON.stringify(joined).length).toBeGreaterThan(BOUND);
+    // Past the grace, still connected and answering.
+    await new Promise((r) => setTimeout(r, GRACE * 3));
+    await sb.ok('conversation:join', { conversationId: cid, limit: 1 });
+    expect(sb.socket.connected).toBe(true);
+  });
+
   it('is disconnected once its unsent output passes the bound; a reading socket of the same user gets every message', async () => {
     const [a, b] = [await register(t.url, 'sl'), await register(t.url, 'sl')];
     const cid = (await direct(t.url, a, b)).id;

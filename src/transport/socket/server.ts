@@ -19,6 +19,8 @@ const KNOWN = new Set<string>(HANDLERS.map((h) => h.event));
 export const MAX_IN_FLIGHT_PER_SOCKET = 64;
 /** A socket whose unsent output passes this many bytes has stopped reading: it is disconnected. */
 export const MAX_OUTGOING_BYTES = 16 * 1024 * 1024;
+/** How long a socket's unsent output may stay over MAX_OUTGOING_BYTES before it is dropped. */
+export const OUTPUT_GRACE_MS = 5000;
 /** How often sockets are checked for expired tokens. */
 const EXPIRY_SWEEP_MS = 60_000;
 
@@ -52,33 +54,47 @@ function packetBytes(packet: { data?: unknown }): number {
 }
 
 /**
- * Disconnects the socket once its unsent output passes `maxBytes`: the
- * packets Engine.IO holds because the transport is not writable (the
- * WebSocket has not taken the last ones yet, or a poll has not come),
- * plus the bytes the WebSocket holds above the kernel's buffers. Checked
- * on every packet made for the socket, where output is produced: a client
- * that stops reading is dropped as soon as it has fallen that far behind,
- * whatever it sends itself, and costs the others nothing meanwhile.
+ * Watches a socket's unsent output: the packets Engine.IO holds because the
+ * transport is not writable (the WebSocket has not taken the last ones yet,
+ * or a poll has not come), plus the bytes the WebSocket holds above the
+ * kernel's buffers. Checked on every packet made for the socket, where
+ * output is produced. Once over `maxBytes` it looks again `graceMs` later:
+ * a client that was sent one big answer has drained it by then; one that
+ * stopped reading is still over, and is dropped (whatever it sends itself),
+ * costing the others nothing meanwhile. Answers a function that stops the
+ * watch.
  */
-function boundOutput(socket: Socket, maxBytes: number, onOverflow: (bytes: number) => void): void {
+function boundOutput(socket: Socket, maxBytes: number, graceMs: number, onOverflow: (bytes: number) => void): () => void {
   const conn = socket.conn as unknown as NodeJS.EventEmitter & { transport: { socket?: { bufferedAmount?: number } } };
   let held = 0; // bytes in Engine.IO's write buffer
-  let over = false;
-  conn.on('packetCreate', (packet: { data?: unknown }) => {
+  let recheck: NodeJS.Timeout | undefined;
+  const unsent = () => held + (conn.transport.socket?.bufferedAmount ?? 0);
+  const onPacket = (packet: { data?: unknown }) => {
     held += packetBytes(packet);
-    if (over || held + (conn.transport.socket?.bufferedAmount ?? 0) <= maxBytes) return;
-    over = true;
-    // Not in the middle of the broadcast that made the packet.
-    setImmediate(() => onOverflow(held + (conn.transport.socket?.bufferedAmount ?? 0)));
-  });
+    if (recheck || unsent() <= maxBytes) return;
+    recheck = setTimeout(() => {
+      recheck = undefined;
+      const bytes = unsent();
+      if (bytes > maxBytes) onOverflow(bytes);
+    }, graceMs);
+    recheck.unref();
+  };
   // The buffer went to the transport: from now on those bytes are the WebSocket's.
-  conn.on('flush', () => (held = 0));
+  const onFlush = () => (held = 0);
+  conn.on('packetCreate', onPacket);
+  conn.on('flush', onFlush);
+  return () => {
+    clearTimeout(recheck);
+    conn.off('packetCreate', onPacket);
+    conn.off('flush', onFlush);
+  };
 }
 
-/** Handshake auth, rooms, presence, and one ack per event, for every socket. */
 export interface SocketOptions {
   /** The bound on a socket's unsent output (default MAX_OUTGOING_BYTES); tests lower it. */
   maxOutgoingBytes?: number;
+  /** How long output may stay over the bound before the socket is dropped (default OUTPUT_GRACE_MS). */
+  outputGraceMs?: number;
 }
 
 export function installSocketHandlers(io: ParleyServer, services: Services, baseLog: FastifyBaseLogger, options: SocketOptions = {}): SocketTransport {
@@ -130,7 +146,7 @@ export function installSocketHandlers(io: ParleyServer, services: Services, base
       (live) => live || socket.disconnect(true),
       (err: unknown) => log.warn({ err }, 'session check after connecting failed'),
     );
-    boundOutput(socket, options.maxOutgoingBytes ?? MAX_OUTGOING_BYTES, (bytes) => {
+    const unwatch = boundOutput(socket, options.maxOutgoingBytes ?? MAX_OUTGOING_BYTES, options.outputGraceMs ?? OUTPUT_GRACE_MS, (bytes) => {
       log.warn({ userId, socket: socket.id, bytes }, 'socket does not read what it is sent: disconnected');
       services.metrics.slowSocketsDropped.inc();
       socket.disconnect(true);
@@ -181,6 +197,7 @@ export function installSocketHandlers(io: ParleyServer, services: Services, base
     });
 
     socket.on('disconnect', () => {
+      unwatch();
       services.metrics.socketsConnected.dec();
       services.typing.socketClosed(socket.id);
       void services.presence.disconnected(userId);
