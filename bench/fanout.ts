@@ -7,7 +7,7 @@
  * Socket.IO and ws relays (one room, no database), same machine.
  *
  *   npm run build && npx tsx bench/fanout.ts [--users 100] [--senders 4] [--window 8] [--seconds 10] [--workers 2] [--warmup 1]
- *       [--mode both|window|rate] [--rate-senders 6] [--rate 500] [--drain 30]
+ *       [--mode both|window|rate|receipts] [--rate-senders 6] [--rate 500] [--drain 30] [--marker-interval MS] [--reps 2]
  *
  * Two modes, both by default. `window`: each sender keeps `--window` sends
  * in flight (ack-driven), against Parley and both relays. `rate` (saturation):
@@ -20,10 +20,24 @@
  * `--drain` seconds). Parley may refuse sends it cannot keep up with
  * (`rate_limited`: 64 unanswered events per connection): `refused`.
  *
+ * `receipts` (not in `both`): the window scenario on Parley, run `--reps`
+ * times without receipts and with them, interleaved (the machine is noisy).
+ * With them, every member acknowledges delivery and read of each message from
+ * the others as the shipped client does: `delivered` on arrival (the client
+ * library) and `read` (the web client marks the open conversation read),
+ * both through the library's MarkerCoalescer, at the library's interval for
+ * the group's size (1,000 ms for 100 members) or `--marker-interval` ms.
+ * Each row adds the marker moves sent, the `receipt` events received by all
+ * members, and socket writes per message (deliveries plus receipts, over
+ * acknowledged messages) divided by the members: O(members) per message
+ * keeps this flat as the group grows. Target: deliveries/s with receipts
+ * at least half of without (issue 17).
+ *
  * Latency is from the send (the time rides in the clientId; in rate mode the
  * scheduled time) to the delivery, on the same machine's clock, so it
  * includes the sender's own queueing.
  */
+import { markerInterval } from '../src/client/marker-coalescer.js';
 import { machine, numberArg, printRow, printTarget, round2, stringArg, tail } from './lib.js';
 import { loadRoom } from './room.js';
 import { LABELS, type Target } from './servers.js';
@@ -36,7 +50,11 @@ const WORKERS = numberArg('workers', 2);
 /** An unmeasured run first, seconds. */
 const WARMUP = numberArg('warmup', 1);
 const MODE = stringArg('mode', 'both');
-if (!['both', 'window', 'rate'].includes(MODE)) throw new Error('--mode is both, window or rate');
+if (!['both', 'window', 'rate', 'receipts'].includes(MODE)) throw new Error('--mode is both, window, rate or receipts');
+/** Receipts mode: the clients' interval between two marker moves of a kind, ms (default: the client library's for the group's size). */
+const MARKER_INTERVAL = numberArg('marker-interval', markerInterval(USERS));
+/** Receipts mode: pairs of runs (without, with), interleaved. */
+const REPS = numberArg('reps', 2);
 /** Rate mode: senders, each offering --rate messages a second. */
 const RATE_SENDERS = Math.min(USERS, numberArg('rate-senders', 6));
 const RATE = numberArg('rate', 500);
@@ -108,7 +126,73 @@ async function measureRate(target: Target) {
   return row;
 }
 
+/** The window scenario on Parley, its members acknowledging delivery and read (or not). */
+async function measureReceipts(withReceipts: boolean) {
+  const r = await loadRoom(
+    'parley',
+    {
+      members: USERS,
+      senders: SENDERS,
+      window: WINDOW,
+      seconds: SECONDS,
+      warmupSeconds: WARMUP,
+      workers: WORKERS,
+      ...(withReceipts ? { markerIntervalMs: MARKER_INTERVAL } : {}),
+    },
+    withReceipts ? 'fanrcpt' : 'fannorc',
+  );
+  const lat = tail(r.got.latencyMs);
+  const acked = r.run.acked.reduce((n, a) => n + a.ns.length, 0);
+  const deliveriesPerSec = Math.round(r.got.received / r.deliverySeconds);
+  const row = {
+    members: USERS,
+    receipts: withReceipts,
+    msgsPerSec: Math.round(acked / r.run.seconds),
+    deliveriesPerSec,
+    p50: lat.p50,
+    p99: lat.p99,
+    markerMovesPerSec: Math.round(r.got.markerMoves / r.deliverySeconds),
+    markerMovesFailed: r.got.markerMovesFailed,
+    receiptEventsPerSec: Math.round(r.got.receipts / r.deliverySeconds),
+    receiptEventsPerMessage: round2(r.got.receipts / Math.max(1, acked)),
+    /** Every event written to a member's socket for a message (its deliveries and the receipts), per member. */
+    writesPerMessagePerMember: round2((r.got.received + r.got.receipts) / Math.max(1, acked) / USERS),
+    lost: r.got.lost,
+    duplicated: r.got.duplicated,
+    errors: r.run.errors + r.run.timedOut,
+    ...r.cpu,
+    serverUsPerDelivery: round2((r.cpu.serverCpu * 1e6) / deliveriesPerSec),
+    clientEventLoop: r.run.elu,
+    bottleneck: r.bottleneck,
+  };
+  printRow(`fanout-receipts ${withReceipts ? 'with' : 'without'}`, row);
+  if (r.run.errorSamples.length) console.log(`# fanout-receipts errors: ${r.run.errorSamples.join('; ')}`);
+  return row;
+}
+
 async function main() {
+  if (MODE === 'receipts') {
+    console.log(
+      `# fanout-receipts on ${machine()}: ${USERS} members, ${SENDERS} senders × window ${WINDOW}, ${SECONDS} s, ${WORKERS} client workers; ` +
+        `markers every ${MARKER_INTERVAL} ms; ${REPS} interleaved pairs`,
+    );
+    const ratios: number[] = [];
+    let clean = true;
+    for (let i = 0; i < REPS; i++) {
+      // Alternate which goes first: a machine that slows down during a pair favours neither.
+      const order = i % 2 === 0 ? [false, true] : [true, false];
+      const rows = new Map<boolean, Awaited<ReturnType<typeof measureReceipts>>>();
+      for (const w of order) rows.set(w, await measureReceipts(w));
+      const without = rows.get(false)!;
+      const withR = rows.get(true)!;
+      ratios.push(round2(withR.deliveriesPerSec / without.deliveriesPerSec));
+      clean &&= [without, withR].every((r) => r.lost === 0 && r.duplicated === 0);
+    }
+    const median = [...ratios].sort((a, b) => a - b)[Math.floor((ratios.length - 1) / 2)]!;
+    printRow('fanout-receipts with / without', { ratios, median });
+    printTarget('fanout-receipts', 'deliveries/s with receipts >= 0.5 x without (lower median of the pairs), none lost', median, median >= 0.5 && clean);
+    return;
+  }
   if (MODE !== 'rate') {
     console.log(`# fanout on ${machine()}: ${USERS} members, ${SENDERS} senders × window ${WINDOW}, ${SECONDS} s, ${WORKERS} client workers`);
     const p = await measure('parley');

@@ -22,6 +22,8 @@ export interface RoomLoad {
   workers: number;
   /** How long to wait for the last deliveries after the last ack (default 10 s). */
   drainMs?: number;
+  /** Parley: every member acknowledges delivery and read as the shipped client does, one move of a kind per this many ms. */
+  markerIntervalMs?: number;
 }
 
 export interface RoomResult {
@@ -79,7 +81,14 @@ export async function loadRoomOn(servers: RoomServers, load: RoomLoad, prefix: s
     proto: servers.proto,
     url,
     workers: load.workers,
-    clients: tokens.map((token, tag) => ({ tag, token, rooms: [conversationId], receives: true, url: urls[tag % urls.length] })),
+    clients: tokens.map((token, tag) => ({
+      tag,
+      token,
+      rooms: [conversationId],
+      receives: true,
+      url: urls[tag % urls.length],
+      ...(servers.parley && load.markerIntervalMs !== undefined ? { markerIntervalMs: load.markerIntervalMs } : {}),
+    })),
   });
   const c = await pool.connect();
   if (c.errors) throw new Error(`${prefix} ${label}: ${c.errors} connections failed: ${c.errorSamples.join('; ')}`);

@@ -16,13 +16,26 @@ export interface ClientOptions {
   token?: string;
   rooms?: string[];
   timeoutMs: number;
+  /** Source address of the connection (ClientSpec.localAddress). */
+  localAddress?: string;
+}
+
+/** What a receiver reads of a delivered message (the ws relay knows only the clientId). */
+export interface Delivered {
+  clientId: string | null;
+  conversationId?: string;
+  seq?: number;
 }
 
 export interface BenchClient {
   /** Sends a message; `onAck` is called once with the answer (never, if the connection dies). */
   send(conversationId: string, content: string, clientId: string, onAck: (ack: Ack) => void): void;
-  /** Called with the `clientId` of every message delivered to this connection. */
-  onNew(fn: (clientId: string | null) => void): void;
+  /** Called with every message delivered to this connection. */
+  onNew(fn: (m: Delivered) => void): void;
+  /** Parley: moves this user's delivered or read marker; resolves on `ok`, rejects with the error otherwise. */
+  mark(type: 'delivered' | 'read', conversationId: string, seq: number): Promise<void>;
+  /** Called for every `receipt` event (Parley). */
+  onReceipt(fn: () => void): void;
   /** Called if the connection closes without close() being called. */
   onLost(fn: (reason: string) => void): void;
   close(): void;
@@ -35,6 +48,8 @@ function connectSocketIo(url: string, o: ClientOptions): Promise<BenchClient> {
       transports: ['websocket'],
       reconnection: false,
       forceNew: true,
+      // engine.io-client hands `localAddress` to the ws client it opens in Node; its options type does not declare it.
+      ...(o.localAddress ? { localAddress: o.localAddress } : {}),
       timeout: o.timeoutMs,
     });
     let closing = false;
@@ -45,7 +60,17 @@ function connectSocketIo(url: string, o: ClientOptions): Promise<BenchClient> {
     socket.once('connect', () =>
       resolve({
         send: (conversationId, content, clientId, onAck) => socket.emit('message:send', { conversationId, content, clientId }, onAck),
-        onNew: (fn) => socket.on('message:new', (p: { message: { clientId: string | null } }) => fn(p.message.clientId)),
+        onNew: (fn) => socket.on('message:new', (p: { message: Delivered }) => fn(p.message)),
+        mark: (type, conversationId, seq) =>
+          new Promise((resolve, reject) => {
+            if (!socket.connected) return reject({ code: 'network', retryable: true });
+            socket.timeout(30_000).emit(type === 'read' ? 'message:read' : 'message:delivered', { conversationId, seq }, (err: Error | null, ack: Ack & { error?: { data?: unknown } }) => {
+              if (err) reject({ code: 'timeout', retryable: true });
+              else if (ack.ok) resolve();
+              else reject({ ...ack.error, retryable: ['rate_limited', 'unavailable', 'internal'].includes(ack.error?.code ?? '') });
+            });
+          }),
+        onReceipt: (fn) => socket.on('receipt', () => fn()),
         onLost: (fn) => socket.on('disconnect', (reason) => closing || fn(reason)),
         close: () => {
           closing = true;
@@ -61,14 +86,15 @@ function connectWs(url: string, o: ClientOptions): Promise<BenchClient> {
     const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/?rooms=${encodeURIComponent((o.rooms ?? []).join(','))}`, {
       handshakeTimeout: o.timeoutMs,
       perMessageDeflate: false,
+      localAddress: o.localAddress,
     });
     const acks = new Map<string, (ack: Ack) => void>();
-    let onNew: (clientId: string | null) => void = () => {};
+    let onNew: (m: Delivered) => void = () => {};
     let closing = false;
     ws.once('error', reject);
     ws.on('message', (data) => {
       const f = JSON.parse(String(data)) as { type: 'ack'; id: string; ok: boolean } | { type: 'new'; message: { clientId: string | null } };
-      if (f.type === 'new') onNew(f.message.clientId);
+      if (f.type === 'new') onNew({ clientId: f.message.clientId });
       else {
         const cb = acks.get(f.id);
         acks.delete(f.id);
@@ -86,6 +112,8 @@ function connectWs(url: string, o: ClientOptions): Promise<BenchClient> {
         onNew: (fn) => {
           onNew = fn;
         },
+        mark: () => Promise.resolve(),
+        onReceipt: () => {},
         onLost: (fn) => ws.on('close', (code) => closing || fn(`closed ${code}`)),
         close: () => {
           closing = true;

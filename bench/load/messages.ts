@@ -11,6 +11,18 @@ export interface ClientSpec {
   receives?: boolean;
   /** The server this connection goes to (a node of a cluster); default: the pool's url. */
   url?: string;
+  /**
+   * The source address to connect from (e.g. 127.0.0.7): each address has
+   * its own ~28,000 ephemeral ports, so more connections than that fit
+   * (connections.ts spreads them over 127.0.0.x).
+   */
+  localAddress?: string;
+  /**
+   * Parley: acknowledges delivery and read of every message from others as
+   * the shipped client does (src/client/marker-coalescer.ts), with this
+   * interval (ms) between two moves of a kind in the conversation.
+   */
+  markerIntervalMs?: number;
 }
 
 export interface WorkerSetup {
@@ -81,6 +93,11 @@ export interface CollectResult {
   duplicated: number;
   /** Deliveries of messages that were never acknowledged. */
   unexpected: number;
+  /** `receipt` events received, every receiving connection together. */
+  receipts: number;
+  /** `message:delivered` / `message:read` sent (markerIntervalMs), and how many of them failed (answered `ok: false`, or no answer in 30 s). */
+  markerMoves: number;
+  markerMovesFailed: number;
   /** Send (scheduled, for a rate) to delivery, ms. */
   latencyMs: number[];
   firstAbs: number;

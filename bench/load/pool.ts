@@ -130,8 +130,12 @@ export class Pool {
   /** Waits (up to `timeoutMs`) until every acknowledged message reached every receiving connection but its sender's; counts what did. */
   async collect(acked: Acked[], timeoutMs = 10_000): Promise<Omit<CollectResult, 'type'>> {
     const rs = await Promise.all(this.workers.map((w) => ask<CollectResult>(w, { cmd: 'collect', acked, timeoutMs })));
-    const sum = (k: 'expected' | 'received' | 'lost' | 'duplicated' | 'unexpected') => rs.reduce((n, r) => n + r[k], 0);
+    const sum = (k: 'expected' | 'received' | 'lost' | 'duplicated' | 'unexpected' | 'receipts' | 'markerMoves' | 'markerMovesFailed') =>
+      rs.reduce((n, r) => n + r[k], 0);
     return {
+      receipts: sum('receipts'),
+      markerMoves: sum('markerMoves'),
+      markerMovesFailed: sum('markerMovesFailed'),
       expected: sum('expected'),
       received: sum('received'),
       lost: sum('lost'),

@@ -5,9 +5,10 @@
  */
 import { performance as perf } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
+import { MarkerCoalescer } from '../../src/client/marker-coalescer.js';
 import { nowAbs } from '../lib.js';
 import { sentences } from '../text.js';
-import { connect, type Ack, type BenchClient } from './client.js';
+import { connect, type Ack, type BenchClient, type Delivered } from './client.js';
 import { clientIdOf, parseClientId, type Acked, type ClientSpec, type CloseResult, type CollectResult, type Command, type ConnectResult, type Reply, type RunResult, type SenderSpec, type WorkerSetup } from './messages.js';
 
 type Elu = { utilization: number };
@@ -47,6 +48,8 @@ interface Conn {
   spec: ClientSpec;
   client: BenchClient;
   received: Received;
+  /** Its delivered and read markers, coalesced as the client library does (spec.markerIntervalMs). */
+  markers?: MarkerCoalescer;
 }
 
 const conns: Conn[] = [];
@@ -56,13 +59,20 @@ let firstAbs = Infinity;
 let lastAbs = 0;
 let lost = 0;
 const lostSamples: string[] = [];
+let receipts = 0;
+let markerMovesFailed = 0;
 /** Set while a collect waits: acknowledged flags per sender, and the deliveries still missing. */
 let waiting: { ackedFlags: Map<number, Uint8Array>; missing: number; done: () => void } | null = null;
 
-function delivered(conn: Conn, clientId: string | null) {
-  if (!conn.spec.receives || clientId === null) return;
-  const id = parseClientId(clientId);
+function delivered(conn: Conn, m: Delivered) {
+  if (!conn.spec.receives || m.clientId === null) return;
+  const id = parseClientId(m.clientId);
   if (!id) return;
+  if (conn.markers && m.conversationId !== undefined && m.seq !== undefined && id.tag !== conn.spec.tag) {
+    // As the shipped client: delivered when it arrives (the library), read as the open conversation shows it (the web client's markRead).
+    conn.markers.delivered(m.conversationId, m.seq);
+    conn.markers.read(m.conversationId, m.seq);
+  }
   const now = nowAbs();
   latencyMs.push(now - id.sentAbs);
   if (now < firstAbs) firstAbs = now;
@@ -88,10 +98,22 @@ async function connectAll(): Promise<ConnectResult> {
       const spec = setup.clients[i]!;
       const t = performance.now();
       try {
-        const client = await connect(setup.proto, spec.url ?? setup.url, { token: spec.token, rooms: spec.rooms, timeoutMs: setup.connectTimeoutMs });
+        const client = await connect(setup.proto, spec.url ?? setup.url, { token: spec.token, rooms: spec.rooms, timeoutMs: setup.connectTimeoutMs, localAddress: spec.localAddress });
         connectMs.push(performance.now() - t);
         const conn: Conn = { spec, client, received: new Received() };
-        client.onNew((clientId) => delivered(conn, clientId));
+        if (spec.markerIntervalMs !== undefined) {
+          conn.markers = new MarkerCoalescer({
+            intervalMs: () => spec.markerIntervalMs!,
+            canSend: () => true,
+            send: (type, conversationId, seq) =>
+              client.mark(type, conversationId, seq).catch((err: unknown) => {
+                markerMovesFailed++;
+                throw err;
+              }),
+          });
+        }
+        client.onNew((m) => delivered(conn, m));
+        client.onReceipt(() => receipts++);
         client.onLost((reason) => {
           lost++;
           sample(lostSamples, reason);
@@ -241,7 +263,28 @@ function collect(ackedLists: Acked[], timeoutMs: number): Promise<CollectResult>
         }
         c.received.bySender.clear();
       }
-      const r: CollectResult = { type: 'collected', expected, received, lost: expected - received, duplicated, unexpected, latencyMs, firstAbs, lastAbs };
+      let markerMoves = 0;
+      for (const c of conns) {
+        if (!c.markers) continue;
+        markerMoves += c.markers.sent.delivered + c.markers.sent.read;
+        c.markers.sent.delivered = c.markers.sent.read = 0;
+      }
+      const r: CollectResult = {
+        type: 'collected',
+        expected,
+        received,
+        lost: expected - received,
+        duplicated,
+        unexpected,
+        latencyMs,
+        firstAbs,
+        lastAbs,
+        receipts,
+        markerMoves,
+        markerMovesFailed,
+      };
+      receipts = 0;
+      markerMovesFailed = 0;
       latencyMs = [];
       firstAbs = Infinity;
       lastAbs = 0;
@@ -254,7 +297,10 @@ function collect(ackedLists: Acked[], timeoutMs: number): Promise<CollectResult>
 }
 
 function closeAll(): CloseResult {
-  for (const c of conns) c.client.close();
+  for (const c of conns) {
+    c.markers?.stop();
+    c.client.close();
+  }
   return { type: 'closed', lost, lostSamples };
 }
 

@@ -3,6 +3,7 @@ import type { ClientToServerEvents, ServerToClientEvents, SyncAck } from '../pro
 import type { WireError } from '../protocol/errors.js';
 import type { AuthResponse, HistoryResponse, SearchResponse } from '../protocol/http.js';
 import type { Conversation, Message, User } from '../protocol/models.js';
+import { MarkerCoalescer, markerInterval, MARKER_INTERVAL_MS } from './marker-coalescer.js';
 import { MessageStore } from './message-store.js';
 import { SyncCursors } from './sync-cursors.js';
 
@@ -40,6 +41,13 @@ export interface ParleyClientOptions {
   token: string;
   /** How long to wait for an ack (ms). */
   ackTimeoutMs?: number;
+  /**
+   * Shortest time between two delivered (or two read) markers sent for one
+   * conversation, ms (default 500; in groups of more than 50, 10 ms a
+   * member): the moves in between go as one, at the highest seq. In a group
+   * each move reaches every member's sockets.
+   */
+  markerIntervalMs?: number;
 }
 
 type AppSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -97,6 +105,8 @@ export class ParleyClient {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryDelay = 1000;
   private readonly ackTimeoutMs: number;
+  /** Delivered and read markers on their way: one per conversation per interval, the highest seq. */
+  private readonly markers: MarkerCoalescer;
 
   constructor(private readonly o: ParleyClientOptions) {
     this.ackTimeoutMs = o.ackTimeoutMs ?? 10_000;
@@ -106,6 +116,13 @@ export class ParleyClient {
       autoConnect: false,
       reconnectionDelayMax: 5000,
     }) as AppSocket;
+    this.markers = new MarkerCoalescer({
+      intervalMs: (id) => markerInterval(this.conversations.get(id)?.members.length ?? 2, o.markerIntervalMs ?? MARKER_INTERVAL_MS),
+      canSend: () => this.socket.connected,
+      send: async (type, conversationId, seq) => {
+        await this.call(type === 'read' ? 'message:read' : 'message:delivered', { conversationId, seq });
+      },
+    });
     this.wire();
   }
 
@@ -136,10 +153,24 @@ export class ParleyClient {
     this.socket.connect();
   }
 
+  /**
+   * Disconnects for good. Delivered and read markers still waiting for their
+   * interval are sent first, and the socket closes once they are answered
+   * (1 s at most): the server ignores events that arrive with the disconnect.
+   */
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    this.socket.disconnect();
+    const flushed = this.markers.flush();
+    this.markers.stop();
+    if (flushed === null) this.socket.disconnect();
+    else {
+      const giveUp = setTimeout(() => this.socket.disconnect(), 1000);
+      void flushed.then(() => {
+        clearTimeout(giveUp);
+        this.socket.disconnect();
+      });
+    }
     this.listeners.clear();
   }
 
@@ -222,6 +253,7 @@ export class ParleyClient {
   }
 
   async close(conversationId: string): Promise<void> {
+    void this.markers.flush(conversationId);
     await this.call('conversation:leave', { conversationId }).catch(() => undefined);
   }
 
@@ -292,12 +324,22 @@ export class ParleyClient {
     return message;
   }
 
-  /** Marks everything up to `seq` read (and so delivered). */
+  /**
+   * Marks everything up to `seq` read (and so delivered). Coalesced with the
+   * conversation's other marker moves (`markerIntervalMs`); resolves once the
+   * server has it. Sent after a reconnect if the connection is down.
+   */
   async markRead(conversationId: string, seq: number): Promise<void> {
     const c = this.conversations.get(conversationId);
     if (c) this.conversations.set(conversationId, { ...c, unreadCount: 0 });
     this.changed();
-    await this.call('message:read', { conversationId, seq }).catch(() => undefined);
+    this.markers.read(conversationId, seq);
+    await this.markers.whenRead(conversationId, seq);
+  }
+
+  /** Sends the delivered and read markers still waiting for their interval now (before a page is hidden or unloaded). */
+  flushMarkers(): void {
+    void this.markers.flush();
   }
 
   setTyping(conversationId: string, isTyping: boolean): void {
@@ -349,6 +391,8 @@ export class ParleyClient {
         ({ message }) => {
           this.outbox.splice(this.outbox.indexOf(entry), 1);
           this.applyChange(message);
+          // Receipts can overtake the ack (the others had the message first): its tick from what they said.
+          this.raiseOwnStatus(message.conversationId);
           this.bumpConversation(message);
           this.changed();
         },
@@ -430,6 +474,7 @@ export class ParleyClient {
     const s = this.socket;
     s.on('connect', () => {
       this.retryDelay = 1000;
+      this.markers.resume();
       if (this.everConnected) void this.catchUp();
       else {
         this.everConnected = true;
@@ -465,10 +510,8 @@ export class ParleyClient {
       this.bumpConversation(message);
       this.typing.get(message.conversationId)?.delete(message.senderId);
       this.changed();
-      // It reached this device: the sender's tick can turn to "delivered".
-      if (message.senderId !== this.me?.id) {
-        s.emit('message:delivered', { conversationId: message.conversationId, seq: message.seq }, () => undefined);
-      }
+      // It reached this device: the sender's tick can turn to "delivered" (coalesced: one move per interval).
+      if (message.senderId !== this.me?.id) this.markers.delivered(message.conversationId, message.seq);
     });
     s.on('message:updated', ({ message }) => {
       this.applyChange(message);
@@ -507,6 +550,7 @@ export class ParleyClient {
       this.changed();
     });
     s.on('conversation:removed', ({ conversationId }) => {
+      this.markers.forget(conversationId);
       this.conversations.delete(conversationId);
       this.messages.drop(conversationId);
       this.cursors.drop(conversationId);
@@ -515,21 +559,31 @@ export class ParleyClient {
   }
 
   /** Members' markers as far as this client has seen them, for the ticks of its own messages. */
-  private readonly markers = new Map<string, Map<string, { delivered: number; read: number }>>();
+  private readonly seenMarkers = new Map<string, Map<string, { delivered: number; read: number }>>();
 
   private applyReceipt(conversationId: string, userId: string, seq: number, type: 'delivered' | 'read'): void {
     const c = this.conversations.get(conversationId);
     if (!c || !this.me) return;
-    let byUser = this.markers.get(conversationId);
-    if (!byUser) this.markers.set(conversationId, (byUser = new Map()));
+    let byUser = this.seenMarkers.get(conversationId);
+    if (!byUser) this.seenMarkers.set(conversationId, (byUser = new Map()));
     const m = byUser.get(userId) ?? { delivered: 0, read: 0 };
     if (type === 'read') m.read = Math.max(m.read, seq);
     m.delivered = Math.max(m.delivered, m.read, type === 'delivered' ? seq : 0);
     byUser.set(userId, m);
-    // Status: every other member has reached the seq. Members not heard of
-    // yet count as reached only as far as the server's own status said.
+    this.raiseOwnStatus(conversationId);
+  }
+
+  /**
+   * The ticks of this user's messages from the members' markers seen in
+   * receipts: a status every other member has reached. Members not heard of
+   * yet count as reached only as far as the server's own status said.
+   */
+  private raiseOwnStatus(conversationId: string): void {
+    const c = this.conversations.get(conversationId);
+    const byUser = this.seenMarkers.get(conversationId);
+    if (!c || !this.me || !byUser) return;
     const others = c.members.filter((u) => u.id !== this.me!.id).map((u) => byUser.get(u.id));
-    if (others.some((x) => x === undefined)) return;
+    if (others.length === 0 || others.some((x) => x === undefined)) return;
     const minRead = Math.min(...others.map((x) => x!.read));
     const minDelivered = Math.min(...others.map((x) => x!.delivered));
     this.messages.raiseStatus(conversationId, this.me.id, minDelivered, 'delivered');

@@ -662,3 +662,142 @@ describe('markers after a restart on the same data dir', () => {
     }
   });
 });
+
+// ---- merged within a flush (issue 17: receipts that scale with the group) -------------
+
+/** Resolves once `cond()` holds, checked every few ms (fails after `timeoutMs`). */
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+describe('marker moves of one user merged within a flush (docs/protocol.md)', () => {
+  it('50 delivered moves and a read queued behind one flush: one stored move each, one receipt each on every socket, at the highest seq', async () => {
+    const [a, b, c] = [await register(t.url, 'a'), await register(t.url, 'b'), await register(t.url, 'c')];
+    const cid = (await group(t.url, a, [b, c])).id;
+    const [sa, sb, sc, sb2] = [await pool.connect(a), await pool.connect(b), await pool.connect(c), await pool.connect(b)];
+    const msgs = await sendMany(sa, cid, 50);
+
+    // The store's marker writes, watched; the first flush is held until the test lets it go.
+    const store = t.server.app.store;
+    const original = store.advanceMarkers;
+    const batches: { type: string; seq: number; userId: string }[][] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inFirstFlush = new Promise<void>((r) => (entered = r));
+    store.advanceMarkers = async function (this: typeof store, batch) {
+      batches.push(batch.map((m) => ({ type: m.type, seq: m.seq, userId: m.userId })));
+      if (batches.length === 1) {
+        entered();
+        await held;
+      }
+      return original.call(this, batch);
+    };
+    try {
+      const first = sc.ok('message:read', { conversationId: cid, seq: 1 });
+      await inFirstFlush;
+      // B's moves arrive while that flush is in the store: they all wait for the next one.
+      const acks: Promise<any>[] = [];
+      for (let seq = 1; seq <= 50; seq++) acks.push(sb.call('message:delivered', { conversationId: cid, seq }));
+      acks.push(sb2.call('message:read', { conversationId: cid, seq: 30 }));
+      acks.push(sb.call('message:read', { conversationId: cid, seq: 20 }));
+      await until(() => t.server.app.services.receipts.pending === 52, "B's 52 moves queued");
+      release();
+      await first;
+      for (const ack of await Promise.all(acks)) expectShape(OkAck, ack);
+    } finally {
+      store.advanceMarkers = original;
+      release();
+    }
+
+    expect(batches).toEqual([
+      [{ type: 'read', seq: 1, userId: c.id }],
+      [
+        { type: 'delivered', seq: 50, userId: b.id },
+        { type: 'read', seq: 30, userId: b.id },
+      ],
+    ]);
+    for (const s of [sa, sb, sb2, sc]) {
+      await waitReceipt(s, { conversationId: cid, userId: b.id, seq: 30, type: 'read' });
+      await s.barrier();
+      expect(receipts(s, (r) => r.userId === b.id).map((r) => [r.type, r.seq])).toEqual([
+        ['delivered', 50],
+        ['read', 30],
+      ]);
+    }
+    // Stored as if each move had been applied: markers, status, unread count, seen-by.
+    expect((await getConversation(t.url, b, cid)).unreadCount).toBe(20);
+    const statuses = await historyStatuses(t.url, a, cid);
+    expect(statuses).toEqual(['read', ...Array(49).fill('sent')]);
+    await sc.ok('message:delivered', { conversationId: cid, seq: 50 });
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['read', ...Array(49).fill('delivered')]);
+    const seen = await seenBy(t.url, a, cid, msgs[29].id);
+    expect({ delivered: ids(seen.delivered), read: ids(seen.read) }).toEqual({ delivered: sorted([b.id, c.id]), read: [b.id] });
+    const bRead = receipts(sa, (r) => r.userId === b.id && r.type === 'read')[0];
+    expect(seen.read[0]!.at).toBe(bRead.at);
+  });
+
+  it('a move past lastSeq in a merged flush is refused alone; the same user\'s other moves still apply', async () => {
+    const [a, b] = [await register(t.url, 'a'), await register(t.url, 'b')];
+    const cid = (await direct(t.url, a, b)).id;
+    const [sa, sb] = [await pool.connect(a), await pool.connect(b)];
+    await sendMany(sa, cid, 3);
+    const acks = await Promise.all([
+      sb.call('message:delivered', { conversationId: cid, seq: 2 }),
+      sb.call('message:delivered', { conversationId: cid, seq: 9 }),
+      sb.call('message:read', { conversationId: cid, seq: 1 }),
+      sb.call('message:read', { conversationId: cid, seq: 4 }),
+    ]);
+    expectShape(OkAck, acks[0]);
+    expectAckError(acks[1], 'validation');
+    expectShape(OkAck, acks[2]);
+    expectAckError(acks[3], 'validation');
+    expect(await historyStatuses(t.url, a, cid)).toEqual(['read', 'delivered', 'sent']);
+    await waitReceipt(sa, { conversationId: cid, userId: b.id, seq: 1, type: 'read' });
+  });
+
+  it('many members moving many markers at once, in whatever flushes: every socket ends on the final markers, in order, and status agrees', async () => {
+    const owner = await register(t.url, 'o');
+    const others = await Promise.all([1, 2, 3, 4].map(() => register(t.url, 'm')));
+    const cid = (await group(t.url, owner, others)).id;
+    const so = await pool.connect(owner);
+    const socks = await Promise.all(others.map((m) => pool.connect(m)));
+    const N = 40;
+    await sendMany(so, cid, N);
+    // Each member: every delivered 1..N and a read every 3rd, shuffled, none awaited before the next.
+    const finalRead = [N, 30, 12, 0];
+    const all: Promise<any>[] = [];
+    others.forEach((_, i) => {
+      const moves: [string, number][] = [];
+      for (let seq = 1; seq <= N; seq++) moves.push(['message:delivered', seq]);
+      for (let seq = 3; seq <= finalRead[i]!; seq += 3) moves.push(['message:read', seq]);
+      if (finalRead[i]! > 0) moves.push(['message:read', finalRead[i]!]);
+      for (let k = moves.length - 1; k > 0; k--) {
+        const j = (k * 7919 + i * 104729) % (k + 1); // a fixed shuffle
+        [moves[k], moves[j]] = [moves[j]!, moves[k]!];
+      }
+      for (const [event, seq] of moves) all.push(socks[i]!.call(event, { conversationId: cid, seq }));
+    });
+    for (const ack of await Promise.all(all)) expectShape(OkAck, ack);
+
+    for (const s of [so, ...socks]) {
+      await s.barrier();
+      for (const [i, m] of others.entries()) {
+        for (const type of ['delivered', 'read'] as const) {
+          const seqs = receipts(s, (r) => r.userId === m.id && r.type === type && r.conversationId === cid).map((r) => r.seq);
+          // Markers only move forward: each receipt further than the one before, the last at the final marker.
+          expect(seqs, `${type} of member ${i}`).toEqual([...seqs].sort((x, y) => x - y));
+          expect(new Set(seqs).size).toBe(seqs.length);
+          expect(seqs.at(-1) ?? 0).toBe(type === 'delivered' ? N : finalRead[i]);
+        }
+      }
+    }
+    const statuses = await historyStatuses(t.url, owner, cid);
+    expect(statuses).toEqual(Array.from({ length: N }, () => 'delivered'));
+    for (const [i, m] of others.entries()) expect((await getConversation(t.url, m, cid)).unreadCount).toBe(N - finalRead[i]!);
+  });
+});
