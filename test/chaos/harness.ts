@@ -24,6 +24,8 @@ import { Ledger } from './ledger.js';
 import { ParleyNode, sleep } from './nodes.js';
 import { newCounters, Sender, type Counters } from './sender.js';
 import { verifyHistories, type Readable } from './verify.js';
+// The benches' seeded generator (mulberry32): a seed replays a schedule.
+import { rng } from '../../bench/lib.js';
 
 export interface ClusterServices {
   /** Superuser URL of a PostgreSQL server (a fresh database is created on it). */
@@ -88,17 +90,6 @@ const ACKS_PER_CYCLE = 3;
 const ACK_WAIT_MS = 30_000;
 const DRAIN_TIMEOUT_MS = 60_000;
 
-/** A deterministic pseudo-random generator (mulberry32): a seed replays a schedule. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randomSeed(): number {
   return randomBytes(4).readUInt32BE(0);
@@ -109,7 +100,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   if (o.senders < 2) throw new Error('at least 2 senders (a direct conversation needs two)');
   if (o.window < 1 || o.window > 60) throw new Error('window 1–60 (the server answers at most 64 unanswered events per connection)');
   const log = o.log ?? (() => {});
-  const random = seededRandom(o.seed);
+  const random = rng(o.seed);
   const started = Date.now();
   const ledger = new Ledger();
   const counters = newCounters();
@@ -155,7 +146,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const order = urls.map((_, k) => urls[(i + k) % urls.length] as string);
       const identity = { index: i, userId: user.id, token: user.token, conversations: conversations[i] as string[] };
       const options = { window: o.window, ackTimeoutMs: 5000, replayRate: o.replayRate ?? 0.05, offlineLimitMs: 60_000 };
-      senders.push(new Sender(identity, order, tag, options, ledger, counters, seededRandom(o.seed ^ Math.imul(i + 1, 0x9e3779b9))));
+      senders.push(new Sender(identity, order, tag, options, ledger, counters, rng(o.seed ^ Math.imul(i + 1, 0x9e3779b9))));
     }
     cleanups.unshift(() => senders.forEach((s) => s.close()));
     const running = senders.map((s) => s.run());

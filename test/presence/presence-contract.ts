@@ -40,6 +40,20 @@ export function runPresenceContract(name: string, factory: () => Promise<Presenc
       expect(await p.remove(u)).toBe(true);
     });
 
+    it('socketCount answers how many sockets the user has open now, 0 for nobody', async () => {
+      const [a, b] = [user(), user()];
+      expect(await p.socketCount(a)).toBe(0);
+      await p.add(a);
+      await p.add(a);
+      await p.add(b);
+      expect(await p.socketCount(a)).toBe(2);
+      expect(await p.socketCount(b)).toBe(1);
+      await p.remove(a);
+      expect(await p.socketCount(a)).toBe(1);
+      await p.remove(a);
+      expect(await p.socketCount(a)).toBe(0);
+    });
+
     it('counts each user apart', async () => {
       const [a, b] = [user(), user()];
       expect(await p.add(a)).toBe(true);
