@@ -3,10 +3,11 @@
  * each with its share of the connections, driven through phases
  * (connect, run, collect, close) whose answers are merged here.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import { round2, type CpuUse } from '../lib.js';
 import type { Proto } from '../servers.js';
+import { askWorker, startTsWorker } from './threads.js';
 import type { Acked, ClientSpec, CloseResult, CollectResult, Command, ConnectResult, Reply, RunResult, SenderSpec, WorkerSetup } from './messages.js';
 
 export interface PoolOptions {
@@ -43,24 +44,8 @@ export interface RunSummary {
   startAbs: number;
 }
 
-/** Workers load the TypeScript worker through tsx's loader, registered in the worker itself. */
-function bootWorker(setup: WorkerSetup): Worker {
-  const entry = new URL('./worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData: setup });
-}
-
-function ask<R extends Reply>(w: Worker, command?: Command): Promise<R> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    w.once('error', onError);
-    w.once('message', (r: R) => {
-      w.off('error', onError);
-      resolve(r);
-    });
-    if (command) w.postMessage(command);
-  });
-}
+const bootWorker = (setup: WorkerSetup): Worker => startTsWorker(new URL('./worker.ts', import.meta.url), setup);
+const ask = <R extends Reply>(w: Worker, command?: Command): Promise<R> => askWorker<R>(w, command);
 
 export class Pool {
   private constructor(

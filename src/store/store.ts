@@ -314,8 +314,8 @@ export interface Store {
    */
   search(q: SearchQuery): Promise<SearchHit[]>;
   /**
-   * Messages stored but not yet searchable: a search waits (briefly) for the
-   * index to cover every message committed before it; 0 where indexing is
+   * Messages stored but not yet taken into the search index (for metrics; a
+   * search still finds them, reading them directly); 0 where indexing is
    * part of the write.
    */
   indexLag(): number;

@@ -51,6 +51,23 @@ describe('benchmark smoke run', () => {
     for (const t of targets) expect(typeof t.met).toBe('boolean');
   }, 120_000);
 
+  it('search mix: chat latency with and without searches, every search answered 200', async () => {
+    const { get } = await rows('bench/search-mix.ts', [
+      '--size', 'smoke', '--pairs', '1', '--rate', '50', '--seconds', '1', '--warmup', '0.2', '--search-rate', '5', '--searchers', '10', '--workers', '1',
+    ]);
+    for (const mode of ['without', 'with']) {
+      const row = get(`search mix ${mode} searches`);
+      expect(row.msgsPerSec, mode).toBeGreaterThan(0);
+      expect(row.recvP99, mode).toBeGreaterThan(0);
+      expect([row.lost, row.errors], mode).toEqual([0, 0]);
+    }
+    const withRow = get('search mix with searches') as Row & { searches: number; statuses: Record<string, number> };
+    expect(withRow.searches).toBeGreaterThan(0);
+    expect(withRow.statuses).toEqual({ 200: withRow.searches });
+    const summary = get('search mix summary') as Row & { ratio: number };
+    expect(summary.ratio).toBeGreaterThan(0);
+  }, 120_000);
+
   it('ingest: Parley and the two bare relays each print a row', async () => {
     const { get } = await rows('bench/ingest.ts', ['--senders', '2', '--window', '2', '--seconds', '1', '--workers', '1']);
     for (const s of ['ingest parley (FULL)', 'ingest bare socket.io relay', 'ingest bare ws relay']) {

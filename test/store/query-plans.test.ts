@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { searchDbPath } from '../../src/store/sqlite/search-index.js';
+import { SearchPlanner } from '../../src/store/sqlite/search-plan.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 type Statement = { source: string };
@@ -34,7 +35,7 @@ beforeAll(async () => {
     );
   }
   statements = (store as unknown as { s: Record<string, Statement> }).s;
-  // A search waits for the index (another thread) to cover every message.
+  // A search finds the messages (the index, kept by another thread, need not have them yet).
   expect(await store.search({ userId: users[0]!.id, terms: ['hello'], limit: 1 })).toHaveLength(1);
   raw = new Database(file, { readonly: true });
   raw.function('parley_word_prefixes', (t: unknown) => String(t));
@@ -86,29 +87,42 @@ describe('query plans of the hot queries', () => {
     if (key !== 'listConversations') expect(text, `${name}: ${text}`).not.toMatch(/TEMP B-TREE/);
   });
 
-  it('search: the full-text indexes drive, messages and members are point lookups', () => {
-    const searchStatement = (store as unknown as { searchStatement(t: boolean, w: boolean, one: boolean): Statement }).searchStatement.bind(store);
-    for (const [trigrams, words, one] of [
-      [true, false, false],
-      [false, true, false],
-      [true, true, false],
-      [true, false, true],
+  it('search, the index side: the full-text index drives, newest first; messages and members are point lookups', () => {
+    const planner = new SearchPlanner(raw);
+    const indexStatement = (planner as unknown as { indexStatement(drive: string, one: boolean): Statement }).indexStatement.bind(planner);
+    for (const [drive, one] of [
+      ['trigrams', false],
+      ['words', false],
+      ['trigrams', true],
+      ['words', true],
     ] as const) {
-      const text = plan(searchStatement(trigrams, words, one).source, {
-        trigrams: '"hello"',
-        words: '"he"*',
-        user: 1,
-        conversation: 1,
-        applied: 0,
-        limit: 20,
-      });
+      const text = plan(indexStatement(drive, one).source, { match: drive === 'trigrams' ? '"hello"' : '"he"*', user: 1, conversation: 1 });
       // the driving index is read newest first (ORDER BY rowid DESC consumed), with no sort of its matches
       expect(text).toMatch(/SCAN d VIRTUAL TABLE INDEX \d+:=?M/);
-      if (trigrams && words) expect(text).toMatch(/SCAN message_words VIRTUAL TABLE INDEX/);
+      expect(text).not.toMatch(/TEMP B-TREE/);
       expect(text).toMatch(/SEARCH m USING INTEGER PRIMARY KEY \(rowid=\?\)/);
-      // the outbox filter (edits not yet re-indexed) is one small list, built once
-      expect(text).toMatch(/LIST SUBQUERY|USING INTEGER PRIMARY KEY \(rowid>\?\)/);
-      expectNoTableScan(text, `search ${trigrams}/${words}/${one}`);
+      // the caller's conversations: one list, built once
+      if (!one) expect(text).toMatch(/LIST SUBQUERY/);
+      expectNoTableScan(text, `search ${drive}/${one}`);
     }
+  });
+
+  it("search, the scope side: the caller's messages by conversation, through an index", () => {
+    const planner = new SearchPlanner(raw);
+    const s = (planner as unknown as { s: Record<string, Statement> }).s;
+    for (const [name, params] of [
+      ['scanAll', { user: 1, indexed: 1000 }],
+      ['scanOne', { conversation: 1, indexed: 1000 }],
+    ] as const) {
+      const text = plan(s[name]!.source, params);
+      // (either index that starts with conversation_id)
+      expect(text, `${name}: ${text}`).toMatch(/SEARCH messages USING INDEX messages_(seq|rev) \(conversation_id=\?\)/);
+      expectNoTableScan(text, name);
+    }
+    // how much the caller's conversations hold: from their rows, not their messages
+    const scope = plan(s.scopeAll!.source, [1]);
+    expect(scope).toMatch(/SEARCH m USING (COVERING )?INDEX members_by_user \(user_id=\?\)/);
+    expect(scope).toMatch(/SEARCH c USING INTEGER PRIMARY KEY \(rowid=\?\)/);
+    expectNoTableScan(scope, 'scopeAll');
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.js';
 import type { NewMessage, UserRecord } from '../../src/store/store.js';
 import { runStoreContract } from './store-contract.js';
 import { runDataContract } from './store-contract-data.js';
@@ -17,9 +17,9 @@ function tempDir(): string {
 }
 
 /** A store on a fresh file, removed afterwards. */
-async function fileStore() {
+async function fileStore(opts: Partial<SqliteStoreOptions> = {}) {
   const dir = tempDir();
-  const store = new SqliteStore({ file: path.join(dir, 'parley.db') });
+  const store = new SqliteStore({ file: path.join(dir, 'parley.db'), ...opts });
   return {
     store,
     cleanup: async () => {
@@ -29,9 +29,13 @@ async function fileStore() {
   };
 }
 
-runDataContract('SQLite file', fileStore);
+runDataContract('SQLite file', () => fileStore());
+// A search reads the index or the caller's own messages (search-plan.ts:
+// small scopes, as in these tests, the latter); both must answer the same.
+runDataContract('SQLite file, search forced to the index side', () => fileStore({ searchPlan: 'index' }));
+runDataContract('SQLite file, search forced to the scope side', () => fileStore({ searchPlan: 'scope' }));
 
-runStoreContract('SQLite file', fileStore);
+runStoreContract('SQLite file', () => fileStore());
 
 describe('SqliteStore on a file', () => {
   let dir: string;

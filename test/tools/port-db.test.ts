@@ -248,7 +248,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     expect(summary.counts.members).toBe(2 + 2 + 5 + 3 + 2 + 1 - 2 + 2);
     expect(summary.counts.marker_moves).toBeGreaterThan(64 * 2);
     expect(() => DatabaseLock.acquire(file).release(), 'the lock was let go').not.toThrow();
-    sqlite = new SqliteStore({ file, searchWaitMs: 10_000 });
+    sqlite = new SqliteStore({ file });
     pgs = await PostgresStore.open({ url: target.url });
   }, 120_000);
 

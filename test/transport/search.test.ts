@@ -464,6 +464,30 @@ describe('scope: the conversations the caller belongs to now', () => {
   });
 });
 
+// ---- one user's searches at once ---------------------------------------------------------
+
+describe("one user's searches run one at a time", () => {
+  it('many at once: each answers its results or 429 rate_limited (retryAfter, Retry-After), never an error; the next one after them answers', async () => {
+    const { b } = await room(['the lychee is ripe', 'lychee again', 'nothing']);
+    const answers = await Promise.all(Array.from({ length: 12 }, () => search(b, 'lychee')));
+    let ok = 0;
+    for (const r of answers) {
+      if (r.status === 200) {
+        ok++;
+        expect(expectResults(r).map((x) => x.content).sort()).toEqual(['lychee again', 'the lychee is ripe']);
+        continue;
+      }
+      expect(r.status, JSON.stringify(r.body)).toBe(429);
+      expect(r.body.error.code).toBe('rate_limited');
+      expect(r.body.error.data.retryAfter).toBeGreaterThan(0);
+      expect(r.headers.get('retry-after')).toBe(String(Math.ceil(r.body.error.data.retryAfter / 1000)));
+    }
+    // The first always runs; at most one runs and four wait at any moment, so if all twelve arrived together seven were refused.
+    expect(ok).toBeGreaterThanOrEqual(1);
+    expect((await contents(b, 'lychee')).sort()).toEqual(['lychee again', 'the lychee is ripe']);
+  });
+});
+
 // ---- edits and deletions ------------------------------------------------------------------
 
 describe('search after edits and deletions', () => {

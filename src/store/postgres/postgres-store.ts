@@ -55,7 +55,7 @@ import {
 import { CommitUnknown, createPool, query, transaction } from './database.js';
 import { MarkerLog } from './marker-log.js';
 import { MIGRATIONS } from './migrations.js';
-import { searchColumns, searchConditions } from './search-query.js';
+import { conditionsFrom, SCOPE_SCAN_MAX, searchColumns, searchConditions, searchStatement } from './search-query.js';
 import { fromDbText, toDbText } from './text.js';
 
 /** A message row as stored here (see text.ts) to its record. */
@@ -69,6 +69,8 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Told of errors of idle connections (default: stderr). */
   onError?: (err: Error) => void;
+  /** Search reads the caller's messages when they hold at most this many (default SCOPE_SCAN_MAX; tests). */
+  searchScopeMax?: number;
 }
 
 const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at';
@@ -77,8 +79,6 @@ const MEMBER_COLS = 'conversation_id, user_id, joined_at, delivered_seq, read_se
 const MSG_COLS = 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at';
 const M_MSG_COLS = MSG_COLS.split(', ').map((c) => `m.${c}`).join(', ');
 
-/** Search ranks at most this many of the newest matches in the caller's conversations. */
-const SEARCH_CANDIDATES = 2000;
 /** The highest code point: `p || MAX` bounds every string that starts with p. */
 const PREFIX_END = String.fromCodePoint(0x10ffff);
 /** The advisory lock key that serialises migrations (any constant of our own). */
@@ -91,7 +91,7 @@ export class PostgresStore implements Store {
   readonly pool: pg.Pool;
   private readonly markers = new MarkerLog();
 
-  private constructor(opts: PostgresStoreOptions) {
+  private constructor(private readonly opts: PostgresStoreOptions) {
     this.pool = createPool({
       connectionString: opts.url,
       max: opts.poolSize ?? 10,
@@ -776,28 +776,22 @@ export class PostgresStore implements Store {
     const uk = decodeId('u', q.userId);
     const ck = q.conversationId === undefined ? undefined : decodeId('c', q.conversationId);
     if (uk === null || ck === null) return [];
-    const conditions = searchConditions(q.terms, 5);
-    if (!conditions) return [];
-    const scope =
-      ck !== undefined
-        ? 'm.conversation_id = $2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $2 AND user_id = $1)'
-        : 'm.conversation_id IN (SELECT conversation_id FROM members WHERE user_id = $1) AND $2::bigint IS NULL';
-    // The newest SEARCH_CANDIDATES matches, ranked by how often the terms
-    // occur for the text's length (lower is better, as BM25's sign in SQLite).
+    if (!searchConditions(q.terms, 1)) return [];
+    // What the caller's conversations hold decides the side (search-query.ts).
+    const scope = await this.row<{ held: number; ids: string[] | null }>(
+      this.pool,
+      `SELECT coalesce(sum(c.last_seq), 0)::float8 AS held, array_agg(c.id) AS ids
+       FROM members m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.user_id = $1 AND ($2::bigint IS NULL OR m.conversation_id = $2)`,
+      [uk, ck ?? null],
+    );
+    if (!scope?.ids?.length || scope.held === 0) return [];
+    const side = scope.held <= (this.opts.searchScopeMax ?? SCOPE_SCAN_MAX) ? 'scope' : 'index';
+    const conditions = searchConditions(q.terms, conditionsFrom(side))!;
     const rows = await this.rows<MessageRow & { score: number }>(
       this.pool,
-      `WITH hits AS (
-         SELECT m.id, m.search_text FROM messages m
-         WHERE ${conditions.sql.join(' AND ')} AND m.deleted_at IS NULL AND ${scope}
-         ORDER BY m.id DESC LIMIT ${SEARCH_CANDIDATES}
-       ), scored AS (
-         SELECT h.id, -(SELECT sum((char_length(h.search_text) - char_length(replace(h.search_text, n, ''))) / char_length(n))
-                        FROM unnest($4::text[]) AS n WHERE n <> '')::float8 / ln(16 + char_length(h.search_text)) AS score
-         FROM hits h
-       )
-       SELECT ${M_MSG_COLS}, s.score FROM scored s JOIN messages m ON m.id = s.id
-       ORDER BY s.score, m.id DESC LIMIT $3`,
-      [uk, ck ?? null, q.limit, conditions.needles, ...conditions.params],
+      searchStatement(conditions, side, ck !== undefined, M_MSG_COLS),
+      [uk, ck ?? null, q.limit, conditions.needles, ...(side === 'scope' ? [scope.ids] : []), ...conditions.params],
     );
     return rows.map((r) => ({ message: toMessageRecord(r), score: r.score }));
   }

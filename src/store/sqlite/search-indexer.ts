@@ -3,8 +3,9 @@
  * knows how far the index has come, lets callers wait for it, and restarts
  * the worker if it fails. Nothing here touches a database.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { IndexMarks } from './search-index.js';
+import { siblingModule, startWorker } from './threads.js';
 import type { SearchWorkerData, SearchWorkerReply, SearchWorkerRequest } from './search-worker.js';
 
 export interface SearchIndexerOptions {
@@ -225,9 +226,5 @@ export class SearchIndexer {
 
 /** The worker runs the compiled file; under tsx or Vitest (TypeScript sources) through tsx's loader. */
 function spawn(workerData: SearchWorkerData): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const file = new URL(fromSource ? './search-worker.ts' : './search-worker.js', import.meta.url);
-  if (!fromSource) return new Worker(file, { workerData });
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return startWorker(siblingModule(import.meta.url, 'search-worker'), workerData);
 }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeId, encodeId } from '../ids.js';
@@ -41,12 +42,16 @@ import {
   type Store,
   type UserRecord,
 } from '../store.js';
-import { spaceOutScripts, wordPrefixes } from '../../text/search-text.js';
+import { wordPrefixes } from '../../text/search-text.js';
 import { DatabaseLock } from './lock.js';
 import { migrate } from './migrations.js';
-import { MSG_COLS, prepare } from './statements.js';
+import { prepare } from './statements.js';
 import { openSearchDatabase, searchDbPath, sourceState } from './search-index.js';
 import { SearchIndexer } from './search-indexer.js';
+import { ReaderPool } from './reader-pool.js';
+import type { SearchAnswer, SearchPlanChoice, SearchRequest, SearchStats } from './search-plan.js';
+import type { SearchReaderData } from './search-reader.js';
+import { siblingModule, startWorker } from './threads.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file (the search index goes beside it, see searchDbPath). */
@@ -55,8 +60,16 @@ export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** Told about failures of the search worker (which restarts); default: stderr. */
   onIndexError?: (message: string) => void;
-  /** How long a search waits for the index to cover what was committed before it (default 1 s). */
-  searchWaitMs?: number;
+  /**
+   * Threads that run searches, each with its own read-only connection
+   * (search-reader.ts). Default: one core fewer than the machine has (the
+   * event loop keeps one), at least 1, at most 4.
+   */
+  searchReaders?: number;
+  /** Which side a search reads (search-plan.ts); default 'auto'. For tests and benchmarks. */
+  searchPlan?: SearchPlanChoice;
+  /** Told what each search did (which side, how much it read): for metrics and tests. */
+  onSearch?: (stats: SearchStats) => void;
   /** How long an edit or deletion waits for the index before it is answered (default 5 s). */
   changeIndexWaitMs?: number;
   /** How long a batch of sends waits for an index far behind (default 1 s). */
@@ -70,15 +83,13 @@ export interface SqliteStoreOptions {
   walRestartFrames?: number;
 }
 
-/** Search ranks at most this many of the newest matches in the caller's conversations. */
-const SEARCH_CANDIDATES = 2000;
 /** Moves of one marker within this window share a log row. */
 const MOVE_WINDOW_MS = 1000;
 /** Log rows kept per (conversation, member, marker type); older ones are merged. */
 const MOVES_KEPT = 64;
-/** A search waits at most this long for the index to cover what was committed before it. */
-const SEARCH_WAIT_MS = 1000;
-/** An edit or deletion is acknowledged once indexed, or after this long (search filters it meanwhile). */
+/** Page cache of each search reader, per database (main and index), KiB. */
+const SEARCH_READER_CACHE_KIB = 32 * 1024;
+/** An edit or deletion is acknowledged once indexed, or after this long (search reads the message itself meanwhile). */
 const CHANGE_INDEX_WAIT_MS = 5000;
 /** A hold of writes for a WAL rewind ends after this long at most. */
 const WRITE_HOLD_MAX_MS = 500;
@@ -102,11 +113,10 @@ export class SqliteStore implements Store {
   private readonly appendTx;
   private readonly markersTx;
   private readonly changesTx;
-  private readonly searchStatements = new Map<string, Database.Statement>();
   private readonly lock: DatabaseLock;
   private readonly indexer: SearchIndexer;
-  /** Searches read through their own connection, with the index attached. */
-  private reader: Database.Database | null = null;
+  /** Searches run on these threads, never on the event loop. */
+  private readonly readers: ReaderPool<SearchRequest, SearchAnswer>;
   /** The newest message and outbox entry committed: what the index must reach. */
   private lastMessageId: number;
   private lastOutboxId: number;
@@ -179,6 +189,16 @@ export class SqliteStore implements Store {
         if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${running ? 0 : 1000}`);
       },
     });
+    const readerData: SearchReaderData = { dbFile: opts.file, searchFile, cacheKiB: SEARCH_READER_CACHE_KIB };
+    this.readers = new ReaderPool({
+      size: opts.searchReaders ?? Math.max(1, Math.min(4, os.availableParallelism() - 1)),
+      spawn: () => startWorker(siblingModule(import.meta.url, 'search-reader'), readerData),
+      onError: opts.onIndexError ?? ((m) => process.stderr.write(`search reader: ${m}\n`)),
+      // Once the indexer runs (or at the first search): threads starting
+      // together would slow each other's start, the indexer's included.
+      lazy: true,
+    });
+    void this.indexer.ready().then(() => this.readers.warm());
   }
 
   private holdWrites(): void {
@@ -208,10 +228,11 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    // The search connection first, so that the worker's is the index's last
-    // and checkpoints it away (no -wal left with old pages); the index takes
-    // in what was committed (within a budget), then the database closes.
-    if (this.reader?.open) this.reader.close();
+    // The search readers first (running searches finish), so that the
+    // indexer's connection is the index's last and checkpoints it away (no
+    // -wal left with old pages); the index takes in what was committed
+    // (within a budget), then the database closes.
+    await this.readers.close();
     await this.indexer.close();
     if (this.db.open) this.db.close();
     this.lock.release();
@@ -650,8 +671,8 @@ export class SqliteStore implements Store {
     if (outcomes.some((o) => o.kind === 'changed')) {
       this.lastOutboxId = Math.max(this.lastOutboxId, this.outboxInTx);
       // Answered once the index forgot the old text; meanwhile (and while
-      // the worker is down, when this does not wait) search leaves the
-      // message out.
+      // the worker is down, when this does not wait) search passes over its
+      // postings and reads the message itself (search-plan.ts).
       if (this.indexer.available) await this.indexer.caughtUp(0, this.lastOutboxId, this.opts.changeIndexWaitMs ?? CHANGE_INDEX_WAIT_MS);
     }
     return outcomes;
@@ -682,74 +703,15 @@ export class SqliteStore implements Store {
     const uk = decodeId('u', q.userId);
     const ck = q.conversationId === undefined ? undefined : decodeId('c', q.conversationId);
     if (uk === null || ck === null) return [];
-    // Terms of 3+ characters: substrings (trigrams). Shorter: word prefixes,
-    // or character sequences in unspaced scripts; terms with no letter or
-    // digit cannot be matched by words and are left out.
-    const long: string[] = [];
-    const short: string[] = [];
-    for (const term of q.terms) {
-      if ([...term].length >= 3) long.push(`"${term.replaceAll('"', '""')}"`);
-      else if (/[\p{L}\p{N}]/u.test(term)) short.push(`"${spaceOutScripts(term).trim().replaceAll('"', '""')}"*`);
-    }
-    if (long.length === 0 && short.length === 0) return [];
-    // Everything committed before the search is in the index (or, if the
-    // indexer is that far behind, what it has so far).
-    if (this.indexer.available) await this.indexer.caughtUp(this.lastMessageId, this.lastOutboxId, this.opts.searchWaitMs ?? SEARCH_WAIT_MS);
-    const statement = this.searchStatement(long.length > 0, short.length > 0, ck !== undefined);
-    const rows = statement.all({
-      applied: this.indexer.marks.outboxId,
-      trigrams: long.join(' AND '),
-      words: short.join(' AND '),
-      user: uk,
-      conversation: ck ?? null,
-      limit: q.limit,
-    }) as (MessageRow & { score: number })[];
+    // Terms of 3+ characters match substrings, shorter ones word prefixes;
+    // a short term with no letter or digit is left out (search-plan.ts).
+    if (!q.terms.some((t) => [...t].length >= 3 || /[\p{L}\p{N}]/u.test(t))) return [];
+    // On a reader thread: the event loop only waits. It reads what the
+    // index has not taken in yet from the messages (search-plan.ts), so it
+    // sees every message committed before it without waiting for the indexer.
+    const { rows, stats } = await this.readers.run({ user: uk, conversation: ck ?? null, terms: q.terms, limit: q.limit, plan: this.opts.searchPlan });
+    this.opts.onSearch?.(stats);
     return rows.map((r) => ({ message: toMessage(r), score: r.score }));
-  }
-
-  /**
-   * The search statement for a combination of term kinds. The driving index
-   * is read newest first and stops after SEARCH_CANDIDATES matches in the
-   * caller's conversations; those are ranked by BM25. A word matching half a
-   * million messages therefore costs the same as a rare one: among very many
-   * matches, the most recent ones are ranked (decisions.md, "search").
-   */
-  private searchStatement(trigrams: boolean, words: boolean, oneConversation: boolean): Database.Statement {
-    const key = `${trigrams}${words}${oneConversation}`;
-    let statement = this.searchStatements.get(key);
-    if (statement) return statement;
-    const [drive, query, filter] = trigrams
-      ? ['message_trigrams', '@trigrams', words ? 'AND d.rowid IN (SELECT rowid FROM message_words WHERE message_words MATCH @words)' : '']
-      : ['message_words', '@words', ''];
-    const scope = oneConversation
-      ? 'm.conversation_id = @conversation AND EXISTS (SELECT 1 FROM members WHERE conversation_id = @conversation AND user_id = @user)'
-      : 'm.conversation_id IN (SELECT conversation_id FROM members WHERE user_id = @user)';
-    statement = this.searchReader().prepare(
-      `SELECT ${MSG_COLS.split(', ').map((c) => `m.${c}`).join(', ')}, hits.score
-       FROM (
-         SELECT d.rowid AS id, bm25(${drive}) AS score
-         FROM ${drive} d JOIN messages m ON m.id = d.rowid
-         WHERE ${drive} MATCH ${query} ${filter} AND m.deleted_at IS NULL AND ${scope}
-           AND m.id NOT IN (SELECT message_id FROM search_outbox WHERE id > @applied)
-         ORDER BY d.rowid DESC LIMIT ${SEARCH_CANDIDATES}
-       ) hits JOIN messages m ON m.id = hits.id
-       ORDER BY hits.score, m.id DESC LIMIT @limit`,
-    );
-    this.searchStatements.set(key, statement);
-    return statement;
-  }
-
-  /** The search connection: the database read-only, with the index attached. */
-  private searchReader(): Database.Database {
-    if (this.reader) return this.reader;
-    const reader = new Database(this.opts.file, { readonly: true, fileMustExist: true });
-    reader.pragma('busy_timeout = 5000');
-    reader.prepare('ATTACH DATABASE ? AS search').run(searchDbPath(this.opts.file));
-    // Cache pages of both (per attached schema), as the writer does for the main one.
-    reader.pragma('main.cache_size = -65536');
-    reader.pragma('search.cache_size = -65536');
-    this.reader = reader;
-    return reader;
   }
 
   async history(conversationId: string, q: HistoryQuery): Promise<HistoryPage> {
