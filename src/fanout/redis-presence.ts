@@ -17,6 +17,7 @@
  */
 import type { RedisClientType } from 'redis';
 import type { PresenceRegistry } from '../domain/presence.js';
+import { RedisScript } from './redis-script.js';
 
 /** A node's key lives this long unless renewed. */
 export const NODE_TTL_MS = 15_000;
@@ -96,6 +97,15 @@ for i = 1, #KEYS do out[i] = online(KEYS[i], ARGV[1]) and 1 or 0 end
 return out
 `;
 
+const SCRIPTS = {
+  ADD: new RedisScript(ADD_LUA),
+  REMOVE: new RedisScript(REMOVE_LUA),
+  SWEEP: new RedisScript(SWEEP_LUA),
+  SETTLE: new RedisScript(SETTLE_LUA),
+  SOCKET_COUNT: new RedisScript(SOCKET_COUNT_LUA),
+  ONLINE_AMONG: new RedisScript(ONLINE_AMONG_LUA),
+};
+
 export interface RedisPresenceOptions {
   /** A client for presence alone, with its offline queue disabled: a command fails at once while Redis is down. */
   client: RedisClientType;
@@ -123,8 +133,8 @@ export class RedisPresence implements PresenceRegistry {
     this.nodes = `${p}nodes`;
   }
 
-  private run(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    return this.o.client.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args.map(String)]);
+  private run(script: RedisScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return script.run(this.o.client, keys, args);
   }
 
   /** Registers the node and starts renewing it and sweeping dead ones. */
@@ -176,7 +186,7 @@ export class RedisPresence implements PresenceRegistry {
     const { client, nodeId } = this.o;
     for (const other of await client.sMembers(this.nodes)) {
       if (other === nodeId || (await client.exists(this.nodeKeyPrefix + other)) === 1) continue;
-      const users = (await this.run(SWEEP_LUA, [this.nodeKeyPrefix + other, this.nodes, this.nodeUsersKey(other)], [other, this.presenceKey('')])) as string[];
+      const users = (await this.run(SCRIPTS.SWEEP, [this.nodeKeyPrefix + other, this.nodes, this.nodeUsersKey(other)], [other, this.presenceKey('')])) as string[];
       if (users.length) this.onOrphans?.(users);
     }
   }
@@ -184,7 +194,7 @@ export class RedisPresence implements PresenceRegistry {
   async add(userId: string): Promise<boolean> {
     const n = (this.local.get(userId) ?? 0) + 1;
     this.local.set(userId, n);
-    await this.run(ADD_LUA, [this.presenceKey(userId), this.nodeUsersKey(this.o.nodeId)], [this.o.nodeId, userId, 1]);
+    await this.run(SCRIPTS.ADD, [this.presenceKey(userId), this.nodeUsersKey(this.o.nodeId)], [this.o.nodeId, userId, 1]);
     return n === 1;
   }
 
@@ -192,18 +202,18 @@ export class RedisPresence implements PresenceRegistry {
     const n = (this.local.get(userId) ?? 0) - 1;
     if (n > 0) this.local.set(userId, n);
     else this.local.delete(userId);
-    await this.run(REMOVE_LUA, [this.presenceKey(userId), this.nodeUsersKey(this.o.nodeId)], [this.o.nodeId, userId]);
+    await this.run(SCRIPTS.REMOVE, [this.presenceKey(userId), this.nodeUsersKey(this.o.nodeId)], [this.o.nodeId, userId]);
     return n <= 0;
   }
 
   async settle(userId: string): Promise<boolean | null> {
-    const r = Number(await this.run(SETTLE_LUA, [this.presenceKey(userId)], [this.nodeKeyPrefix]));
+    const r = Number(await this.run(SCRIPTS.SETTLE, [this.presenceKey(userId)], [this.nodeKeyPrefix]));
     return r === -1 ? null : r === 1;
   }
 
   async socketCount(userId: string): Promise<number> {
     try {
-      return Number(await this.run(SOCKET_COUNT_LUA, [this.presenceKey(userId)], [this.nodeKeyPrefix]));
+      return Number(await this.run(SCRIPTS.SOCKET_COUNT, [this.presenceKey(userId)], [this.nodeKeyPrefix]));
     } catch (err) {
       this.o.onError(err);
       return this.local.get(userId) ?? 0;
@@ -215,7 +225,7 @@ export class RedisPresence implements PresenceRegistry {
     if (ids.length === 0) return new Set();
     let flags: number[];
     try {
-      flags = (await this.run(ONLINE_AMONG_LUA, ids.map(this.presenceKey), [this.nodeKeyPrefix])) as number[];
+      flags = (await this.run(SCRIPTS.ONLINE_AMONG, ids.map(this.presenceKey), [this.nodeKeyPrefix])) as number[];
     } catch (err) {
       // Redis is unreachable: answer what this node knows (its own sockets)
       // rather than fail every read that shows presence (sync, conversation

@@ -1,5 +1,6 @@
 import type { RedisClientType } from 'redis';
 import { MemoryBuckets, type RateBuckets, type RateRule } from '../domain/rate-limits.js';
+import { RedisScript } from './redis-script.js';
 
 /**
  * The GCRA step of domain/rate-limits.ts `gcra`, run inside Redis so that a
@@ -24,6 +25,8 @@ else
 end
 return 0
 `;
+
+const TAKE = new RedisScript(TAKE_LUA);
 
 /** How long a rate-limit answer from Redis may take before this node answers alone. */
 const REDIS_TIMEOUT_MS = 250;
@@ -51,15 +54,8 @@ export class RedisBuckets implements RateBuckets {
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`Redis took over ${REDIS_TIMEOUT_MS} ms to answer a rate limit`)), REDIS_TIMEOUT_MS);
       });
-      const wait = await Promise.race([late, this.client.sendCommand([
-        'EVAL',
-        TAKE_LUA,
-        '1',
-        `${this.prefix}:rl:${key}`,
-        String(rule.burst),
-        String(rule.perMs),
-        String(cost),
-      ])]);
+      const call = TAKE.run(this.client, [`${this.prefix}:rl:${key}`], [rule.burst, rule.perMs, cost]);
+      const wait = await Promise.race([late, call]);
       return Number(wait);
     } catch (err) {
       this.onError(err);

@@ -68,6 +68,32 @@ describe('benchmark smoke run', () => {
     expect(summary.ratio).toBeGreaterThan(0);
   }, 120_000);
 
+  it('soak: rows over time and a verdict; with everyone gone the server holds no socket and no timer', async () => {
+    // The verdict itself (exit 1 when something grows) is not judged at this size: a few seconds are all noise.
+    const out = await run(process.execPath, ['--import', 'tsx', 'bench/soak.ts', '--minutes', '0.2', '--interval', '4', '--users', '16', '--rate', '20'], {
+      cwd: root,
+      timeout: 120_000,
+    }).catch((err: { stdout?: string; code?: number }) => {
+      if (typeof err.code === 'number' && err.code === 1 && err.stdout) return { stdout: err.stdout };
+      throw err;
+    });
+    const all = out.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Row);
+    const samples = all.filter((r) => /^soak [\d.]+ min$/.test(r.scenario));
+    expect(samples.length, out.stdout).toBeGreaterThanOrEqual(2);
+    for (const r of samples) {
+      expect(r.msgsPerSec, r.scenario).toBeGreaterThan(0);
+      expect(r.liveHeapMiB, r.scenario).toBeGreaterThan(0);
+      expect(r.errors, r.scenario).toBe(0);
+    }
+    const after = all.find((r) => r.scenario === 'soak after all left');
+    expect(after, out.stdout).toMatchObject({ sockets: 0, timers: 0 });
+    const verdict = all.find((r) => r.scenario === 'soak verdict');
+    expect(verdict, out.stdout).toMatchObject({ errors: 0 });
+  }, 120_000);
+
   it('ingest: Parley and the two bare relays each print a row', async () => {
     const { get } = await rows('bench/ingest.ts', ['--senders', '2', '--window', '2', '--seconds', '1', '--workers', '1']);
     for (const s of ['ingest parley (FULL)', 'ingest bare socket.io relay', 'ingest bare ws relay']) {

@@ -68,4 +68,23 @@ describe.skipIf(!redisUrl)('Redis buckets', () => {
       },
     };
   });
+
+  it('goes on when Redis has forgotten its scripts (a restart, SCRIPT FLUSH): the script is sent again, run once', async () => {
+    const client = createClient({ url: redisUrl! }) as RedisClientType;
+    await client.connect();
+    const errors: unknown[] = [];
+    const buckets = new RedisBuckets(client, `test-rl-${randomBytes(4).toString('hex')}`, (err) => errors.push(err));
+    try {
+      const rule = { burst: 2, perMs: 3_600_000 };
+      expect(await buckets.take('k', rule, 1, Date.now())).toBe(0);
+      await client.sendCommand(['SCRIPT', 'FLUSH']);
+      expect(await buckets.take('k', rule, 1, Date.now())).toBe(0);
+      // Ran once, in Redis: the third is refused there (not by the node's own fallback, which has seen nothing).
+      expect(await buckets.take('k', rule, 1, Date.now())).toBeGreaterThan(0);
+      expect(errors).toEqual([]);
+    } finally {
+      buckets.close();
+      await client.quit();
+    }
+  });
 });
