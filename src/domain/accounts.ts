@@ -86,7 +86,7 @@ export class AccountService {
     // An unknown name is checked against the dummy hash: the same answer, the same time.
     const right = await this.guess(body.username, async () => this.hasher.verify(key, body.password, user?.passwordHash ?? (await this.dummyHash)));
     if (!user || !right) throw badCredentials();
-    return this.signIn(user);
+    return this.signIn(user, user.passwordHash);
   }
 
   /**
@@ -110,10 +110,22 @@ export class AccountService {
     }
   }
 
-  /** A new session and its token: every sign-in has its own. */
-  private async signIn(user: UserRecord): Promise<AuthResponse> {
+  /**
+   * A new session and its token: every sign-in has its own. `verifiedHash`:
+   * the password hash the login was checked against. A password change that
+   * committed while the check ran (it takes tens of ms) revoked every
+   * session but its own, not this one, made after: so the hash is read again
+   * once the session exists, and if it changed the session is revoked and
+   * the login fails. A change committed after that read revokes this session
+   * itself. Either way an old password never outlives its change.
+   */
+  private async signIn(user: UserRecord, verifiedHash?: string): Promise<AuthResponse> {
     const now = this.d.now();
     const sessionId = await this.d.store.createSession({ userId: user.id, createdAt: now, expiresAt: now + this.d.tokens.ttlMs });
+    if (verifiedHash !== undefined && (await this.d.store.userById(user.id))?.passwordHash !== verifiedHash) {
+      await this.d.store.revokeSession(sessionId, this.d.now());
+      throw badCredentials();
+    }
     return { user: await this.view(user), token: this.d.tokens.issue(user.id, sessionId) };
   }
 

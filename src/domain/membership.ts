@@ -85,6 +85,11 @@ export class MembershipCache {
     return loaded;
   }
 
+  /** Whether `get` would answer without reading the store. */
+  cached(conversationId: string): boolean {
+    return this.entries.has(conversationId);
+  }
+
   /** After a write to a conversation's membership or ownership: every node forgets it, then this resolves. */
   async invalidate(conversationId: string): Promise<void> {
     this.forget(conversationId);

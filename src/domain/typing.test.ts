@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EventSink } from './events.js';
 import type { MembershipCache } from './membership.js';
-import { TYPING_MIN_GAP_MS, TYPING_TIMEOUT_MS, TypingService } from './typing.js';
+import { LOOKUPS_PER_USER, TYPING_MIN_GAP_MS, TYPING_TIMEOUT_MS, TypingService } from './typing.js';
 
 function setup() {
   const sent: { conversationId: string; payload: unknown; exceptUser?: string }[] = [];
@@ -11,6 +11,7 @@ function setup() {
     unsubscribe: () => undefined,
   } as unknown as EventSink;
   const membership = {
+    cached: (id: string) => id === 'c1' || id === 'c2',
     get: async (id: string) => (id === 'c1' || id === 'c2' ? { id, type: 'group', ownerId: 'u1', members: new Set(['u1', 'u2']) } : null),
   } as unknown as MembershipCache;
   return { typing: new TypingService({ membership, events }), sent };
@@ -64,6 +65,17 @@ describe('TypingService', () => {
     const { typing } = setup();
     await expect(typing.set('u9', 's9', 'c1', true)).rejects.toMatchObject({ code: 'forbidden' });
     await expect(typing.set('u1', 's1', 'nope', true)).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it("bounds the store reads a user's typing can start: past LOOKUPS_PER_USER conversations being looked up, rate_limited; known ones never refused", async () => {
+    const { typing } = setup();
+    const slow = { cached: (id: string) => id === 'c1', get: (id: string) => (id === 'c1' ? Promise.resolve({ id, type: 'group', ownerId: 'u1', members: new Set(['u1']) }) : new Promise(() => {})) };
+    const t = new TypingService({ membership: slow as unknown as MembershipCache, events: (typing as unknown as { d: { events: EventSink } }).d.events });
+    for (let i = 0; i < LOOKUPS_PER_USER; i++) void t.set('u1', 's1', `unknown${i}`, true);
+    await expect(t.set('u1', 's1', 'unknown-more', true)).rejects.toMatchObject({ code: 'rate_limited' });
+    // Another user has a bound of their own; a cached conversation is never refused.
+    void t.set('u2', 's2', 'unknown0', true);
+    await expect(t.set('u1', 's1', 'c1', true)).resolves.toBeUndefined();
   });
 
   it('coalesces a flood: repeated true is not relayed again, changes come at most every gap, the last state wins', async () => {

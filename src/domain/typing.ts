@@ -1,5 +1,6 @@
 import { checkMember } from './conversations.js';
 import type { EventSink } from './events.js';
+import { rateLimited } from './rate-limits.js';
 import type { MembershipCache } from './membership.js';
 
 /** How long "typing" lasts after the last `isTyping: true`. */
@@ -38,11 +39,16 @@ interface Typist {
  * conversation, the latest state winning, so a client that floods `typing`
  * costs its conversation a few events a second.
  */
+/** Store reads for typing in conversations the node has not cached, at once per user. */
+export const LOOKUPS_PER_USER = 8;
+
 export class TypingService {
   /** `${conversationId} ${userId}` -> its state. Typing is per user: two devices share one indicator. */
   private readonly typists = new Map<string, Typist>();
   /** socket id -> the keys it is typing under, so a disconnect finds them at once. */
   private readonly bySocket = new Map<string, Set<string>>();
+  /** user id -> membership reads running for their typing (conversations not in the cache). */
+  private readonly lookups = new Map<string, number>();
 
   constructor(
     private readonly d: { membership: MembershipCache; events: EventSink },
@@ -50,7 +56,7 @@ export class TypingService {
   ) {}
 
   async set(userId: string, socketId: string, conversationId: string, isTyping: boolean): Promise<void> {
-    checkMember(await this.d.membership.get(conversationId), userId);
+    checkMember(await this.members(userId, conversationId), userId);
     const key = `${conversationId} ${userId}`;
     let t = this.typists.get(key);
     if (!t) this.typists.set(key, (t = { conversationId, userId, socketId: null, typing: false, relayed: false, relayedAt: -Infinity }));
@@ -70,6 +76,27 @@ export class TypingService {
     }
     t.typing = isTyping;
     this.publish(key, t, false);
+  }
+
+  /**
+   * The conversation's members. Typing is never refused for a conversation
+   * the node knows (the cache holds those its users are in), but one it must
+   * read from the store costs queries: at most LOOKUPS_PER_USER of those run
+   * at once per user, so a flood of unknown or foreign ids is refused
+   * (`rate_limited`) instead of piling queries on the store.
+   */
+  private async members(userId: string, conversationId: string) {
+    if (this.d.membership.cached(conversationId)) return this.d.membership.get(conversationId);
+    const n = this.lookups.get(userId) ?? 0;
+    if (n >= LOOKUPS_PER_USER) throw rateLimited(100, 'Too many typing events for conversations being looked up.');
+    this.lookups.set(userId, n + 1);
+    try {
+      return await this.d.membership.get(conversationId);
+    } finally {
+      const left = (this.lookups.get(userId) ?? 1) - 1;
+      if (left > 0) this.lookups.set(userId, left);
+      else this.lookups.delete(userId);
+    }
   }
 
   /** The socket went away: whatever it was typing stops now. */

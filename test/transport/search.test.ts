@@ -483,6 +483,7 @@ describe("one user's searches run one at a time", () => {
       expect(r.headers.get('retry-after')).toBe(String(Math.ceil(r.body.error.data.retryAfter / 1000)));
     }
     // The first always runs; at most one runs and four wait at any moment, so if all twelve arrived together seven were refused.
+    // How many arrive together is the machine's business: the bound itself is pinned down in src/domain/search.test.ts.
     expect(ok).toBeGreaterThanOrEqual(1);
     expect((await contents(b, 'lychee')).sort()).toEqual(['lychee again', 'the lychee is ripe']);
   });

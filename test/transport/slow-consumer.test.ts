@@ -5,13 +5,15 @@
  * whether or not it sends anything itself, and the other sockets of the
  * conversation get everything meanwhile.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { direct, http, register } from '../helpers/client.js';
 import { useServer } from '../helpers/server.js';
 
 const BOUND = 256 * 1024;
 const GRACE = 300;
 const t = useServer({}, { maxOutgoingBytes: BOUND, outputGraceMs: GRACE });
+/** The same bound with a grace no test outlives: only the hard ceiling (4 × the bound) can drop a socket here. */
+const patient = useServer({}, { maxOutgoingBytes: BOUND, outputGraceMs: 3_600_000 });
 
 describe('a socket that stops reading', () => {
   it('a reading socket sent one answer bigger than the bound keeps its connection', async () => {
@@ -52,6 +54,30 @@ describe('a socket that stops reading', () => {
     expect(reader.all('message:new')).toHaveLength(sent);
 
     const metrics = await http(t.url, 'GET', '/metrics');
+    expect(metrics.body).toMatch(/^parley_slow_sockets_dropped_total 1$/m);
+  });
+
+  it('past 4 × the bound it is dropped at once, without waiting for the grace: a client asking for big answers while reading nothing cannot grow the buffer', async () => {
+    const [a, b] = [await register(patient.url, 'hc'), await register(patient.url, 'hc')];
+    const cid = (await direct(patient.url, a, b)).id;
+    const sa = await patient.pool.connect(a);
+    for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 10 }, () => sa.send(cid, 'z'.repeat(3900))));
+    const slow = await patient.pool.connect(b);
+    const slowId = slow.id;
+    const engine = slow.socket.io.engine as unknown as { transport: { ws: { _socket: { pause(): void } } } };
+    engine.transport.ws._socket.pause();
+    // Each join answers ~400 KB (100 messages of 3,900 bytes) that nobody reads.
+    const gone = () => !patient.server.app.io.of('/').sockets.has(slowId);
+    let asked = 0;
+    while (!gone() && asked < 200) {
+      slow.socket.emit('conversation:join', { conversationId: cid, limit: 100 }, () => {});
+      asked++;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await vi.waitFor(() => expect(gone()).toBe(true), { timeout: 10_000, interval: 20 });
+    // Dropped by the ceiling (4 × 256 KiB ≈ 3 answers, plus what the kernel took), long before 200 answers.
+    expect(asked).toBeLessThan(200);
+    const metrics = await http(patient.url, 'GET', '/metrics');
     expect(metrics.body).toMatch(/^parley_slow_sockets_dropped_total 1$/m);
   });
 });

@@ -240,12 +240,18 @@ export class PostgresStore implements Store {
   async createSession(s: NewSession): Promise<string> {
     const uk = decodeId('u', s.userId);
     if (uk === null) throw new Error('createSession: invalid user id');
-    const row = await this.row<{ id: number }>(this.pool, 'INSERT INTO sessions (user_id, created_at, expires_at) VALUES ($1, $2, $3) RETURNING id', [
-      uk,
-      s.createdAt,
-      s.expiresAt,
-    ]);
-    return encodeId('s', (row as { id: number }).id);
+    // FOR SHARE on the user's row: a password change (which updates that row,
+    // then revokes the other sessions) is ordered entirely before or after
+    // this insert, never around it, so a login checked against the old
+    // password either sees the new hash afterwards or is revoked by the change.
+    const row = await this.row<{ id: number }>(
+      this.pool,
+      `WITH u AS (SELECT id FROM users WHERE id = $1 FOR SHARE)
+       INSERT INTO sessions (user_id, created_at, expires_at) SELECT u.id, $2, $3 FROM u RETURNING id`,
+      [uk, s.createdAt, s.expiresAt],
+    );
+    if (!row) throw new Error('createSession: no such user');
+    return encodeId('s', row.id);
   }
 
   async sessionUser(sessionId: string): Promise<UserRecord | null> {

@@ -47,11 +47,14 @@ export function createSocketServer(http: HttpServer, corsOrigins: string[]): Par
   });
 }
 
-/** The size of an Engine.IO packet's data (a string's length is close enough to its bytes). */
+/** The size of an Engine.IO packet's data in bytes, as it goes out (UTF-8). */
 function packetBytes(packet: { data?: unknown }): number {
   const d = packet.data as { length?: number; byteLength?: number } | undefined;
-  return typeof d === 'string' ? (d as string).length : (d?.byteLength ?? d?.length ?? 0);
+  return typeof d === 'string' ? Buffer.byteLength(d, 'utf8') : (d?.byteLength ?? d?.length ?? 0);
 }
+
+/** Unsent output this many times the bound drops the socket at once, without the grace: memory stays bounded whatever it asks for meanwhile. */
+const HARD_CEILING_FACTOR = 4;
 
 /**
  * Watches a socket's unsent output: the packets Engine.IO holds because the
@@ -61,21 +64,32 @@ function packetBytes(packet: { data?: unknown }): number {
  * output is produced. Once over `maxBytes` it looks again `graceMs` later:
  * a client that was sent one big answer has drained it by then; one that
  * stopped reading is still over, and is dropped (whatever it sends itself),
- * costing the others nothing meanwhile. Answers a function that stops the
- * watch.
+ * costing the others nothing meanwhile. Output that reaches 4 × `maxBytes`
+ * (a client that keeps asking for big answers while it reads nothing) is
+ * dropped at once. Answers a function that stops the watch.
  */
 function boundOutput(socket: Socket, maxBytes: number, graceMs: number, onOverflow: (bytes: number) => void): () => void {
   const conn = socket.conn as unknown as NodeJS.EventEmitter & { transport: { socket?: { bufferedAmount?: number } } };
   let held = 0; // bytes in Engine.IO's write buffer
   let recheck: NodeJS.Timeout | undefined;
+  let dropped = false;
   const unsent = () => held + (conn.transport.socket?.bufferedAmount ?? 0);
+  const drop = (bytes: number) => {
+    if (dropped) return;
+    dropped = true;
+    clearTimeout(recheck);
+    onOverflow(bytes);
+  };
   const onPacket = (packet: { data?: unknown }) => {
     held += packetBytes(packet);
-    if (recheck || unsent() <= maxBytes) return;
+    if (dropped) return;
+    const bytes = unsent();
+    if (bytes > HARD_CEILING_FACTOR * maxBytes) return drop(bytes);
+    if (recheck || bytes <= maxBytes) return;
     recheck = setTimeout(() => {
       recheck = undefined;
-      const bytes = unsent();
-      if (bytes > maxBytes) onOverflow(bytes);
+      const later = unsent();
+      if (later > maxBytes) drop(later);
     }, graceMs);
     recheck.unref();
   };
