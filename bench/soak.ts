@@ -213,8 +213,15 @@ const median = (xs: number[]) => {
   return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : NaN;
 };
 
+/** Fewer samples than this leave a quarter empty: nothing can be judged, and the verdict says so (not flat). */
+const MIN_SAMPLES = 4;
+
 function verdict(samples: Sample[], rssStartMiB: number, errors: number): boolean {
   const n = samples.length;
+  if (n < MIN_SAMPLES) {
+    printRow('soak verdict', { samples: n, errors, verdict: `TOO SHORT: at least ${MIN_SAMPLES} intervals are needed to judge (--minutes, --interval)` });
+    return false;
+  }
   const second = samples.slice(Math.floor(n / 2));
   const heap = growth(second.map((s) => ({ t: s.minute, v: s.liveHeapMiB })));
   const rss = growth(second.map((s) => ({ t: s.minute, v: s.rssMiB })));

@@ -70,7 +70,7 @@ describe('benchmark smoke run', () => {
 
   it('soak: rows over time and a verdict; with everyone gone the server holds no socket and no timer', async () => {
     // The verdict itself (exit 1 when something grows) is not judged at this size: a few seconds are all noise.
-    const out = await run(process.execPath, ['--import', 'tsx', 'bench/soak.ts', '--minutes', '0.2', '--interval', '4', '--users', '16', '--rate', '20'], {
+    const out = await run(process.execPath, ['--import', 'tsx', 'bench/soak.ts', '--minutes', '0.2', '--interval', '3', '--users', '16', '--rate', '20'], {
       cwd: root,
       timeout: 120_000,
     }).catch((err: { stdout?: string; code?: number }) => {

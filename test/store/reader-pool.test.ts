@@ -95,9 +95,11 @@ describe('the search reader pool', () => {
     await expect(held).resolves.toBe(2);
   });
 
-  it('a request that fails answers its error; the thread carries on', async () => {
+  it('a request that fails answers its error as StoreUnavailable (the transports say `unavailable`); the thread carries on', async () => {
     const { p } = pool({ size: 1 });
-    await expect(p.run({ op: 'throw' })).rejects.toThrow(/it threw/);
+    const failed = p.run({ op: 'throw' });
+    await expect(failed).rejects.toBeInstanceOf(StoreUnavailable);
+    await expect(failed.catch((e: StoreUnavailable) => String((e.cause as Error).message))).resolves.toMatch(/it threw/);
     expect(p.size).toBe(1);
     await expect(p.run({ op: 'echo', value: 7 })).resolves.toBe(7);
   });

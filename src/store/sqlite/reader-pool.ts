@@ -157,7 +157,8 @@ export class ReaderPool<Req, Res> {
       const task = slot.task;
       if (!task || task.id !== m.id) return;
       slot.task = null;
-      if ('error' in m) task.reject(new Error(`search reader: ${m.error}`));
+      // A statement that failed in the thread (busy past its timeout, an I/O error...): the database did not answer.
+      if ('error' in m) task.reject(unavailable(`search reader: ${m.error}`));
       else task.resolve(m.result);
       this.settled();
     });
