@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailable, type NewMessage } from '../../src/store/store.js';
 import { transaction } from '../../src/store/postgres/database.js';
-import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { PostgresStore, type PostgresSearchStats } from '../../src/store/postgres/postgres-store.js';
 import { createDatabase, postgresOrSkip } from '../helpers/services.js';
 import { runStoreContract } from './store-contract.js';
 import { runDataContract } from './store-contract-data.js';
@@ -16,7 +16,7 @@ describe.skipIf(!adminUrl)('PostgreSQL store', () => {
   afterAll(() => db?.drop());
 
   /** A store on the file's database, emptied afterwards. */
-  async function factory(opts: { searchScopeMax?: number } = {}) {
+  async function factory(opts: { searchScopeMax?: number; onSearch?: (s: PostgresSearchStats) => void } = {}) {
     const store = await PostgresStore.open({ url: db.url, ...opts });
     return {
       store,
@@ -133,6 +133,54 @@ describe.skipIf(!adminUrl)('PostgreSQL store', () => {
     } finally {
       await cleanup();
     }
+  });
+
+  describe('search: the side that reads fewer rows', () => {
+    it('a common term for a caller in a small share of the table is read from the caller\'s messages; a rare one, or a phrase of common trigrams rarely together, through the indexes', async () => {
+      const seen: PostgresSearchStats[] = [];
+      // Every caller above 100 messages is judged (the default judges above SCOPE_SCAN_MAX).
+      const f = await factory({ searchScopeMax: 100, onSearch: (x) => seen.push(x) });
+      try {
+        const { store } = f;
+        const user = (n: string) => store.createUser({ username: n, displayName: n, passwordHash: 'h', createdAt: 1 });
+        const [me, them] = [await user('me'), await user('them')];
+        const alone = async (u: { id: string }) => (await store.createConversation({ type: 'group', title: 'g', ownerId: u.id, memberIds: [u.id], createdAt: 1 })).conversation.id;
+        const [mine, theirs] = [await alone(me), await alone(them)];
+        const at = (c: string, who: string, content: string): NewMessage => ({ conversationId: c, senderId: who, content, clientId: null, createdAt: 2 });
+        await store.appendMessages(Array.from({ length: 300 }, (_, i) => at(mine, me.id, i === 3 ? 'a common okapi' : i === 4 ? 'xthethethex' : `plain ${i}`)));
+        for (let i = 0; i < 4000; i += 1000) {
+          await store.appendMessages(Array.from({ length: 1000 }, (_, k) => at(theirs, them.id, (i + k) % 2 ? `common alpha the ${i + k}` : `common beta het eth ${i + k}`)));
+        }
+        const find = async (q: string) => {
+          const hits = await store.search({ userId: me.id, terms: q.split(' '), limit: 10 });
+          return { contents: hits.map((h) => h.message.content), stats: seen.at(-1)! };
+        };
+        // "common" is in every row of the newest 2,000: through the indexes, ~4,300 rows; the caller holds 300.
+        const common = await find('common');
+        expect(common.contents).toEqual(['a common okapi']);
+        expect(common.stats.side).toBe('scope');
+        expect(common.stats.held).toBe(300);
+        expect(common.stats.expected).toBeGreaterThan(4000);
+        // "okapi" is not among the newest: rare, through the indexes.
+        const rare = await find('okapi');
+        expect(rare.contents).toEqual(['a common okapi']);
+        expect(rare.stats.side).toBe('index');
+        expect(rare.stats.expected).toBeLessThan(300);
+        // the, het and eth are each in half the rows but never all three in one: the indexes hand over almost none.
+        const phrase = await find('thethethe');
+        expect(phrase.contents).toEqual(['xthethethex']);
+        expect(phrase.stats.side).toBe('index');
+        // two common words rarely together: "common" and "alpha" are together in half the rows.
+        const both = await find('common alpha');
+        expect(both.contents).toEqual([]);
+        expect(both.stats).toMatchObject({ side: 'scope' });
+        // Within the one conversation, the same rule.
+        await store.search({ userId: me.id, terms: ['common'], conversationId: mine, limit: 10 });
+        expect(seen.at(-1)!.side).toBe('scope');
+      } finally {
+        await f.cleanup();
+      }
+    });
   });
 
   describe('transactions', () => {

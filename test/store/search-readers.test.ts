@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isMainThread, threadId, type Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DENSITY_PROBE, DIRECT_SCAN_MAX, INDEX_POSTINGS_PER_MESSAGE, SEARCH_CANDIDATES, type SearchStats } from '../../src/store/sqlite/search-plan.js';
+import { DENSITY_PROBE, DIRECT_SCAN_MAX, DRIVE_CANDIDATES, DRIVE_PROBE, INDEX_POSTINGS_PER_MESSAGE, SEARCH_CANDIDATES, type SearchStats } from '../../src/store/sqlite/search-plan.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { NewMessage, UserRecord } from '../../src/store/store.js';
 
@@ -145,6 +145,74 @@ describe('search readers', () => {
       expect(seen.at(-1)).toMatchObject({ plan: 'scope', postingsRead: 0, messagesRead: 301 });
     } finally {
       await s.close();
+    }
+  });
+
+  /** A store of its own: `u` alone in a conversation of `mine`, `v` alone in one of `theirs`; returns once all is indexed. */
+  async function ownStore(name: string, mine: (i: number) => string, mineCount: number, theirs: (i: number) => string, theirsCount: number) {
+    const seen: SearchStats[] = [];
+    const s = new SqliteStore({ file: path.join(dir, `${name}.db`), onSearch: (x) => seen.push(x) });
+    const u = await s.createUser({ username: 'u', displayName: 'u', passwordHash: 'x', createdAt: 1 });
+    const v = await s.createUser({ username: 'v', displayName: 'v', passwordHash: 'x', createdAt: 1 });
+    const mk = async (who: UserRecord) => (await s.createConversation({ type: 'group', title: 'g', ownerId: who.id, memberIds: [who.id], createdAt: 1 })).conversation.id;
+    const [mineId, theirsId] = [await mk(u), await mk(v)];
+    const at = (c: string, who: UserRecord, content: string): NewMessage => ({ conversationId: c, senderId: who.id, content, clientId: null, createdAt: 2 });
+    const mineOut = await s.appendMessages(Array.from({ length: mineCount }, (_, i) => at(mineId, u, mine(i))));
+    const theirsOut = await s.appendMessages(Array.from({ length: theirsCount }, (_, i) => at(theirsId, v, theirs(i))));
+    const ids = (o: typeof mineOut) => o.map((x) => (x.kind === 'stored' ? x.message.id : ''));
+    const deadline = Date.now() + 30_000;
+    while (s.indexLag() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(s.indexLag()).toBe(0);
+    const find = async (q: string) => {
+      const hits = await s.search({ userId: u.id, terms: q.split(' '), limit: 100 });
+      return { contents: hits.map((h) => h.message.content).sort(), stats: seen.at(-1)! };
+    };
+    return { s, u, v, mine: ids(mineOut), theirs: ids(theirsOut), find };
+  }
+
+  it('terms each common but rarely together (two words; a phrase of common trigrams): the index side drives by one token, so every posting FTS5 reads is counted and the budget holds', async () => {
+    // Theirs: "alpha the N" and "beta het eth N" in turn: alpha, beta and the trigrams the, het, eth
+    // each in ~2,000 messages, but never alpha with beta, nor "thethethe". Mine: 300, one of each.
+    const o = await ownStore('together', (i) => (i === 5 ? 'alpha beta' : i === 9 ? 'xthethethex' : `plain ${i}`), 300, (i) => (i % 2 ? `alpha the ${i}` : `beta het eth ${i}`), 4000);
+    try {
+      for (const [q, want] of [['alpha beta', ['alpha beta']], ['thethethe', ['xthethethex']]] as const) {
+        const { contents, stats: st } = await o.find(q);
+        expect(contents, q).toEqual(want);
+        // As two phrases or a phrase of three trigrams, FTS5 would match them inside the MATCH,
+        // walking ~4,000 postings to return one row: counted 1, the index side would answer.
+        expect(st.plan, q).toBe('scope');
+        expect(st.drive, q).toMatch(/^"[^"]+"\*?$/);
+        expect(st.postingsRead, q).toBe(DENSITY_PROBE);
+        expect(st.probeRead, q).toBeLessThanOrEqual(DRIVE_CANDIDATES * DRIVE_PROBE);
+        expect(st.messagesRead, q).toBe(300);
+      }
+      // The rarest of the terms' trigrams drives: "alpha beta" with a rare word drives by the rare one.
+      const { contents, stats: st } = await o.find('alpha plain');
+      expect(contents).toEqual([]);
+      expect(st.plan).toBe('index');
+      expect(['"pla"', '"lai"', '"ain"']).toContain(st.drive);
+      expect(st.postingsRead).toBe(298);
+    } finally {
+      await o.s.close();
+    }
+  });
+
+  it('changes the index has not applied, more than the caller holds (a mass deletion during an index rebuild): the scope side answers', async () => {
+    const o = await ownStore('outbox', (i) => (i === 7 ? 'a rare okapi' : `plain ${i}`), 300, (i) => `elsewhere ${i}`, 400);
+    try {
+      await (o.s as unknown as { indexer: { close(): Promise<void> } }).indexer.close(); // the index stays where it is
+      const [edited] = await o.s.changeMessages([{ kind: 'edit', messageId: o.mine[7]!, userId: o.u.id, content: 'an okapi, edited', at: 3 }]);
+      expect(edited!.kind).toBe('changed');
+      const small = await o.find('okapi');
+      expect(small.contents).toEqual(['an okapi, edited']);
+      expect(small.stats).toMatchObject({ plan: 'index', unindexedRead: 1 });
+      // 400 deletions in a conversation the caller is not in: reading them all would cost more than the caller's 300 messages.
+      await o.s.changeMessages(o.theirs.map((id) => ({ kind: 'delete' as const, messageId: id, userId: o.v.id, at: 4 })));
+      const big = await o.find('okapi');
+      expect(big.contents).toEqual(['an okapi, edited']);
+      expect(big.stats).toMatchObject({ plan: 'scope', postingsRead: 0, unindexedRead: 0, messagesRead: 300 });
+    } finally {
+      await o.s.close();
     }
   });
 

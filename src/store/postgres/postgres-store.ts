@@ -55,7 +55,7 @@ import {
 import { CommitUnknown, createPool, query, transaction } from './database.js';
 import { MarkerLog } from './marker-log.js';
 import { MIGRATIONS } from './migrations.js';
-import { conditionsFrom, SCOPE_SCAN_MAX, searchColumns, searchConditions, searchStatement } from './search-query.js';
+import { conditionsFrom, sampleConditions, sampleStatement, SCOPE_SCAN_MAX, searchColumns, searchConditions, searchStatement } from './search-query.js';
 import { fromDbText, toDbText } from './text.js';
 
 /** A message row as stored here (see text.ts) to its record. */
@@ -69,8 +69,19 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Told of errors of idle connections (default: stderr). */
   onError?: (err: Error) => void;
-  /** Search reads the caller's messages when they hold at most this many (default SCOPE_SCAN_MAX; tests). */
+  /** Search reads the caller's messages when they hold at most this many (default SCOPE_SCAN_MAX; -1: never, tests). */
   searchScopeMax?: number;
+  /** Told which side each search took and why (search-query.ts): for tests. */
+  onSearch?: (s: PostgresSearchStats) => void;
+}
+
+/** What one search did on PostgreSQL. */
+export interface PostgresSearchStats {
+  side: 'index' | 'scope';
+  /** Messages the caller's conversations hold. */
+  held: number;
+  /** Rows the index side would hand over, judged from the newest messages (null: not judged). */
+  expected: number | null;
 }
 
 const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at';
@@ -792,7 +803,17 @@ export class PostgresStore implements Store {
       [uk, ck ?? null],
     );
     if (!scope?.ids?.length || scope.held === 0) return [];
-    const side = scope.held <= (this.opts.searchScopeMax ?? SCOPE_SCAN_MAX) ? 'scope' : 'index';
+    let side: 'index' | 'scope' = 'index';
+    let expected: number | null = null;
+    const scopeMax = this.opts.searchScopeMax ?? SCOPE_SCAN_MAX;
+    if (scope.held <= scopeMax) side = 'scope';
+    else if (scopeMax >= 0) {
+      // Above it: whichever side reads fewer rows (search-query.ts).
+      const sample = sampleConditions(q.terms, 1)!;
+      expected = (await this.row<{ expected: number }>(this.pool, sampleStatement(sample), sample.params))!.expected;
+      if (expected > scope.held) side = 'scope';
+    }
+    this.opts.onSearch?.({ side, held: scope.held, expected });
     const conditions = searchConditions(q.terms, conditionsFrom(side))!;
     const rows = await this.rows<MessageRow & { score: number }>(
       this.pool,

@@ -13,15 +13,20 @@ export const SEARCH_CANDIDATES = 2000;
 
 /**
  * Callers whose conversations hold at most this many messages are searched
- * by reading those messages (the scope side); others through the GIN
- * indexes (the index side). Through the indexes, a common term costs its
- * whole posting list (every row holding its trigrams, each rechecked), the
- * stall of issue #17 for a caller in one small conversation; reading 20,000
- * messages and testing their folded text costs ~10-20 ms of the server's
- * time at most (docs/performance.md). Above it the indexes are taken: the
- * caller then holds a share of the table, and rare terms are cheap there.
+ * by reading those messages (the scope side); reading 20,000 messages and
+ * testing their folded text costs ~10-20 ms of the server's time at most
+ * (docs/performance.md). Others are searched through the GIN indexes (the
+ * index side) when that costs less: through the indexes a term costs every
+ * row of the table holding all its trigrams (each fetched and rechecked),
+ * which for a common term is most of the table, the stall of issue #17
+ * whatever the caller holds. So above this, the newest SAMPLE_ROWS messages
+ * tell how many rows of the table the indexes would hand over
+ * (sampleConditions); the index side is taken when that is no more than
+ * the caller's conversations hold, else the scope side.
  */
 export const SCOPE_SCAN_MAX = 20_000;
+/** Messages read (newest first) to judge what the index side would cost. */
+export const SAMPLE_ROWS = 2000;
 
 /** What the search columns of a message hold for this content. */
 export function searchColumns(content: string): { text: string; words: string[] } {
@@ -68,6 +73,55 @@ export function searchConditions(terms: readonly string[], first: number): Searc
     needles.push(needle);
   }
   return sql.length ? { sql, params, needles } : null;
+}
+
+/**
+ * Conditions a row meets when the GIN indexes hand it over for these terms
+ * (a superset of the matches): for terms of 3+ characters, each of the
+ * needle's trigrams within a run of letters and digits (pg_trgm indexes
+ * words; a needle without such a trigram is tested whole); for shorter
+ * terms, their word tokens. Parameters from `first`, as searchConditions.
+ */
+export function sampleConditions(terms: readonly string[], first: number): { sql: string[]; params: unknown[] } | null {
+  const c = searchConditions(terms, first);
+  if (!c) return null;
+  const sql: string[] = [];
+  const params: unknown[] = [];
+  const param = (v: unknown) => {
+    params.push(v);
+    return `$${first + params.length - 1}`;
+  };
+  const trigrams = new Set<string>();
+  for (const term of terms) {
+    if ([...term].length >= 3) {
+      const needle = foldText(term);
+      if (!needle) continue;
+      const before = trigrams.size;
+      for (const run of needle.match(/[\p{L}\p{N}]+/gu) ?? []) {
+        const cps = [...run];
+        for (let i = 0; i + 3 <= cps.length; i++) trigrams.add(cps.slice(i, i + 3).join(''));
+      }
+      if (trigrams.size === before) sql.push(`m.search_text LIKE ${param(containsPattern(needle))}`);
+      continue;
+    }
+    const needle = foldText(highlightNeedle(term));
+    if (!needle) continue;
+    const words = wordTokens(needle).filter((t) => [...t].length === Math.min(2, [...needle].length) || hasUnspacedScript(t));
+    sql.push(`m.search_words @> ${param(words)}::text[]`);
+  }
+  for (const t of trigrams) sql.push(`m.search_text LIKE ${param(containsPattern(t))}`);
+  return sql.length ? { sql, params } : null;
+}
+
+/**
+ * How many rows of the table the index side would hand over, judged from
+ * the newest SAMPLE_ROWS messages. Parameters: the conditions' own, from $1.
+ * One more hit than seen is assumed: a term absent from the newest messages
+ * is taken as rare, not as absent.
+ */
+export function sampleStatement(c: { sql: string[] }): string {
+  return `SELECT ((count(*) FILTER (WHERE ${c.sql.join(' AND ')}) + 1)::float8 / greatest(count(*), 1)) * coalesce(max(m.id), 0) AS expected
+          FROM (SELECT id, search_text, search_words FROM messages ORDER BY id DESC LIMIT ${SAMPLE_ROWS}) m`;
 }
 
 /**

@@ -38,13 +38,15 @@ const ASCII_WORD = /^[0-9A-Za-z]$/;
 /** A phrase of the word index: tokens in a row, the last one a prefix. */
 export interface WordPhrase {
   tokens: string[];
+  /** The phrase as a MATCH expression of the word index. */
+  match: string;
 }
 
 /** A query read the way the index reads it; null from compile() when it can match nothing. */
 export interface CompiledQuery {
   /** Which FTS5 table answers the MATCH and is ranked: trigrams when there is a term of 3+ characters. */
   drive: 'trigrams' | 'words';
-  /** The MATCH expression for the driving table (the same text the store has always sent). */
+  /** Every term as one MATCH expression of the driving table. */
   match: string;
   /** Folded needles of the terms of 3+ characters. */
   long: string[];
@@ -198,10 +200,11 @@ export class FtsText {
         long.push(needle);
       } else if (/[\p{L}\p{N}]/u.test(term)) {
         const spaced = spaceOutScripts(term).trim();
-        shortMatch.push(`"${spaced.replaceAll('"', '""')}"*`);
+        const match = `"${spaced.replaceAll('"', '""')}"*`;
+        shortMatch.push(match);
         const tokens = this.wordTokens(spaced);
         if (tokens.length === 0) empty = true;
-        short.push({ tokens });
+        short.push({ tokens, match });
       }
     }
     if (long.length === 0 && short.length === 0) return null;
@@ -211,6 +214,24 @@ export class FtsText {
       : { drive: 'words', match: shortMatch.join(' AND '), long, short };
   }
 }
+
+/**
+ * The trigrams the index holds for a folded needle that can each be looked
+ * up alone (distinct, in order): a trigram that folds to itself, so that
+ * the index, which folds a query's text again, looks up that very one.
+ */
+export function lookupTrigrams(text: FtsText, needle: string): string[] {
+  const cps = [...needle];
+  const out = new Set<string>();
+  for (let i = 0; i + 3 <= cps.length; i++) {
+    const t = cps.slice(i, i + 3).join('');
+    if (text.foldTrigram(t) === t) out.add(t);
+  }
+  return [...out];
+}
+
+/** A MATCH expression for one token of the trigram index. */
+export const trigramMatch = (trigram: string): string => `"${trigram.replaceAll('"', '""')}"`;
 
 /** Occurrences of `needle` in `text`, overlapping ones included (the phrase's positions). */
 function occurrences(text: string, needle: string): number {
@@ -250,17 +271,15 @@ export interface MessageMatch {
 /**
  * Whether `content` matches every term of the query (what the FTS5 MATCH of
  * both tables finds), and if so its frequencies for ranking; null otherwise.
- * With `driveMatched`, the driving table's MATCH already found the message:
- * only the other table's terms are tested (the driving ones are counted).
  */
-export function matchMessage(text: FtsText, q: CompiledQuery, content: string, driveMatched = false): MessageMatch | null {
+export function matchMessage(text: FtsText, q: CompiledQuery, content: string): MessageMatch | null {
   let folded: string | null = null;
   const freqs: number[] = [];
   if (q.long.length > 0) {
     folded = text.foldTrigram(content);
     for (const needle of q.long) {
       const n = occurrences(folded, needle);
-      if (n === 0 && !driveMatched) return null;
+      if (n === 0) return null;
       freqs.push(n);
     }
   }
@@ -270,7 +289,7 @@ export function matchMessage(text: FtsText, q: CompiledQuery, content: string, d
     for (const phrase of q.short) {
       const n = phraseHits(words, phrase);
       if (q.drive === 'words') freqs.push(n);
-      if (n === 0 && !(driveMatched && q.drive === 'words')) return null;
+      if (n === 0) return null;
     }
   }
   const size = q.drive === 'trigrams' ? Math.max(0, codePointCount(folded!) - 2) : words!.length;

@@ -14,33 +14,42 @@
  * What it costs is bounded by what the caller's conversations hold, S
  * messages (the sum of their last seqs), by reading whichever side is
  * smaller:
- * - the index side: the driving index newest first, each posting joined to
- *   its message and kept if it is in the caller's conversations, until
- *   SEARCH_CANDIDATES are found. Cheap for a rare term, or for a caller who
- *   holds much of the database; for a common term and a caller in one small
- *   conversation it would read the whole posting list (the stall of issue
- *   #17). So it reads at most INDEX_POSTINGS_PER_MESSAGE × S postings, and
- *   most of that budget is not spent when it would not be enough: after
- *   DENSITY_PROBE postings, how far down the ids they reach tells how many
- *   the term has in all (expectedPostings);
+ * - the index side: one token's postings newest first (one trigram of one
+ *   term, chosen as the rarest of a few by reading DRIVE_PROBE postings of
+ *   each; or, for short terms alone, one word-prefix phrase), each joined to
+ *   its message, kept if it is in the caller's conversations and if the
+ *   message matches every term (checked here, fts-text.ts), until
+ *   SEARCH_CANDIDATES are found. One token, so that every posting FTS5
+ *   reads is a row counted here: a phrase or an AND of several would be
+ *   matched inside FTS5, which may walk long posting lists to return no row
+ *   at all (three common trigrams rarely in a row, two common words rarely
+ *   together). Cheap for a rare term, or for a caller who holds much of the
+ *   database; for a common term and a caller in one small conversation it
+ *   would read the whole posting list (the stall of issue #17). So it reads
+ *   at most INDEX_POSTINGS_PER_MESSAGE × S postings, and most of that
+ *   budget is not spent when it would not be enough: after DENSITY_PROBE
+ *   postings, how far down the ids they reach tells how many the term has
+ *   in all (expectedPostings);
  * - the scope side, when the budget runs out (or would): every message of
  *   the caller's conversations, matched in JavaScript exactly as the index
  *   matches, S messages.
- * Either way at most ~(2 + 1) × S rows are read, and never more postings
- * than the term has. Two exceptions to reading the index first: a scope of
+ * Either way at most ~(2 + 1) × S rows are read (plus the choice of the
+ * token, at most DRIVE_CANDIDATES × DRIVE_PROBE postings), and never more
+ * postings than the token has. Two exceptions to reading the index first: a scope of
  * a few hundred messages (reading them costs less than opening the index's
  * iterators), and short terms alone (a word-prefix query merges every
  * posting of the prefix before it returns its first row, so it costs the
  * whole posting list at once: it is taken only when the caller's
  * conversations hold a large share of the index, where that is no more).
- * The index side also reads the messages the index has not taken in
- * (normally about a second of traffic); when that is more than S (an index
- * rebuilding), the scope side answers.
+ * The index side also reads the messages the index has not taken in, and
+ * the changes (edits, deletions) it has not applied (normally about a
+ * second of traffic); when those are more than S (an index rebuilding, a
+ * mass deletion not yet taken in), the scope side answers.
  */
 import { threadId } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import type { MessageRow } from '../rows.js';
-import { bm25, FtsText, matchMessage, parseAverages, type CompiledQuery, type MessageMatch } from './fts-text.js';
+import { bm25, FtsText, lookupTrigrams, matchMessage, parseAverages, trigramMatch, type CompiledQuery, type MessageMatch } from './fts-text.js';
 import { MSG_COLS } from './statements.js';
 
 /** Search ranks at most this many of the newest matches in the caller's conversations. */
@@ -49,6 +58,10 @@ export const SEARCH_CANDIDATES = 2000;
 export const INDEX_POSTINGS_PER_MESSAGE = 2;
 /** After this many postings, the index side judges whether it can finish within its budget (expectedPostings). */
 export const DENSITY_PROBE = 256;
+/** At most this many of the terms' trigrams are probed to choose the one that drives the index side. */
+export const DRIVE_CANDIDATES = 8;
+/** Postings read of each, newest first: fewer means it has that many in all; otherwise how far down the ids they reach tells. */
+export const DRIVE_PROBE = 64;
 /** Scopes of at most this many messages are read directly. */
 export const DIRECT_SCAN_MAX = 256;
 /**
@@ -77,8 +90,12 @@ export interface SearchStats {
   plan: 'index' | 'scope' | 'none';
   /** Messages the caller's conversations hold (S). */
   scopeMessages: number;
-  /** Postings of the driving index read (the index side, including a try that ran out of budget). */
+  /** Postings of the driving token read (the index side, including a try that ran out of budget). */
   postingsRead: number;
+  /** Postings read to choose the driving token. */
+  probeRead: number;
+  /** The driving token's MATCH expression (the index side). */
+  drive: string | null;
   /** Messages of the caller's conversations read (the scope side). */
   messagesRead: number;
   /** Messages read because the index had not taken them in yet, or not their last change (the index side). */
@@ -148,6 +165,9 @@ export class SearchPlanner {
       ),
       marks: db.prepare('SELECT indexed_id AS indexedId, outbox_id AS outboxId FROM search.index_marks WHERE id = 1'),
       pending: db.prepare('SELECT DISTINCT message_id FROM search_outbox WHERE id > ?').pluck(),
+      outboxTop: db.prepare('SELECT max(id) FROM search_outbox').pluck(),
+      // The newest postings of one trigram, to judge how many it has.
+      probe: db.prepare('SELECT rowid FROM message_trigrams WHERE message_trigrams MATCH ? ORDER BY rowid DESC LIMIT ?').pluck(),
       // The scope side: the caller's messages, through an index that starts with conversation_id.
       scanAll: db.prepare(
         `SELECT id, content FROM messages
@@ -184,7 +204,7 @@ export class SearchPlanner {
 
   answer(req: SearchRequest): SearchAnswer {
     const started = performance.now();
-    const stats: SearchStats = { plan: 'none', scopeMessages: 0, postingsRead: 0, messagesRead: 0, unindexedRead: 0, candidates: 0, threadId, ms: 0 };
+    const stats: SearchStats = { plan: 'none', scopeMessages: 0, postingsRead: 0, probeRead: 0, drive: null, messagesRead: 0, unindexedRead: 0, candidates: 0, threadId, ms: 0 };
     const q = this.text.compile(req.terms);
     const rows = q ? this.run(req, q, stats) : [];
     stats.ms = Math.round((performance.now() - started) * 100) / 100;
@@ -208,7 +228,7 @@ export class SearchPlanner {
     else if (S <= DIRECT_SCAN_MAX) plan = 'scope';
     else if (q.drive === 'words' && S < index.rows * WORDS_INDEX_MIN_SHARE) plan = 'scope';
     // (An index far behind, say rebuilding: what it lacks would be read anyway.)
-    else plan = ((this.s.newest.get() as number | null) ?? 0) - marks.indexedId > S ? 'scope' : 'index';
+    else plan = this.unindexed(marks) > S ? 'scope' : 'index';
     let found: Candidate[] | null = null;
     if (plan === 'index') {
       found = this.fromIndex(req, q, scope, marks, req.plan === 'index' ? Infinity : INDEX_POSTINGS_PER_MESSAGE * S, stats);
@@ -222,6 +242,45 @@ export class SearchPlanner {
     const ranked = found.map((c) => ({ id: c.id, score: bm25(c.match, index.avgdl) }));
     ranked.sort((a, b) => a.score - b.score || b.id - a.id);
     return ranked.slice(0, req.limit).map((r) => ({ ...(this.s.message.get(r.id) as MessageRow), score: r.score }));
+  }
+
+  /** About how many messages and changes the index has not taken in (each read by the index side). */
+  private unindexed(marks: Marks): number {
+    const newest = (this.s.newest.get() as number | null) ?? 0;
+    const outbox = (this.s.outboxTop.get() as number | null) ?? marks.outboxId;
+    return Math.max(0, newest - marks.indexedId) + Math.max(0, outbox - marks.outboxId);
+  }
+
+  /**
+   * The one token whose postings drive the index side: for trigram queries,
+   * the rarest of up to DRIVE_CANDIDATES of the terms' trigrams (spread
+   * over them), judged from its newest DRIVE_PROBE postings; for short terms
+   * alone, the word phrase with the most characters (its prefix's postings
+   * are merged whole anyway: WORDS_INDEX_MIN_SHARE). A query whose trigrams
+   * cannot be looked up alone (characters the index folds twice) falls back
+   * to every term's MATCH, which FTS5 matches itself.
+   */
+  private chooseDrive(q: CompiledQuery, top: number, stats: SearchStats): string {
+    if (q.drive === 'words') {
+      const chars = (p: { tokens: string[] }) => p.tokens.join('').length;
+      return q.short.reduce((a, b) => (chars(b) > chars(a) ? b : a)).match;
+    }
+    const all = [...new Set(q.long.flatMap((needle) => lookupTrigrams(this.text, needle)))];
+    if (all.length === 0) return q.match;
+    const picked =
+      all.length <= DRIVE_CANDIDATES ? all : Array.from({ length: DRIVE_CANDIDATES }, (_, i) => all[Math.round((i * (all.length - 1)) / (DRIVE_CANDIDATES - 1))]!);
+    if (picked.length === 1) return trigramMatch(picked[0]!);
+    let best = picked[0]!;
+    let fewest = Infinity;
+    for (const t of picked) {
+      const rowids = this.s.probe.all(trigramMatch(t), DRIVE_PROBE) as number[];
+      stats.probeRead += rowids.length;
+      const total = rowids.length < DRIVE_PROBE ? rowids.length : (DRIVE_PROBE * top) / Math.max(1, top - rowids[rowids.length - 1]! + 1);
+      if (total < fewest) [best, fewest] = [t, total];
+      // Nothing has it: the index side ends at once.
+      if (total === 0) break;
+    }
+    return trigramMatch(best);
   }
 
   /**
@@ -262,6 +321,8 @@ export class SearchPlanner {
     const pending = new Set(this.s.pending.all(marks.outboxId) as number[]);
 
     const statement = this.indexStatement(q.drive, req.conversation !== null);
+    const drive = this.chooseDrive(q, marks.indexedId, stats);
+    stats.drive = drive;
     const fromTail = out.length;
     this.postings = 0;
     this.found = 0;
@@ -269,10 +330,10 @@ export class SearchPlanner {
     this.budget = budget;
     try {
       if (out.length < SEARCH_CANDIDATES) {
-        for (const row of statement.iterate({ match: q.match, user: req.user, conversation: req.conversation }) as Iterable<{ id: number; content: string }>) {
+        for (const row of statement.iterate({ match: drive, user: req.user, conversation: req.conversation }) as Iterable<{ id: number; content: string }>) {
           if (pending.has(row.id)) continue;
-          // The driving index matched; the other index's terms are checked here.
-          const match = matchMessage(this.text, q, row.content, true);
+          // The driving token matched; every term is checked here.
+          const match = matchMessage(this.text, q, row.content);
           if (!match) continue;
           out.push({ id: row.id, match });
           this.found = out.length - fromTail;
