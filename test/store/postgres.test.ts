@@ -174,6 +174,13 @@ describe.skipIf(!adminUrl)('PostgreSQL store', () => {
         const both = await find('common alpha');
         expect(both.contents).toEqual([]);
         expect(both.stats).toMatchObject({ side: 'scope' });
+        // A term repeated with punctuation, a needle without 3 letters or digits in a row, a term that
+        // folds short: pg_trgm cannot narrow by what is not a word trigram, so they judge as every row.
+        for (const terms of [['common', 'common.'], ['x.y'], ['q\u0301z']]) {
+          await store.search({ userId: me.id, terms, limit: 10 });
+          expect(seen.at(-1), JSON.stringify(terms)).toMatchObject({ side: 'scope' });
+          expect(seen.at(-1)!.expected, JSON.stringify(terms)).toBeGreaterThan(4000);
+        }
         // Within the one conversation, the same rule.
         await store.search({ userId: me.id, terms: ['common'], conversationId: mine, limit: 10 });
         expect(seen.at(-1)!.side).toBe('scope');

@@ -809,7 +809,7 @@ export class PostgresStore implements Store {
     if (scope.held <= scopeMax) side = 'scope';
     else if (scopeMax >= 0) {
       // Above it: whichever side reads fewer rows (search-query.ts).
-      const sample = sampleConditions(q.terms, 1)!;
+      const sample = sampleConditions(q.terms, 1);
       expected = (await this.row<{ expected: number }>(this.pool, sampleStatement(sample), sample.params))!.expected;
       if (expected > scope.held) side = 'scope';
     }

@@ -75,16 +75,21 @@ export function searchConditions(terms: readonly string[], first: number): Searc
   return sql.length ? { sql, params, needles } : null;
 }
 
+/** At most this many trigrams of the needles are tested in the sample (fewer only raises the estimate). */
+export const SAMPLE_TRIGRAMS = 8;
+
 /**
- * Conditions a row meets when the GIN indexes hand it over for these terms
- * (a superset of the matches): for terms of 3+ characters, each of the
- * needle's trigrams within a run of letters and digits (pg_trgm indexes
- * words; a needle without such a trigram is tested whole); for shorter
- * terms, their word tokens. Parameters from `first`, as searchConditions.
+ * Conditions a row meets when the GIN indexes can hand it over for these
+ * terms (a superset of what they hand over): for terms of 3+ characters,
+ * trigrams of the needle's runs of letters and digits (pg_trgm indexes
+ * words), at most SAMPLE_TRIGRAMS of them spread over all; for shorter
+ * terms, their word tokens. A term with no run of 3 letters or digits adds
+ * nothing: pg_trgm can narrow by it only through padded word trigrams
+ * (`" a "`) or not at all (a full index scan), so it is taken as matching
+ * every row. No condition left: every row (the scope side answers).
+ * Parameters from `first`, as searchConditions.
  */
-export function sampleConditions(terms: readonly string[], first: number): { sql: string[]; params: unknown[] } | null {
-  const c = searchConditions(terms, first);
-  if (!c) return null;
+export function sampleConditions(terms: readonly string[], first: number): { sql: string[]; params: unknown[] } {
   const sql: string[] = [];
   const params: unknown[] = [];
   const param = (v: unknown) => {
@@ -94,23 +99,22 @@ export function sampleConditions(terms: readonly string[], first: number): { sql
   const trigrams = new Set<string>();
   for (const term of terms) {
     if ([...term].length >= 3) {
-      const needle = foldText(term);
-      if (!needle) continue;
-      const before = trigrams.size;
-      for (const run of needle.match(/[\p{L}\p{N}]+/gu) ?? []) {
+      for (const run of foldText(term).match(/[\p{L}\p{N}]+/gu) ?? []) {
         const cps = [...run];
         for (let i = 0; i + 3 <= cps.length; i++) trigrams.add(cps.slice(i, i + 3).join(''));
       }
-      if (trigrams.size === before) sql.push(`m.search_text LIKE ${param(containsPattern(needle))}`);
       continue;
     }
     const needle = foldText(highlightNeedle(term));
     if (!needle) continue;
     const words = wordTokens(needle).filter((t) => [...t].length === Math.min(2, [...needle].length) || hasUnspacedScript(t));
-    sql.push(`m.search_words @> ${param(words)}::text[]`);
+    if (words.length) sql.push(`m.search_words @> ${param(words)}::text[]`);
   }
-  for (const t of trigrams) sql.push(`m.search_text LIKE ${param(containsPattern(t))}`);
-  return sql.length ? { sql, params } : null;
+  const all = [...trigrams];
+  const picked =
+    all.length <= SAMPLE_TRIGRAMS ? all : Array.from({ length: SAMPLE_TRIGRAMS }, (_, i) => all[Math.round((i * (all.length - 1)) / (SAMPLE_TRIGRAMS - 1))]!);
+  for (const t of picked) sql.push(`m.search_text LIKE ${param(containsPattern(t))}`);
+  return { sql, params };
 }
 
 /**
@@ -120,7 +124,8 @@ export function sampleConditions(terms: readonly string[], first: number): { sql
  * is taken as rare, not as absent.
  */
 export function sampleStatement(c: { sql: string[] }): string {
-  return `SELECT ((count(*) FILTER (WHERE ${c.sql.join(' AND ')}) + 1)::float8 / greatest(count(*), 1)) * coalesce(max(m.id), 0) AS expected
+  const hit = c.sql.length ? c.sql.join(' AND ') : 'true';
+  return `SELECT ((count(*) FILTER (WHERE ${hit}) + 1)::float8 / greatest(count(*), 1)) * coalesce(max(m.id), 0) AS expected
           FROM (SELECT id, search_text, search_words FROM messages ORDER BY id DESC LIMIT ${SAMPLE_ROWS}) m`;
 }
 

@@ -19,7 +19,7 @@
  *   each; or, for short terms alone, one word-prefix phrase), each joined to
  *   its message, kept if it is in the caller's conversations and if the
  *   message matches every term (checked here, fts-text.ts), until
- *   SEARCH_CANDIDATES are found. One token, so that every posting FTS5
+ *   SEARCH_CANDIDATES are found. One trigram, so that every posting FTS5
  *   reads is a row counted here: a phrase or an AND of several would be
  *   matched inside FTS5, which may walk long posting lists to return no row
  *   at all (three common trigrams rarely in a row, two common words rarely
@@ -33,9 +33,10 @@
  * - the scope side, when the budget runs out (or would): every message of
  *   the caller's conversations, matched in JavaScript exactly as the index
  *   matches, S messages.
- * Either way at most ~(2 + 1) × S rows are read (plus the choice of the
- * token, at most DRIVE_CANDIDATES × DRIVE_PROBE postings), and never more
- * postings than the token has. Two exceptions to reading the index first: a scope of
+ * Either way at most ~(1 + 2 + 1) × S rows are read (what the index lacks,
+ * the budget, the scope), plus the choice of the token (at most
+ * DRIVE_CANDIDATES × DRIVE_PROBE postings), and never more postings than
+ * the token has. Two exceptions to reading the index first: a scope of
  * a few hundred messages (reading them costs less than opening the index's
  * iterators), and short terms alone (a word-prefix query merges every
  * posting of the prefix before it returns its first row, so it costs the
@@ -256,17 +257,18 @@ export class SearchPlanner {
    * the rarest of up to DRIVE_CANDIDATES of the terms' trigrams (spread
    * over them), judged from its newest DRIVE_PROBE postings; for short terms
    * alone, the word phrase with the most characters (its prefix's postings
-   * are merged whole anyway: WORDS_INDEX_MIN_SHARE). A query whose trigrams
-   * cannot be looked up alone (characters the index folds twice) falls back
-   * to every term's MATCH, which FTS5 matches itself.
+   * are merged whole anyway: WORDS_INDEX_MIN_SHARE; a phrase of several
+   * tokens, `"日 本"*`, is matched inside FTS5, within that bound). Null
+   * when no trigram can be looked up alone (characters the index would fold
+   * twice: none in today's SQLite): the scope side answers.
    */
-  private chooseDrive(q: CompiledQuery, top: number, stats: SearchStats): string {
+  private chooseDrive(q: CompiledQuery, top: number, stats: SearchStats): string | null {
     if (q.drive === 'words') {
       const chars = (p: { tokens: string[] }) => p.tokens.join('').length;
       return q.short.reduce((a, b) => (chars(b) > chars(a) ? b : a)).match;
     }
     const all = [...new Set(q.long.flatMap((needle) => lookupTrigrams(this.text, needle)))];
-    if (all.length === 0) return q.match;
+    if (all.length === 0) return null;
     const picked =
       all.length <= DRIVE_CANDIDATES ? all : Array.from({ length: DRIVE_CANDIDATES }, (_, i) => all[Math.round((i * (all.length - 1)) / (DRIVE_CANDIDATES - 1))]!);
     if (picked.length === 1) return trigramMatch(picked[0]!);
@@ -321,8 +323,6 @@ export class SearchPlanner {
     const pending = new Set(this.s.pending.all(marks.outboxId) as number[]);
 
     const statement = this.indexStatement(q.drive, req.conversation !== null);
-    const drive = this.chooseDrive(q, marks.indexedId, stats);
-    stats.drive = drive;
     const fromTail = out.length;
     this.postings = 0;
     this.found = 0;
@@ -330,6 +330,9 @@ export class SearchPlanner {
     this.budget = budget;
     try {
       if (out.length < SEARCH_CANDIDATES) {
+        const drive = this.chooseDrive(q, marks.indexedId, stats);
+        if (drive === null) return null;
+        stats.drive = drive;
         for (const row of statement.iterate({ match: drive, user: req.user, conversation: req.conversation }) as Iterable<{ id: number; content: string }>) {
           if (pending.has(row.id)) continue;
           // The driving token matched; every term is checked here.
