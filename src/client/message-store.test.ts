@@ -13,6 +13,10 @@ const msg = (seq: number, patch: Partial<Message> = {}): Message => ({
   createdAt: '2026-11-24T05:00:00.000Z',
   editedAt: null,
   deletedAt: null,
+  replyTo: null,
+  reactions: [],
+  mentions: [],
+  attachments: [],
   status: 'sent',
   ...patch,
 });

@@ -201,17 +201,21 @@ export class ConversationService {
       this.d.store.usersByIds(members.map((m) => m.userId)),
       this.d.store.lastMessages([conversation]),
     ]);
-    const groups = new Map<string, { viewer: MemberRecord; unreadCount: number; userIds: string[] }>();
+    const groups = new Map<string, { viewer: MemberRecord; unreadCount: number; unreadMentions: number; userIds: string[] }>();
     for (const userId of targets) {
       const viewer = byUser.get(userId) as MemberRecord;
-      const unreadCount =
+      const marker = [{ conversationId, afterSeq: viewer.readSeq }];
+      const [unreadCount, unreadMentions] =
         viewer.readSeq >= conversation.lastSeq
-          ? 0
-          : ((await this.d.store.unreadCounts(userId, [{ conversationId, afterSeq: viewer.readSeq }])).get(conversationId) ?? 0);
-      const key = `${unreadCount}:${viewer.archived}`;
+          ? [0, 0]
+          : await Promise.all([
+              this.d.store.unreadCounts(userId, marker).then((m) => m.get(conversationId) ?? 0),
+              this.d.store.unreadMentions(userId, marker).then((m) => m.get(conversationId) ?? 0),
+            ]);
+      const key = `${unreadCount}:${unreadMentions}:${viewer.archived}`;
       const group = groups.get(key);
       if (group) group.userIds.push(userId);
-      else groups.set(key, { viewer, unreadCount, userIds: [userId] });
+      else groups.set(key, { viewer, unreadCount, unreadMentions, userIds: [userId] });
     }
     const shared = {
       conversation,
@@ -221,8 +225,8 @@ export class ConversationService {
       status: new StatusOracle(members),
     };
     const online = await this.d.presence.onlineAmong(members.map((m) => m.userId));
-    for (const { viewer, unreadCount, userIds } of groups.values()) {
-      const view = conversationView({ ...shared, viewer, unreadCount }, online);
+    for (const { viewer, unreadCount, unreadMentions, userIds } of groups.values()) {
+      const view = conversationView({ ...shared, viewer, unreadCount, unreadMentions }, online);
       this.d.events.toUsers(userIds, event, { conversation: view });
     }
   }
@@ -248,12 +252,11 @@ export class ConversationService {
       if (viewer) visible.push({ conversation, viewer, members });
     }
     const memberIds = [...new Set(memberRows.map((m) => m.userId))];
-    const [lastMessages, unread, users, online] = await Promise.all([
+    const markers = visible.map((v) => ({ conversationId: v.conversation.id, afterSeq: v.viewer.readSeq }));
+    const [lastMessages, unread, mentions, users, online] = await Promise.all([
       this.d.store.lastMessages(visible.map((v) => v.conversation)),
-      this.d.store.unreadCounts(
-        viewerId,
-        visible.map((v) => ({ conversationId: v.conversation.id, afterSeq: v.viewer.readSeq })),
-      ),
+      this.d.store.unreadCounts(viewerId, markers),
+      this.d.store.unreadMentions(viewerId, markers),
       this.d.store.usersByIds(memberIds),
       this.d.presence.onlineAmong(memberIds),
     ]);
@@ -267,6 +270,7 @@ export class ConversationService {
           users: usersById,
           lastMessage: lastMessages.get(conversation.id) ?? null,
           unreadCount: unread.get(conversation.id) ?? 0,
+          unreadMentions: mentions.get(conversation.id) ?? 0,
           status: new StatusOracle(members),
         },
         online,

@@ -14,7 +14,7 @@ function stalledStore() {
       await released;
       return batch.map((m) => ({
         kind: 'stored' as const,
-        message: { ...m, id: `m${++seq}`, seq, rev: seq, editedAt: null, deletedAt: null } as unknown as MessageRecord,
+        message: { ...m, id: `m${++seq}`, seq, rev: seq, editedAt: null, deletedAt: null, replyTo: null, mentions: [], reactions: [] } as unknown as MessageRecord,
         members: ['u1', 'u2'],
       }));
     },

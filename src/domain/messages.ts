@@ -9,6 +9,8 @@ import { checkMember } from './conversations.js';
 import { GroupCommitQueue } from './group-commit.js';
 import type { ConversationMembers, MembershipCache } from './membership.js';
 import { StatusOracle } from './status.js';
+import { isOneEmoji } from './emoji.js';
+import { mentionCandidates } from './mentions.js';
 import { rateLimited } from './rate-limits.js';
 import { messageView } from './views.js';
 import type { OfflineNotifier } from './notifier.js';
@@ -75,9 +77,19 @@ export class MessageService {
     });
   }
 
-  /** Edits a message (its sender only); members hear `message:updated`. */
+  /** Edits a message (its sender only); its mentions are resolved again; members hear `message:updated`. */
   edit(origin: Origin, messageId: string, content: string): Promise<Message> {
-    return this.change(origin, { kind: 'edit', messageId, userId: origin.userId, content, at: this.d.now() });
+    return this.change(origin, { kind: 'edit', messageId, userId: origin.userId, content, mentionNames: mentionCandidates(content), at: this.d.now() });
+  }
+
+  /**
+   * Adds or removes the caller's reaction (any member, any message not
+   * deleted). One that changes something takes a rev and goes out as
+   * `message:updated`; one already as asked answers the message as it is.
+   */
+  react(origin: Origin, messageId: string, emoji: string, add: boolean): Promise<Message> {
+    if (!isOneEmoji(emoji)) throw validation('emoji must be exactly one emoji.');
+    return this.change(origin, { kind: 'react', messageId, userId: origin.userId, emoji, add, at: this.d.now() });
   }
 
   /**
@@ -96,8 +108,12 @@ export class MessageService {
         throw new DomainError('not_found', 'No such message.');
       case 'not_sender':
         throw new DomainError('forbidden', 'Only its sender may change a message.');
+      case 'not_member':
+        throw new DomainError('forbidden', 'You are not a member of this conversation.');
       case 'deleted':
-        throw validation('A deleted message cannot be edited.');
+        throw validation(change.kind === 'react' ? 'A deleted message takes no reactions.' : 'A deleted message cannot be edited.');
+      case 'too_many_reactions':
+        throw validation(`A message holds at most ${LIMITS.reactionsPerMessage} different emoji.`);
     }
     const conversationId = outcome.message.conversationId;
     const [state, members] = await Promise.all([this.d.membership.get(conversationId), this.d.store.members(conversationId)]);
@@ -122,6 +138,9 @@ export class MessageService {
         content: payload.content,
         clientId: payload.clientId ?? null,
         createdAt: this.d.now(),
+        // Anything but an id is an id of no message: refused after the clientId check.
+        replyToId: payload.replyToId === undefined || payload.replyToId === null ? null : typeof payload.replyToId === 'string' ? payload.replyToId : '',
+        mentionNames: mentionCandidates(payload.content),
       },
     }));
     if (!result.ok) throw result.error;
@@ -202,6 +221,10 @@ export class MessageService {
       }
       if (outcome.kind === 'not_member') {
         results[index] = { ok: false, error: new DomainError('forbidden', 'You are not a member of this conversation.') };
+        return;
+      }
+      if (outcome.kind === 'no_reply_target') {
+        results[index] = { ok: false, error: validation('replyToId must be the id of a message of this conversation.') };
         return;
       }
       results[index] = {

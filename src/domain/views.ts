@@ -30,6 +30,10 @@ export function messageView(m: MessageRecord, status: StatusOracle): Message {
     editedAt: isoOrNull(m.editedAt),
     deletedAt: isoOrNull(m.deletedAt),
     status: status.statusOf(m.seq, m.senderId),
+    replyTo: m.replyTo && { ...m.replyTo },
+    reactions: m.reactions.map((r) => ({ emoji: r.emoji, count: r.userIds.length, userIds: [...r.userIds] })),
+    mentions: [...m.mentions],
+    attachments: [],
   };
 }
 
@@ -42,6 +46,7 @@ export interface ConversationParts {
   users: ReadonlyMap<string, UserRecord>;
   lastMessage: MessageRecord | null;
   unreadCount: number;
+  unreadMentions: number;
   status: StatusOracle;
 }
 
@@ -62,6 +67,7 @@ export function conversationView(p: ConversationParts, online: ReadonlySet<strin
     lastSeq: c.lastSeq,
     lastRev: c.lastRev,
     unreadCount: p.unreadCount,
+    unreadMentions: p.unreadMentions,
     archived: p.viewer.archived,
     createdAt: iso(c.createdAt),
   };

@@ -41,6 +41,8 @@ export interface WebhookNotification {
   message: { id: string; seq: number; createdAt: string };
   preview: string;
   unreadCount: number;
+  /** Whether the message mentions the recipient (contract v1.1). */
+  mentioned: boolean;
 }
 
 /**
@@ -258,6 +260,7 @@ export class WebhookNotifier implements OfflineNotifier {
       message: { id: m.id, seq: m.seq, createdAt: iso(m.createdAt) },
       preview: chars.length > PREVIEW_CHARS ? chars.slice(0, PREVIEW_CHARS - 1).join('') + '…' : m.content,
       unreadCount: unread.get(m.conversationId) ?? 0,
+      mentioned: m.mentions.includes(recipient.id),
     };
   }
 }

@@ -9,8 +9,19 @@ export const SendPayload = Type.Object({
   conversationId: Id,
   content: Text(LIMITS.contentMax),
   clientId: Type.Optional(Type.Union([ClientKey(LIMITS.clientIdMax), Type.Null()])),
+  /**
+   * A reply to this message of the same conversation. Checked after the
+   * clientId repeat check (a repeat answers the original whatever this is),
+   * so any value passes the schema: anything but an id of the conversation
+   * is `validation` there.
+   */
+  replyToId: Type.Optional(Type.Unknown()),
 });
 export type SendPayload = Static<typeof SendPayload>;
+
+/** `reaction:add` / `reaction:remove`: one emoji (domain/emoji.ts). */
+export const ReactionPayload = Type.Object({ messageId: Id, emoji: Type.String({ maxLength: 64 }) });
+export type ReactionPayload = Static<typeof ReactionPayload>;
 
 export const EditPayload = Type.Object({ messageId: Id, content: Text(LIMITS.contentMax) });
 export type EditPayload = Static<typeof EditPayload>;
@@ -62,6 +73,8 @@ export interface ClientToServerEvents {
   sync: Handler<SyncPayload, SyncAck>;
   'message:edit': Handler<EditPayload, SendAck>;
   'message:delete': Handler<DeletePayload, SendAck>;
+  'reaction:add': Handler<ReactionPayload, SendAck>;
+  'reaction:remove': Handler<ReactionPayload, SendAck>;
 }
 
 export const MessageEvent = Type.Object({ message: Message });

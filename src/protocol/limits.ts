@@ -17,4 +17,8 @@ export const LIMITS = {
   users: { min: 1, max: 50, default: 20 },
   conversations: { min: 1, max: 500, default: 200 },
   searchQueryMax: 200,
+  /** Distinct emoji one message may hold (contract v1.1). */
+  reactionsPerMessage: 20,
+  /** A reply's quote: the first this many code points of the target's content. */
+  replyPreview: 100,
 } as const;

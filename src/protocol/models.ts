@@ -17,6 +17,38 @@ export type User = Static<typeof User>;
 export const MessageStatus = Type.Union([Type.Literal('sent'), Type.Literal('delivered'), Type.Literal('read')]);
 export type MessageStatus = Static<typeof MessageStatus>;
 
+/** A reply's quote of its target, as the target is when the reply is read (contract v1.1). */
+export const Reply = Type.Object({
+  id: Id,
+  seq: Type.Integer({ minimum: 1 }),
+  senderId: Id,
+  /** The first 100 code points of the target's content now; "" once it is deleted. */
+  preview: Type.String(),
+  deleted: Type.Boolean(),
+});
+export type Reply = Static<typeof Reply>;
+
+/** One emoji's reactions to a message: its users in the order they reacted. */
+export const Reaction = Type.Object({
+  emoji: Type.String({ minLength: 1 }),
+  count: Type.Integer({ minimum: 1 }),
+  userIds: Type.Array(Id),
+});
+export type Reaction = Static<typeof Reaction>;
+
+/** A file sent with a message (contract v1.1). */
+export const Attachment = Type.Object({
+  id: Id,
+  name: Type.String(),
+  mime: Type.String(),
+  size: Type.Integer({ minimum: 1 }),
+  width: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+  height: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+  url: Type.String(),
+  thumbnailUrl: Type.Union([Type.String(), Type.Null()]),
+});
+export type Attachment = Static<typeof Attachment>;
+
 export const Message = Type.Object({
   id: Id,
   conversationId: Id,
@@ -29,6 +61,12 @@ export const Message = Type.Object({
   editedAt: Type.Union([IsoTime, Type.Null()]),
   deletedAt: Type.Union([IsoTime, Type.Null()]),
   status: MessageStatus,
+  replyTo: Type.Union([Reply, Type.Null()]),
+  /** Each emoji with a reaction now, in the order added. */
+  reactions: Type.Array(Reaction),
+  /** Members the content mentions, in order of first mention. */
+  mentions: Type.Array(Id),
+  attachments: Type.Array(Attachment),
 });
 export type Message = Static<typeof Message>;
 
@@ -45,6 +83,8 @@ export const Conversation = Type.Object({
   lastSeq: Type.Integer({ minimum: 0 }),
   lastRev: Type.Integer({ minimum: 0 }),
   unreadCount: Type.Integer({ minimum: 0 }),
+  /** Of the unread messages, those that mention the caller. */
+  unreadMentions: Type.Integer({ minimum: 0 }),
   archived: Type.Boolean(),
   createdAt: IsoTime,
 });

@@ -1,7 +1,8 @@
 /**
  * Copies a SQLite deployment (the server stopped) into an empty PostgreSQL
  * database: users, conversations, members (markers, archive state, join
- * order), messages (with their search columns) and the marker-move log
+ * order), messages (with their search columns, replies, mentions and
+ * reactions), the mentions' index (unread mentions) and the marker-move log
  * ("seen by ... at"). Ids, seqs, revs and ticks are kept as they are, so every
  * wire id a client holds (u12, c7, m1042) and every sync cursor stays valid;
  * the identity sequences and `ticks` are then set past the copied values.
@@ -43,7 +44,7 @@ export interface PortOptions {
 }
 
 /** The tables copied, in the order they are copied (references first). */
-export const PORTED_TABLES = ['users', 'conversations', 'members', 'messages', 'marker_moves', 'sessions'] as const;
+export const PORTED_TABLES = ['users', 'conversations', 'members', 'messages', 'message_mentions', 'marker_moves', 'sessions'] as const;
 export type PortedTable = (typeof PORTED_TABLES)[number];
 
 export interface PortSummary {
@@ -95,6 +96,11 @@ interface SqliteMember {
 }
 /** A message row as both stores read it. */
 type SqliteMessage = MessageRow;
+interface SqliteMention {
+  user_id: number;
+  conversation_id: number;
+  seq: number;
+}
 interface SqliteMove {
   conversation_id: number;
   user_id: number;
@@ -336,12 +342,13 @@ async function copyAll(client: pg.PoolClient, db: Database.Database, expected: R
         // message; nothing for a deleted one (its text was erased).
         const search = rows.map((r) => (r.deleted_at === null ? searchColumns(r.content) : { text: '', words: [] as string[] }));
         return client.query(
-          `INSERT INTO messages (id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, search_text, search_words)
+          `INSERT INTO messages (id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, search_text, search_words,
+                                 reply_to_id, mentions, reactions)
            OVERRIDING SYSTEM VALUE
-           SELECT id, c, q, r, s, body, cid, t, e, d, st, (SELECT coalesce(array_agg(w), '{}') FROM jsonb_array_elements_text(sw) AS w)
+           SELECT id, c, q, r, s, body, cid, t, e, d, st, (SELECT coalesce(array_agg(w), '{}') FROM jsonb_array_elements_text(sw) AS w), rt, mn, rx
            FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],
-                       $10::bigint[], $11::text[], $12::jsonb[])
-             AS v(id, c, q, r, s, body, cid, t, e, d, st, sw)`,
+                       $10::bigint[], $11::text[], $12::jsonb[], $13::bigint[], $14::text[], $15::text[])
+             AS v(id, c, q, r, s, body, cid, t, e, d, st, sw, rt, mn, rx)`,
           [
             rows.map((r) => r.id),
             rows.map((r) => r.conversation_id),
@@ -355,16 +362,31 @@ async function copyAll(client: pg.PoolClient, db: Database.Database, expected: R
             rows.map((r) => r.deleted_at),
             search.map((s) => s.text),
             search.map((s) => JSON.stringify(s.words)),
+            rows.map((r) => r.reply_to_id),
+            rows.map((r) => r.mentions),
+            rows.map((r) => r.reactions),
           ],
         );
       },
-      (r) => r.content.length + (r.client_id?.length ?? 0),
+      (r) => r.content.length + (r.client_id?.length ?? 0) + (r.mentions?.length ?? 0) + (r.reactions?.length ?? 0),
     );
     if (indexes.length) {
       ctx.log(`messages: building ${indexes.length} indexes`);
       await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
       for (const ix of indexes) await client.query(ix.def);
     }
+    counts.message_mentions = await copyTable(
+      ctx,
+      'message_mentions',
+      expected.message_mentions,
+      db.prepare('SELECT user_id, conversation_id, seq FROM message_mentions ORDER BY user_id, conversation_id, seq').iterate() as Iterable<SqliteMention>,
+      (rows) =>
+        client.query(
+          `INSERT INTO message_mentions (user_id, conversation_id, seq)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])`,
+          [rows.map((r) => r.user_id), rows.map((r) => r.conversation_id), rows.map((r) => r.seq)],
+        ),
+    );
     counts.marker_moves = await copyTable(
       ctx,
       'marker_moves',

@@ -2,6 +2,7 @@
  * Rows as both stores read them (integer keys, epoch-ms times, flags as 0/1)
  * and their mapping to the Store's records with wire ids.
  */
+import { LIMITS } from '../protocol/limits.js';
 import { decodeId, encodeId } from './ids.js';
 import type {
   ConversationListItem,
@@ -11,6 +12,7 @@ import type {
   MarkerType,
   MemberRecord,
   MessageRecord,
+  ReplyRecord,
   UserRecord,
 } from './store.js';
 
@@ -52,6 +54,12 @@ export interface MessageRow {
   created_at: number;
   edited_at: number | null;
   deleted_at: number | null;
+  /** The message this one replies to (a key). */
+  reply_to_id: number | null;
+  /** JSON user keys (parseMentions); null: none. */
+  mentions: string | null;
+  /** JSON (parseReactions); null: none. */
+  reactions: string | null;
 }
 
 export const toUser = (r: UserRow): UserRecord => ({
@@ -81,18 +89,109 @@ export const toMember = (r: MemberRow): MemberRecord => ({
   readSeq: r.read_seq,
   archived: r.archived === 1,
 });
-export const toMessage = (r: MessageRow): MessageRecord => ({
-  id: encodeId('m', r.id),
-  conversationId: encodeId('c', r.conversation_id),
-  seq: r.seq,
-  rev: r.rev,
-  senderId: encodeId('u', r.sender_id),
-  content: r.content,
-  clientId: r.client_id,
-  createdAt: r.created_at,
-  editedAt: r.edited_at,
-  deletedAt: r.deleted_at,
+/**
+ * A message row to its record; `targets` holds the rows of the messages
+ * replied to (replyTargets), read with it: the quote is the target as it
+ * is now.
+ */
+export const toMessage = (r: MessageRow, targets?: ReadonlyMap<number, ReplyTargetRow>): MessageRecord => {
+  const target = r.reply_to_id === null ? undefined : targets?.get(r.reply_to_id);
+  return {
+    id: encodeId('m', r.id),
+    conversationId: encodeId('c', r.conversation_id),
+    seq: r.seq,
+    rev: r.rev,
+    senderId: encodeId('u', r.sender_id),
+    content: r.content,
+    clientId: r.client_id,
+    createdAt: r.created_at,
+    editedAt: r.edited_at,
+    deletedAt: r.deleted_at,
+    replyTo: target ? toReply(target) : null,
+    mentions: parseMentions(r.mentions).map((k) => encodeId('u', k)),
+    reactions: parseReactions(r.reactions).map(([emoji, users]) => ({ emoji, userIds: users.map((k) => encodeId('u', k)) })),
+  };
+};
+
+/** The keys of the messages these rows reply to (to read as ReplyTargetRows), each once. */
+export const replyTargetKeys = (rows: readonly { reply_to_id: number | null }[]): number[] => [
+  ...new Set(rows.flatMap((r) => (r.reply_to_id === null ? [] : [r.reply_to_id]))),
+];
+
+/** A reply's target as read with the reply (any message; deleted ones too). */
+export interface ReplyTargetRow {
+  id: number;
+  seq: number;
+  sender_id: number;
+  content: string;
+  deleted_at: number | null;
+}
+
+/** The first LIMITS.replyPreview code points of a content. */
+export function replyPreview(content: string): string {
+  let out = '';
+  let n = 0;
+  for (const ch of content) {
+    if (n++ === LIMITS.replyPreview) break;
+    out += ch;
+  }
+  return out;
+}
+
+const toReply = (t: ReplyTargetRow): ReplyRecord => ({
+  id: encodeId('m', t.id),
+  seq: t.seq,
+  senderId: encodeId('u', t.sender_id),
+  preview: t.deleted_at === null ? replyPreview(t.content) : '',
+  deleted: t.deleted_at !== null,
 });
+
+/**
+ * Reactions as a message row holds them (`reactions`, JSON): each emoji
+ * with the keys of its users, in the order added. Null: none.
+ */
+export type StoredReactions = [emoji: string, users: number[]][];
+
+export const parseReactions = (json: string | null): StoredReactions => (json ? (JSON.parse(json) as StoredReactions) : []);
+export const reactionsJson = (r: StoredReactions): string | null => (r.length ? JSON.stringify(r) : null);
+/** Mentions as a message row holds them (`mentions`, JSON user keys). Null: none. */
+export const parseMentions = (json: string | null): number[] => (json ? (JSON.parse(json) as number[]) : []);
+export const mentionsJson = (keys: readonly number[]): string | null => (keys.length ? JSON.stringify(keys) : null);
+
+/**
+ * A reaction added or removed, the rule of every store: a user has at most
+ * one of each emoji; an emoji whose last user leaves is dropped (added
+ * again, it comes last); a new emoji beyond LIMITS.reactionsPerMessage is
+ * refused. `next` null: nothing changes.
+ */
+export function nextReactions(current: StoredReactions, emoji: string, user: number, add: boolean): { next: StoredReactions | null } | 'too_many' {
+  const at = current.findIndex(([e]) => e === emoji);
+  if (add) {
+    if (at === -1) {
+      if (current.length >= LIMITS.reactionsPerMessage) return 'too_many';
+      return { next: [...current, [emoji, [user]]] };
+    }
+    const users = current[at]![1];
+    if (users.includes(user)) return { next: null };
+    return { next: current.map((r, i) => (i === at ? [emoji, [...users, user]] : r)) };
+  }
+  if (at === -1 || !current[at]![1].includes(user)) return { next: null };
+  const users = current[at]![1].filter((u) => u !== user);
+  return { next: users.length ? current.map((r, i) => (i === at ? [emoji, users] : r)) : current.filter((_, i) => i !== at) };
+}
+
+/**
+ * The members a message mentions: those whose lower-cased username is among
+ * `names` (mentionCandidates), in the order of `names`, each once.
+ */
+export function resolveMentions(names: readonly string[] | undefined, members: ReadonlyMap<string, number>): number[] {
+  const out: number[] = [];
+  for (const name of names ?? []) {
+    const key = members.get(name);
+    if (key !== undefined && !out.includes(key)) out.push(key);
+  }
+  return out;
+}
 
 /** Keys of the ids that decode; ids that cannot exist are dropped. */
 export function keys(kind: 'u' | 'c', ids: readonly string[]): number[] {

@@ -63,6 +63,27 @@ export interface MessageRecord {
   createdAt: number;
   editedAt: number | null;
   deletedAt: number | null;
+  /** The message this one replies to, as it is when read (not when the reply was sent). */
+  replyTo: ReplyRecord | null;
+  /** Members the content mentions (resolved at send and at each edit), in order of first mention. */
+  mentions: string[];
+  /** Each emoji with a reaction now, in the order added; its users in the order they reacted. */
+  reactions: ReactionRecord[];
+}
+
+/** A reply's quote of its target, read with the reply. */
+export interface ReplyRecord {
+  id: string;
+  seq: number;
+  senderId: string;
+  /** The first LIMITS.replyPreview code points of the target's content ('' once deleted). */
+  preview: string;
+  deleted: boolean;
+}
+
+export interface ReactionRecord {
+  emoji: string;
+  userIds: string[];
 }
 
 /** A signed-in session: what a token stands for, until it expires or is revoked. */
@@ -94,6 +115,14 @@ export interface NewMessage {
   content: string;
   clientId: string | null;
   createdAt: number;
+  /**
+   * A reply to this message, which must be of the same conversation
+   * (deleted or not); any other string (an unknown id, '') stores nothing
+   * and answers `no_reply_target`, after the clientId check.
+   */
+  replyToId?: string | null;
+  /** Names the content may mention (lower case, mentionCandidates): those of members then are its mentions. */
+  mentionNames?: readonly string[];
 }
 
 /** What became of one item of an append batch. */
@@ -108,23 +137,38 @@ export type AppendOutcome =
   | { kind: 'duplicate'; message: MessageRecord }
   | { kind: 'no_conversation' }
   /** The sender is not (any more) a member: checked in the same transaction. */
-  | { kind: 'not_member' };
+  | { kind: 'not_member' }
+  /** replyToId names no message of the conversation: nothing stored. */
+  | { kind: 'no_reply_target' };
 
 /** A change to a stored message, by `userId`, who must be its sender and a member. */
 export type MessageChange =
-  | { kind: 'edit'; messageId: string; userId: string; content: string; at: number }
-  | { kind: 'delete'; messageId: string; userId: string; at: number };
+  /** `mentionNames`: as NewMessage's, resolved against the members at the edit. */
+  | { kind: 'edit'; messageId: string; userId: string; content: string; mentionNames?: readonly string[]; at: number }
+  /** Erases content, mentions, reactions and the reply's target. */
+  | { kind: 'delete'; messageId: string; userId: string; at: number }
+  /**
+   * Adds or removes `userId`'s reaction `emoji` (any member, on any message
+   * not deleted). A change takes the next rev but no editedAt and is not
+   * activity; adding one the user has, or removing one they have not, is
+   * `unchanged`. Never waits for the search index.
+   */
+  | { kind: 'react'; messageId: string; userId: string; emoji: string; add: boolean; at: number };
 
 export type ChangeOutcome =
   /** Applied: the message in its new state, with the conversation's next rev. */
   | { kind: 'changed'; message: MessageRecord }
-  /** Deleting a deleted message: nothing changes. */
+  /** Deleting a deleted message, or a reaction already as asked: nothing changes. */
   | { kind: 'unchanged'; message: MessageRecord }
-  /** No such message, or the user is not a member of its conversation. */
+  /** No such message, or (edits, deletions) the user is not a member of its conversation. */
   | { kind: 'not_found' }
   | { kind: 'not_sender' }
-  /** Editing a deleted message. */
-  | { kind: 'deleted' };
+  /** A reaction by a user who is not a member of the message's conversation. */
+  | { kind: 'not_member' }
+  /** Editing, or reacting to, a deleted message. */
+  | { kind: 'deleted' }
+  /** A new emoji on a message that holds LIMITS.reactionsPerMessage already. */
+  | { kind: 'too_many_reactions' };
 
 export interface SearchQuery {
   userId: string;
@@ -329,6 +373,8 @@ export interface Store {
    * seq, so a caller's own messages are never after their read marker.
    */
   unreadCounts(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
+  /** Per conversation, the messages after `afterSeq` that mention the user (deleted ones never do). */
+  unreadMentions(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
   /** The message at each given conversation record's `lastSeq` (none for lastSeq 0). */
   lastMessages(conversations: readonly ConversationRecord[]): Promise<Map<string, MessageRecord>>;
 }

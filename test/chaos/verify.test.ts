@@ -24,7 +24,7 @@ function scenario(): { ledger: Ledger; history: Message[] } {
 
 function message(seq: number, clientId: string | null, over: Partial<Message> = {}): Message {
   const at = '2026-01-01T00:00:00.000Z';
-  return { id: `m${seq}`, conversationId: C, seq, rev: seq, senderId: 'u1', content: `text ${seq}`, clientId, createdAt: at, editedAt: null, deletedAt: null, status: 'sent', ...over };
+  return { id: `m${seq}`, conversationId: C, seq, rev: seq, senderId: 'u1', content: `text ${seq}`, clientId, createdAt: at, editedAt: null, deletedAt: null, status: 'sent', replyTo: null, reactions: [], mentions: [], attachments: [], ...over };
 }
 
 const kinds = (ledger: Ledger) => ledger.violations().map((v) => /^\[([^\]]+)\]/.exec(v)?.[1]);

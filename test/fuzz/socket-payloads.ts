@@ -17,7 +17,14 @@ import {
 
 export type KnownEvent = keyof ClientToServerEvents;
 
-const sendPayload = payloadOf({ conversationId: idField, content: contentField, clientId: clientIdField });
+const sendPayload = payloadOf({ conversationId: idField, content: contentField, clientId: clientIdField, replyToId: idField });
+/** Emoji: real ones (one, several, with modifiers and ZWJ), near misses, or anything. */
+const emojiField: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom('👍', '👍🏽', '❤️', '❤', '🇫🇷', '👨‍👩‍👧‍👦', '🔥', '🙂') },
+  { weight: 1, arbitrary: fc.constantFrom('a', ':+1:', '👍👍', '🇫🇷🇩🇪', ' 👍', '', '\ud83d', '👨‍👩‍👧‍👦'.repeat(3), '1️⃣') },
+  { weight: 1, arbitrary: nastyValue },
+);
+const reactionPayload = payloadOf({ messageId: idField, emoji: emojiField });
 const markerPayload = payloadOf({ conversationId: idField, seq: seqField });
 /** Sync cursors: real conversation ids (or anything) as keys, revs (or anything) as values. */
 const cursorsField = fc.oneof(
@@ -37,13 +44,15 @@ export const PAYLOADS: Record<KnownEvent, fc.Arbitrary<unknown>> = {
   'message:delivered': markerPayload,
   'message:read': markerPayload,
   sync: payloadOf({ cursors: cursorsField, limit: seqField }),
+  'reaction:add': reactionPayload,
+  'reaction:remove': reactionPayload,
 };
 export const KNOWN = Object.keys(PAYLOADS) as KnownEvent[];
 
 /** Names socket.io-client refuses to emit (it throws before anything is sent). */
 export const RESERVED = ['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener'];
 export const unknownEvent: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('message:sendx', 'MESSAGE:SEND', 'message:send ', ' message', 'error', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'reaction:add', 'ping', ''),
+  fc.constantFrom('message:sendx', 'MESSAGE:SEND', 'message:send ', ' message', 'error', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'reaction:addx', 'ping', ''),
   fc.string({ maxLength: 20 }).filter((s) => !RESERVED.includes(s) && !(KNOWN as string[]).includes(s)),
 );
 

@@ -215,6 +215,8 @@ export const OK_ACKS: Record<string, TSchema> = {
   'message:delivered': Type.Object({ ok }),
   'message:read': Type.Object({ ok }),
   sync: Type.Object({ ok, messages: Type.Array(Message), conversations: Type.Array(Conversation), hasMore: Type.Boolean() }),
+  'reaction:add': Type.Object({ ok, message: Message }),
+  'reaction:remove': Type.Object({ ok, message: Message }),
 };
 
 /**

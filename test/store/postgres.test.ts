@@ -5,6 +5,7 @@ import { PostgresStore, type PostgresSearchStats } from '../../src/store/postgre
 import { createDatabase, postgresOrSkip } from '../helpers/services.js';
 import { runStoreContract } from './store-contract.js';
 import { runDataContract } from './store-contract-data.js';
+import { runRichContract } from './store-contract-rich.js';
 
 const adminUrl = postgresOrSkip();
 
@@ -29,6 +30,7 @@ describe.skipIf(!adminUrl)('PostgreSQL store', () => {
 
   runStoreContract('PostgreSQL', () => factory());
   runDataContract('PostgreSQL', () => factory());
+  runRichContract('PostgreSQL', () => factory());
   // Small scopes (these tests') read the caller's messages; the GIN indexes must answer the same.
   runDataContract('PostgreSQL, search through the indexes', () => factory({ searchScopeMax: -1 }));
 

@@ -646,6 +646,9 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
           createdAt: T0 + 2,
           editedAt: null,
           deletedAt: null,
+          replyTo: null,
+          mentions: [],
+          reactions: [],
         });
         expect(new Set(ids(stored)).size).toBe(3);
         expect(stored[0]!.rev).toBeLessThan(stored[1]!.rev);

@@ -65,9 +65,9 @@ async function buildDeployment(file: string): Promise<Deployment> {
     const quiet = await conv('group', [dave, frank], 'Nothing said yet', T0 + 400);
 
     let at = T0 + 1000;
-    const send = async (c: ConversationRecord, from: UserRecord, content: string, clientId: string | null = null): Promise<MessageRecord> => {
+    const send = async (c: ConversationRecord, from: UserRecord, content: string, clientId: string | null = null, rich: Partial<NewMessage> = {}): Promise<MessageRecord> => {
       at += 700;
-      const [o] = await store.appendMessages([{ conversationId: c.id, senderId: from.id, content, clientId, createdAt: at }]);
+      const [o] = await store.appendMessages([{ conversationId: c.id, senderId: from.id, content, clientId, createdAt: at, ...rich }]);
       if (o?.kind !== 'stored') throw new Error(`not stored: ${JSON.stringify(o)}`);
       return o.message;
     };
@@ -76,8 +76,10 @@ async function buildDeployment(file: string): Promise<Deployment> {
     await send(ab, alice, '東京タワーで会いましょう 你好世界');
     await send(ab, bob, 'a NUL \u0000 inside, and \uffff too');
     const secret = await send(ab, alice, 'a secret to be deleted');
-    await send(ac, carol, 'Ünïcödé naïve façade');
-    await send(ac, alice, 'emoji 😀 grinning');
+    const unicode = await send(ac, carol, 'Ünïcödé naïve façade');
+    // A reply that mentions, with reactions below.
+    const reply = await send(ac, alice, 'emoji 😀 grinning @carol', null, { replyToId: unicode.id, mentionNames: ['carol'] });
+    if (reply.mentions.length !== 1 || !reply.replyTo) throw new Error('reply not as expected');
     // A batch of several conversations at once.
     const batch: NewMessage[] = [];
     for (let i = 1; i <= 30; i++) {
@@ -99,6 +101,9 @@ async function buildDeployment(file: string): Promise<Deployment> {
       { kind: 'delete', messageId: secret.id, userId: alice.id, at: (at += 100) },
       { kind: 'edit', messageId: teamMsgs[4]!.id, userId: teamMsgs[4]!.senderId, content: 'team message five, rewritten', at: (at += 100) },
       { kind: 'delete', messageId: teamMsgs[7]!.id, userId: teamMsgs[7]!.senderId, at: (at += 100) },
+      { kind: 'react', messageId: reply.id, userId: carol.id, emoji: '👍🏽', add: true, at: (at += 100) },
+      { kind: 'react', messageId: reply.id, userId: alice.id, emoji: '👍🏽', add: true, at: (at += 100) },
+      { kind: 'react', messageId: unicode.id, userId: alice.id, emoji: '🇫🇷', add: true, at: (at += 100) },
     ]);
     if (!changed.every((o) => o.kind === 'changed')) throw new Error('changes not applied');
 
@@ -269,7 +274,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
   it('reports progress and a summary with the counts per table', () => {
     expect(log.some((l) => /^messages: \d+ \/ 112 \(\d+%\)$/.test(l))).toBe(true);
     expect(log).toContain('messages: 112 copied');
-    expect(log.at(-1)).toMatch(/^done in [\d.]+ s: copied 7 users, 5 conversations, 15 members, 112 messages, \d+ marker_moves, \d+ sessions$/);
+    expect(log.at(-1)).toMatch(/^done in [\d.]+ s: copied 7 users, 5 conversations, 15 members, 112 messages, \d+ message_mentions, \d+ marker_moves, \d+ sessions$/);
   });
 
   it('copies every row as it is (text unescaped, search columns aside)', async () => {
@@ -279,7 +284,8 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
         ['users', '*', 'id'],
         ['conversations', '*', 'id'],
         ['members', '*', 'conversation_id, user_id'],
-        ['messages', 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at', 'id'],
+        ['messages', 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions', 'id'],
+        ['message_mentions', '*', 'user_id, conversation_id, seq'],
         ['marker_moves', '*', 'conversation_id, user_id, type, seq'],
         ['sessions', '*', 'id'],
       ];
@@ -399,7 +405,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     const ids = await maxIds(pgs.pool);
     const err = await portSqliteToPostgres({ sqliteFile: copy, postgresUrl: target.url, log: () => undefined }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PortRefused);
-    expect((err as Error).message).toMatch(/is not empty: users, conversations, members, messages, marker_moves, sessions have rows/);
+    expect((err as Error).message).toMatch(/is not empty: users, conversations, members, messages, (message_mentions, )?marker_moves, sessions have rows/);
     expect(await snapshot(pgs.pool)).toEqual(before);
     expect(await maxIds(pgs.pool)).toEqual(ids);
     expect(() => DatabaseLock.acquire(copy).release(), 'the lock was let go').not.toThrow();

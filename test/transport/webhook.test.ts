@@ -107,6 +107,7 @@ describe('offline notifications (NOTIFY_WEBHOOK_URL)', () => {
       message: { id: m.id, seq: 1, createdAt: m.createdAt },
       preview: 'x'.repeat(139) + '…',
       unreadCount: 1,
+      mentioned: false,
     });
     expect(headers['content-type']).toBe('application/json');
     expect(headers['x-parley-event']).toBe('message');

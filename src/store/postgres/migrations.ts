@@ -125,4 +125,25 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'sessions: pruned once expired',
     sql: `CREATE INDEX sessions_by_expiry ON sessions (expires_at);`,
   },
+  {
+    version: 4,
+    name: 'rich messages: replies, mentions, reactions',
+    sql: `
+      -- reply_to_id: the message replied to (same conversation; its quote is
+      -- read with the reply). mentions: JSON, the mentioned members' keys;
+      -- reactions: JSON, [[emoji, [user keys]], ...]. NULL: none. A deleted
+      -- message holds none of the three.
+      ALTER TABLE messages ADD COLUMN reply_to_id bigint, ADD COLUMN mentions text, ADD COLUMN reactions text;
+      -- One row per mentioned member of a message not deleted: unread
+      -- mentions are counted here (a range of the primary key). (The
+      -- references, as members' own, also let TRUNCATE ... CASCADE of
+      -- users or conversations empty it.)
+      CREATE TABLE message_mentions (
+        user_id         bigint NOT NULL REFERENCES users (id),
+        conversation_id bigint NOT NULL REFERENCES conversations (id),
+        seq             bigint NOT NULL,
+        PRIMARY KEY (user_id, conversation_id, seq)
+      );
+    `,
+  },
 ];

@@ -16,7 +16,14 @@ import { decodeId, encodeId } from '../ids.js';
 import {
   keys,
   MARKER_CODE,
+  mentionsJson,
   nextMarkers,
+  nextReactions,
+  parseMentions,
+  parseReactions,
+  reactionsJson,
+  replyTargetKeys,
+  resolveMentions,
   toConversation,
   toListItem,
   toMember,
@@ -26,6 +33,7 @@ import {
   type ListRow,
   type MemberRow,
   type MessageRow,
+  type ReplyTargetRow,
   type UserRow,
 } from '../rows.js';
 import {
@@ -58,9 +66,18 @@ import { MIGRATIONS } from './migrations.js';
 import { conditionsFrom, sampleConditions, sampleStatement, SCOPE_SCAN_MAX, searchColumns, searchConditions, searchStatement } from './search-query.js';
 import { fromDbText, toDbText } from './text.js';
 
-/** A message row as stored here (see text.ts) to its record. */
-const toMessageRecord = (r: MessageRow): MessageRecord =>
-  toMessage({ ...r, content: fromDbText(r.content), client_id: fromDbText(r.client_id) });
+/**
+ * A message row as stored here (see text.ts) to its record; `targets`: the
+ * messages replied to, their content already unescaped (replyTargets).
+ */
+const toMessageRecord = (r: MessageRow, targets?: ReadonlyMap<number, ReplyTargetRow>): MessageRecord =>
+  toMessage({ ...r, content: fromDbText(r.content), client_id: fromDbText(r.client_id) }, targets);
+
+/** What reading a reply's target also tells: its conversation (a reply must be of the same one). */
+type TargetRow = ReplyTargetRow & { conversation_id: number };
+
+/** A change's outcome before its message is read out (the quotes of a batch are read at once). */
+type AppliedChange = Exclude<ChangeOutcome, { message: MessageRecord }> | { kind: 'changed' | 'unchanged'; row: MessageRow };
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database */
@@ -87,7 +104,7 @@ export interface PostgresSearchStats {
 const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at';
 const CONV_COLS = 'id, type, title, owner_id, last_seq, last_rev, created_at, last_activity_at, activity';
 const MEMBER_COLS = 'conversation_id, user_id, joined_at, delivered_seq, read_seq, archived';
-const MSG_COLS = 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at';
+const MSG_COLS = 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions';
 const M_MSG_COLS = MSG_COLS.split(', ').map((c) => `m.${c}`).join(', ');
 
 /** The highest code point: `p || MAX` bounds every string that starts with p. */
@@ -167,6 +184,26 @@ export class PostgresStore implements Store {
 
   private async row<R extends pg.QueryResultRow>(db: Db, sql: string, params: unknown[] = [], repeatable = false): Promise<R | undefined> {
     return (await this.rows<R>(db, sql, params, repeatable))[0];
+  }
+
+  /**
+   * The messages with these keys, as a reply quotes them (content
+   * unescaped), with their conversation: one statement, none for no keys.
+   */
+  private async replyTargets(db: Db, ks: readonly number[]): Promise<Map<number, TargetRow>> {
+    if (ks.length === 0) return new Map();
+    const rows = await this.rows<TargetRow>(
+      db,
+      'SELECT id, conversation_id, seq, sender_id, content, deleted_at FROM messages WHERE id = ANY($1::bigint[])',
+      [ks],
+    );
+    return new Map(rows.map((r) => [r.id, { ...r, content: fromDbText(r.content) }]));
+  }
+
+  /** Message rows to records, the replies quoting their targets as they are now: one more statement at most. */
+  private async toRecords(db: Db, rows: readonly MessageRow[]): Promise<MessageRecord[]> {
+    const targets = await this.replyTargets(db, replyTargetKeys(rows));
+    return rows.map((r) => toMessageRecord(r, targets));
   }
 
   async ping(): Promise<void> {
@@ -606,7 +643,9 @@ export class PostgresStore implements Store {
     // 1. The conversations' rows, locked in id order; 2. their members, read
     // after the locks (so after any membership change that committed first).
     const counters = new Map<number, { seq: number; rev: number }>();
-    const members = new Map<number, { keys: Set<number>; ids: string[] }>();
+    // `names`: lower-cased username → key, read only when an item may mention someone.
+    const members = new Map<number, { keys: Set<number>; ids: string[]; names: Map<string, number> }>();
+    const withNames = batch.some((m) => m.mentionNames?.length);
     if (convKeys.length) {
       const locked = await this.rows<{ id: number; last_seq: number; last_rev: number }>(
         db,
@@ -615,37 +654,54 @@ export class PostgresStore implements Store {
       );
       for (const r of locked) {
         counters.set(r.id, { seq: r.last_seq, rev: r.last_rev });
-        members.set(r.id, { keys: new Set(), ids: [] });
+        members.set(r.id, { keys: new Set(), ids: [], names: new Map() });
       }
-      const memberRows = await this.rows<{ conversation_id: number; user_id: number }>(
+      const memberRows = await this.rows<{ conversation_id: number; user_id: number; username_key?: string }>(
         db,
-        'SELECT conversation_id, user_id FROM members WHERE conversation_id = ANY($1::bigint[]) ORDER BY conversation_id, joined_tick',
+        withNames
+          ? `SELECT mb.conversation_id, mb.user_id, u.username_key FROM members mb JOIN users u ON u.id = mb.user_id
+             WHERE mb.conversation_id = ANY($1::bigint[]) ORDER BY mb.conversation_id, mb.joined_tick`
+          : 'SELECT conversation_id, user_id FROM members WHERE conversation_id = ANY($1::bigint[]) ORDER BY conversation_id, joined_tick',
         [convKeys],
       );
       for (const r of memberRows) {
         const entry = members.get(r.conversation_id);
         entry?.keys.add(r.user_id);
         entry?.ids.push(encodeId('u', r.user_id));
+        if (r.username_key !== undefined) entry?.names.set(r.username_key, r.user_id);
       }
     }
     // 3. Messages stored before with the same clientIds (none can be added
     // meanwhile: their conversations are locked).
     const withClientId = items.filter((i) => i.ck !== null && i.uk !== null && i.m.clientId !== null);
+    const earlierRows = withClientId.length
+      ? await this.rows<MessageRow>(
+          db,
+          `SELECT ${M_MSG_COLS} FROM messages m
+           JOIN unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(c, s, cid)
+             ON m.conversation_id = k.c AND m.sender_id = k.s AND m.client_id = k.cid`,
+          [withClientId.map((i) => i.ck), withClientId.map((i) => i.uk), withClientId.map((i) => toDbText(i.m.clientId))],
+        )
+      : [];
+    // 3b. In one statement: the messages the items reply to (checked below to
+    // be of the item's conversation), and those the earlier messages quote.
+    const replyKey = (m: NewMessage): number | null | undefined =>
+      m.replyToId === undefined || m.replyToId === null ? undefined : decodeId('m', m.replyToId);
+    const targets = await this.replyTargets(db, [
+      ...new Set([
+        ...items.flatMap((i) => {
+          const k = i.ck === null || i.uk === null ? null : replyKey(i.m);
+          return k === null || k === undefined ? [] : [k];
+        }),
+        ...replyTargetKeys(earlierRows),
+      ]),
+    ]);
     const earlier = new Map<string, MessageRecord>();
-    if (withClientId.length) {
-      const rows = await this.rows<MessageRow>(
-        db,
-        `SELECT ${M_MSG_COLS} FROM messages m
-         JOIN unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(c, s, cid)
-           ON m.conversation_id = k.c AND m.sender_id = k.s AND m.client_id = k.cid`,
-        [withClientId.map((i) => i.ck), withClientId.map((i) => i.uk), withClientId.map((i) => toDbText(i.m.clientId))],
-      );
-      for (const r of rows) earlier.set(`${r.conversation_id}\u0000${r.sender_id}\u0000${fromDbText(r.client_id)}`, toMessageRecord(r));
-    }
+    for (const r of earlierRows) earlier.set(`${r.conversation_id}\u0000${r.sender_id}\u0000${fromDbText(r.client_id)}`, toMessageRecord(r, targets));
     // 4. Outcomes in order, seqs and revs counted from the locked rows.
     const ticks = await this.ticks(db, batch.length);
     const outcomes: AppendOutcome[] = [];
-    const inserts: { index: number; ck: number; uk: number; seq: number; rev: number; m: NewMessage }[] = [];
+    const inserts: { index: number; ck: number; uk: number; seq: number; rev: number; m: NewMessage; replyTo: number | null; mentions: number[] }[] = [];
     const bumped = new Map<number, { seq: number; rev: number; at: number; tick: number }>();
     const senderMarks = new Map<string, { ck: number; uk: number; seq: number }>();
     items.forEach(({ m, ck, uk }, index) => {
@@ -654,7 +710,7 @@ export class PostgresStore implements Store {
         outcomes.push({ kind: 'no_conversation' });
         return;
       }
-      const inConversation = members.get(ck) as { keys: Set<number>; ids: string[] };
+      const inConversation = members.get(ck) as { keys: Set<number>; ids: string[]; names: Map<string, number> };
       if (!inConversation.keys.has(uk)) {
         outcomes.push({ kind: 'not_member' });
         return;
@@ -667,35 +723,54 @@ export class PostgresStore implements Store {
           return;
         }
       }
+      // A reply: to a message of this conversation (deleted or not), else nothing is stored.
+      const rk = replyKey(m);
+      let replyTo: number | null = null;
+      if (rk !== undefined) {
+        const target = rk === null ? undefined : targets.get(rk);
+        if (!target || target.conversation_id !== ck) {
+          outcomes.push({ kind: 'no_reply_target' });
+          return;
+        }
+        replyTo = target.id;
+      }
+      const mentions = resolveMentions(m.mentionNames, inConversation.names);
       counter.seq++;
       counter.rev++;
-      const message: MessageRecord = {
-        id: '', // set from the insert below
-        conversationId: m.conversationId,
-        seq: counter.seq,
-        rev: counter.rev,
-        senderId: m.senderId,
-        content: m.content,
-        clientId: m.clientId,
-        createdAt: m.createdAt,
-        editedAt: null,
-        deletedAt: null,
-      };
+      const message = toMessage(
+        {
+          id: 0, // set from the insert below
+          conversation_id: ck,
+          seq: counter.seq,
+          rev: counter.rev,
+          sender_id: uk,
+          content: m.content,
+          client_id: m.clientId,
+          created_at: m.createdAt,
+          edited_at: null,
+          deleted_at: null,
+          reply_to_id: replyTo,
+          mentions: mentionsJson(mentions),
+          reactions: null,
+        },
+        targets,
+      );
       if (m.clientId !== null) earlier.set(`${ck}\u0000${uk}\u0000${m.clientId}`, message);
-      inserts.push({ index, ck, uk, seq: counter.seq, rev: counter.rev, m });
+      inserts.push({ index, ck, uk, seq: counter.seq, rev: counter.rev, m, replyTo, mentions });
       bumped.set(ck, { seq: counter.seq, rev: counter.rev, at: m.createdAt, tick: ticks[index] as number });
       senderMarks.set(`${ck}:${uk}`, { ck, uk, seq: counter.seq });
       outcomes.push({ kind: 'stored', message, members: inConversation.ids });
     });
     if (inserts.length === 0) return outcomes;
-    // 5. One insert for the batch, one update of the counters, one of the senders' markers.
+    // 5. One insert for the batch (and one of its mentions), one update of the counters, one of the senders' markers.
     const search = inserts.map((i) => searchColumns(i.m.content));
     const ids = await this.rows<{ id: number; conversation_id: number; seq: number }>(
       db,
-      `INSERT INTO messages (conversation_id, seq, rev, sender_id, content, client_id, created_at, search_text, search_words)
-       SELECT c, q, r, s, body, cid, t, st, (SELECT coalesce(array_agg(w), '{}') FROM jsonb_array_elements_text(sw) AS w)
-       FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::jsonb[])
-         AS v(c, q, r, s, body, cid, t, st, sw)
+      `INSERT INTO messages (conversation_id, seq, rev, sender_id, content, client_id, created_at, search_text, search_words, reply_to_id, mentions)
+       SELECT c, q, r, s, body, cid, t, st, (SELECT coalesce(array_agg(w), '{}') FROM jsonb_array_elements_text(sw) AS w), rt, mn
+       FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::jsonb[],
+                   $10::bigint[], $11::text[])
+         AS v(c, q, r, s, body, cid, t, st, sw, rt, mn)
        RETURNING id, conversation_id, seq`,
       [
         inserts.map((i) => i.ck),
@@ -707,6 +782,8 @@ export class PostgresStore implements Store {
         inserts.map((i) => i.m.createdAt),
         search.map((s) => s.text),
         search.map((s) => JSON.stringify(s.words)),
+        inserts.map((i) => i.replyTo),
+        inserts.map((i) => mentionsJson(i.mentions)),
       ],
     );
     const idOf = new Map(ids.map((r) => [`${r.conversation_id}:${r.seq}`, r.id]));
@@ -714,6 +791,8 @@ export class PostgresStore implements Store {
       const o = outcomes[i.index] as { message: MessageRecord };
       o.message.id = encodeId('m', idOf.get(`${i.ck}:${i.seq}`) as number);
     }
+    const mentioned = inserts.flatMap((i) => i.mentions.map((u) => ({ u, c: i.ck, q: i.seq })));
+    if (mentioned.length) await this.insertMentions(db, mentioned);
     const b = [...bumped.entries()];
     await db.query(
       `UPDATE conversations c SET last_seq = v.q, last_rev = v.r, last_activity_at = v.at, activity = v.tick
@@ -738,11 +817,32 @@ export class PostgresStore implements Store {
     return outcomes;
   }
 
+  /** Rows of message_mentions: user `u` mentioned by the message at seq `q` of conversation `c`. */
+  private async insertMentions(db: pg.PoolClient, rows: readonly { u: number; c: number; q: number }[]): Promise<void> {
+    await db.query(
+      `INSERT INTO message_mentions (user_id, conversation_id, seq)
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING`,
+      [rows.map((r) => r.u), rows.map((r) => r.c), rows.map((r) => r.q)],
+    );
+  }
+
+  /** Removes the message_mentions rows of a message (`mentions`: its row's column, the users it mentions). */
+  private async clearMentions(db: pg.PoolClient, row: MessageRow): Promise<void> {
+    const users = parseMentions(row.mentions);
+    if (users.length === 0) return;
+    await db.query('DELETE FROM message_mentions WHERE user_id = ANY($1::bigint[]) AND conversation_id = $2 AND seq = $3', [
+      users,
+      row.conversation_id,
+      row.seq,
+    ]);
+  }
+
   async changeMessages(batch: readonly MessageChange[]): Promise<ChangeOutcome[]> {
     if (batch.length === 0) return [];
     return this.tx(async (db) => {
       const mks = batch.map((c) => decodeId('m', c.messageId)).filter((k): k is number => k !== null);
-      // The conversations of the batch's messages, locked in id order.
+      // The conversations of the batch's messages, locked in id order: the
+      // changes of a message (reactions of many users too) serialise on it.
       if (mks.length) {
         await db.query(
           `SELECT id FROM conversations WHERE id IN (SELECT conversation_id FROM messages WHERE id = ANY($1::bigint[]))
@@ -750,43 +850,84 @@ export class PostgresStore implements Store {
           [mks],
         );
       }
-      const outcomes: ChangeOutcome[] = [];
-      for (const c of batch) outcomes.push(await this.applyChange(db, c));
-      return outcomes;
+      const applied: AppliedChange[] = [];
+      for (const c of batch) applied.push(await this.applyChange(db, c));
+      // The messages as the batch leaves them, their quotes read at once.
+      const withRows = applied.flatMap((a) => ('row' in a ? [a.row] : []));
+      const records = await this.toRecords(db, withRows);
+      let next = 0;
+      return applied.map((a): ChangeOutcome => ('row' in a ? { kind: a.kind, message: records[next++] as MessageRecord } : a));
     });
   }
 
-  private async applyChange(db: pg.PoolClient, c: MessageChange): Promise<ChangeOutcome> {
+  private async applyChange(db: pg.PoolClient, c: MessageChange): Promise<AppliedChange> {
     const mk = decodeId('m', c.messageId);
     const uk = decodeId('u', c.userId);
     if (mk === null || uk === null) return { kind: 'not_found' };
     const row = await this.row<MessageRow>(db, `SELECT ${MSG_COLS} FROM messages WHERE id = $1`, [mk]);
-    if (!row || !(await this.row(db, 'SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2', [row.conversation_id, uk]))) {
-      return { kind: 'not_found' };
+    if (!row) return { kind: 'not_found' };
+    if (!(await this.row(db, 'SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2', [row.conversation_id, uk]))) {
+      // A reaction tells a non-member so; an edit or a deletion finds nothing.
+      return { kind: c.kind === 'react' ? 'not_member' : 'not_found' };
+    }
+    if (c.kind === 'react') {
+      if (row.deleted_at !== null) return { kind: 'deleted' };
+      const r = nextReactions(parseReactions(row.reactions), c.emoji, uk, c.add);
+      if (r === 'too_many') return { kind: 'too_many_reactions' };
+      if (r.next === null) return { kind: 'unchanged', row };
+      // The next rev, and nothing else: no editedAt, not activity, the search columns as they are.
+      const rev = await this.nextRev(db, row.conversation_id);
+      const updated = await this.row<MessageRow>(db, `UPDATE messages SET reactions = $1, rev = $2 WHERE id = $3 RETURNING ${MSG_COLS}`, [
+        reactionsJson(r.next),
+        rev,
+        mk,
+      ]);
+      return { kind: 'changed', row: updated as MessageRow };
     }
     if (row.sender_id !== uk) return { kind: 'not_sender' };
-    if (row.deleted_at !== null) return c.kind === 'delete' ? { kind: 'unchanged', message: toMessageRecord(row) } : { kind: 'deleted' };
-    const bumped = await this.row<{ last_rev: number }>(db, 'UPDATE conversations SET last_rev = last_rev + 1 WHERE id = $1 RETURNING last_rev', [
-      row.conversation_id,
-    ]);
-    const rev = (bumped as { last_rev: number }).last_rev;
+    if (row.deleted_at !== null) return c.kind === 'delete' ? { kind: 'unchanged', row } : { kind: 'deleted' };
     let updated: MessageRow | undefined;
     if (c.kind === 'edit') {
+      // Mentions are resolved again, against the members now.
+      let mentions: number[] = [];
+      if (c.mentionNames?.length) {
+        const names = await this.rows<{ user_id: number; username_key: string }>(
+          db,
+          'SELECT mb.user_id, u.username_key FROM members mb JOIN users u ON u.id = mb.user_id WHERE mb.conversation_id = $1',
+          [row.conversation_id],
+        );
+        mentions = resolveMentions(c.mentionNames, new Map(names.map((n) => [n.username_key, n.user_id])));
+      }
+      const rev = await this.nextRev(db, row.conversation_id);
       const s = searchColumns(c.content);
       updated = await this.row<MessageRow>(
         db,
-        `UPDATE messages SET content = $1, edited_at = $2, rev = $3, search_text = $4, search_words = $5 WHERE id = $6 RETURNING ${MSG_COLS}`,
-        [toDbText(c.content), c.at, rev, s.text, s.words, mk],
+        `UPDATE messages SET content = $1, edited_at = $2, rev = $3, search_text = $4, search_words = $5, mentions = $6
+         WHERE id = $7 RETURNING ${MSG_COLS}`,
+        [toDbText(c.content), c.at, rev, s.text, s.words, mentionsJson(mentions), mk],
       );
+      await this.clearMentions(db, row);
+      if (mentions.length) await this.insertMentions(db, mentions.map((u) => ({ u, c: row.conversation_id, q: row.seq })));
     } else {
-      // The text is erased from the row and from what search reads, not hidden.
+      // The text is erased from the row and from what search reads, not
+      // hidden; so are its reply's target, mentions and reactions.
+      const rev = await this.nextRev(db, row.conversation_id);
       updated = await this.row<MessageRow>(
         db,
-        `UPDATE messages SET content = '', deleted_at = $1, rev = $2, search_text = '', search_words = '{}' WHERE id = $3 RETURNING ${MSG_COLS}`,
+        `UPDATE messages SET content = '', deleted_at = $1, rev = $2, search_text = '', search_words = '{}',
+                reply_to_id = NULL, mentions = NULL, reactions = NULL
+         WHERE id = $3 RETURNING ${MSG_COLS}`,
         [c.at, rev, mk],
       );
+      await this.clearMentions(db, row);
     }
-    return { kind: 'changed', message: toMessageRecord(updated as MessageRow) };
+    return { kind: 'changed', row: updated as MessageRow };
+  }
+
+  /** The conversation's next rev (its row is locked by the caller's transaction). */
+  private async nextRev(db: pg.PoolClient, ck: number): Promise<number> {
+    const bumped = await this.row<{ last_rev: number }>(db, 'UPDATE conversations SET last_rev = last_rev + 1 WHERE id = $1 RETURNING last_rev', [ck]);
+    return (bumped as { last_rev: number }).last_rev;
   }
 
   async search(q: SearchQuery): Promise<SearchHit[]> {
@@ -820,7 +961,8 @@ export class PostgresStore implements Store {
       searchStatement(conditions, side, ck !== undefined, M_MSG_COLS),
       [uk, ck ?? null, q.limit, conditions.needles, ...(side === 'scope' ? [scope.ids] : []), ...conditions.params],
     );
-    return rows.map((r) => ({ message: toMessageRecord(r), score: r.score }));
+    const messages = await this.toRecords(this.pool, rows);
+    return rows.map((r, i) => ({ message: messages[i] as MessageRecord, score: r.score }));
   }
 
   async history(conversationId: string, q: HistoryQuery): Promise<HistoryPage> {
@@ -834,7 +976,7 @@ export class PostgresStore implements Store {
         `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3`,
         [ck, q.after, n],
       );
-      return { messages: rows.slice(0, q.limit).map(toMessageRecord), hasMore: rows.length > q.limit };
+      return { messages: await this.toRecords(this.pool, rows.slice(0, q.limit)), hasMore: rows.length > q.limit };
     }
     const rows =
       'before' in q
@@ -844,14 +986,14 @@ export class PostgresStore implements Store {
             [ck, q.before, n],
           )
         : await this.rows<MessageRow>(this.pool, `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2`, [ck, n]);
-    return { messages: rows.slice(0, q.limit).reverse().map(toMessageRecord), hasMore: rows.length > q.limit };
+    return { messages: await this.toRecords(this.pool, rows.slice(0, q.limit).reverse()), hasMore: rows.length > q.limit };
   }
 
   async messageById(id: string): Promise<MessageRecord | null> {
     const k = decodeId('m', id);
     if (k === null) return null;
     const row = await this.row<MessageRow>(this.pool, `SELECT ${MSG_COLS} FROM messages WHERE id = $1`, [k]);
-    return row ? toMessageRecord(row) : null;
+    return row ? ((await this.toRecords(this.pool, [row]))[0] as MessageRecord) : null;
   }
 
   async changesSince(conversationId: string, afterRev: number, limit: number): Promise<MessageRecord[]> {
@@ -862,7 +1004,7 @@ export class PostgresStore implements Store {
       `SELECT ${MSG_COLS} FROM messages WHERE conversation_id = $1 AND rev > $2 ORDER BY rev LIMIT $3`,
       [ck, afterRev, limit],
     );
-    return rows.map(toMessageRecord);
+    return this.toRecords(this.pool, rows);
   }
 
   async unreadCounts(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>> {
@@ -889,6 +1031,28 @@ export class PostgresStore implements Store {
     return out;
   }
 
+  async unreadMentions(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const uk = decodeId('u', userId);
+    const wanted: { id: string; ck: number; after: number }[] = [];
+    for (const { conversationId, afterSeq } of markers) {
+      out.set(conversationId, 0);
+      const ck = decodeId('c', conversationId);
+      if (uk !== null && ck !== null) wanted.push({ id: conversationId, ck, after: afterSeq });
+    }
+    if (wanted.length === 0) return out;
+    // A range of message_mentions' primary key per conversation (deleted messages have no rows there).
+    const rows = await this.rows<{ id: number; n: number }>(
+      this.pool,
+      `SELECT v.id, (SELECT count(*) FROM message_mentions mm WHERE mm.user_id = $1 AND mm.conversation_id = v.id AND mm.seq > v.after) AS n
+       FROM unnest($2::bigint[], $3::bigint[]) AS v(id, after)`,
+      [uk, wanted.map((w) => w.ck), wanted.map((w) => w.after)],
+    );
+    const byKey = new Map(rows.map((r) => [r.id, r.n]));
+    for (const w of wanted) out.set(w.id, byKey.get(w.ck) ?? 0);
+    return out;
+  }
+
   async lastMessages(conversations: readonly ConversationRecord[]): Promise<Map<string, MessageRecord>> {
     const out = new Map<string, MessageRecord>();
     const wanted = conversations.filter((c) => c.lastSeq > 0);
@@ -899,10 +1063,7 @@ export class PostgresStore implements Store {
        JOIN messages m ON m.conversation_id = v.c AND m.seq = v.q`,
       [wanted.map((c) => decodeId('c', c.id)), wanted.map((c) => c.lastSeq)],
     );
-    for (const r of rows) {
-      const message = toMessageRecord(r);
-      out.set(message.conversationId, message);
-    }
+    for (const message of await this.toRecords(this.pool, rows)) out.set(message.conversationId, message);
     return out;
   }
 }

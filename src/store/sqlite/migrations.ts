@@ -160,6 +160,24 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'sessions: pruned once expired',
     sql: `CREATE INDEX sessions_by_expiry ON sessions(expires_at);`,
   },
+  {
+    version: 7,
+    name: 'rich messages: replies, mentions, reactions',
+    sql: `
+      -- The message replied to (same conversation); its quote is read with the reply.
+      ALTER TABLE messages ADD COLUMN reply_to_id INTEGER;
+      -- JSON: the mentioned members' keys; reactions as [[emoji, [user keys]], ...]. NULL: none.
+      ALTER TABLE messages ADD COLUMN mentions TEXT;
+      ALTER TABLE messages ADD COLUMN reactions TEXT;
+      -- One row per mentioned member of a message not deleted: unread mentions are counted here.
+      CREATE TABLE message_mentions (
+        user_id         INTEGER NOT NULL,
+        conversation_id INTEGER NOT NULL,
+        seq             INTEGER NOT NULL,
+        PRIMARY KEY (user_id, conversation_id, seq)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Brings the schema up to date: each missing step in its own transaction. */

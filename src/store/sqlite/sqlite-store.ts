@@ -6,7 +6,14 @@ import { decodeId, encodeId } from '../ids.js';
 import {
   keys,
   MARKER_CODE,
+  mentionsJson,
   nextMarkers,
+  nextReactions,
+  parseMentions,
+  parseReactions,
+  reactionsJson,
+  replyTargetKeys,
+  resolveMentions,
   toConversation,
   toListItem,
   toMember,
@@ -16,6 +23,7 @@ import {
   type ListRow,
   type MemberRow,
   type MessageRow,
+  type ReplyTargetRow,
   type UserRow,
 } from '../rows.js';
 import {
@@ -125,6 +133,8 @@ export class SqliteStore implements Store {
   /** The message / outbox id the running transaction inserted last (used only once it commits). */
   private messageInTx = 0;
   private outboxInTx = 0;
+  /** Whether the running changes transaction changed a text (an edit or deletion: the index must follow). */
+  private changedText = false;
   /** Set while group-committed writes are held for a WAL rewind (search-worker.ts). */
   private writesHeld: { released: Promise<void>; release: () => void; timer: NodeJS.Timeout } | null = null;
   /** The last tick handed out (see reserveTicks). */
@@ -498,6 +508,8 @@ export class SqliteStore implements Store {
     const senderMarks = new Map<string, { ck: number; uk: number; seq: number }>();
     // conversation -> its members (user keys and wire ids), read once per batch
     const members = new Map<number, { keys: Set<number>; ids: readonly string[] }>();
+    // conversation -> its members by lower-cased username (for mentions), read once per batch when needed
+    const names = new Map<number, ReadonlyMap<string, number>>();
     // One tick per item, reserved up front (ticks may have gaps; they only order).
     let tick = this.reserveTicks(batch.length) - batch.length;
     for (const m of batch) {
@@ -529,29 +541,45 @@ export class SqliteStore implements Store {
         }
         const stored = this.s.messageByClientId.get(ck, uk, m.clientId) as MessageRow | undefined;
         if (stored) {
-          outcomes.push({ kind: 'duplicate', message: toMessage(stored) });
+          outcomes.push({ kind: 'duplicate', message: this.record(stored) });
           continue;
         }
       }
+      // A reply: to a message of this conversation (deleted or not), read as it is now.
+      let target: ReplyTargetRow | undefined;
+      if (m.replyToId !== undefined && m.replyToId !== null) {
+        const tk = decodeId('m', m.replyToId);
+        target = tk === null ? undefined : (this.s.replyTarget.get(tk, ck) as ReplyTargetRow | undefined);
+        if (!target) {
+          outcomes.push({ kind: 'no_reply_target' });
+          continue;
+        }
+      }
+      const mentioned = m.mentionNames?.length ? resolveMentions(m.mentionNames, this.memberNames(ck, names)) : [];
       const counters = this.s.bumpCounters.get(m.createdAt, tick, ck) as { last_seq: number; last_rev: number } | undefined;
       if (!counters) {
         outcomes.push({ kind: 'no_conversation' });
         continue;
       }
-      const info = this.s.insertMessage.run(ck, counters.last_seq, counters.last_rev, uk, m.content, m.clientId, m.createdAt);
-      this.messageInTx = Number(info.lastInsertRowid);
-      const message: MessageRecord = {
-        id: encodeId('m', info.lastInsertRowid),
-        conversationId: m.conversationId,
+      const row: MessageRow = {
+        id: 0,
+        conversation_id: ck,
         seq: counters.last_seq,
         rev: counters.last_rev,
-        senderId: m.senderId,
+        sender_id: uk,
         content: m.content,
-        clientId: m.clientId,
-        createdAt: m.createdAt,
-        editedAt: null,
-        deletedAt: null,
+        client_id: m.clientId,
+        created_at: m.createdAt,
+        edited_at: null,
+        deleted_at: null,
+        reply_to_id: target?.id ?? null,
+        mentions: mentionsJson(mentioned),
+        reactions: null,
       };
+      const info = this.s.insertMessage.run(ck, row.seq, row.rev, uk, m.content, m.clientId, m.createdAt, row.reply_to_id, row.mentions);
+      row.id = this.messageInTx = Number(info.lastInsertRowid);
+      for (const k of mentioned) this.s.insertMention.run(k, ck, row.seq);
+      const message = toMessage(row, target ? new Map([[target.id, target]]) : undefined);
       if (m.clientId !== null) inBatch.set(`${ck}\u0000${uk}\u0000${m.clientId}`, message);
       senderMarks.set(`${ck}:${uk}`, { ck, uk, seq: counters.last_seq });
       outcomes.push({ kind: 'stored', message, members: inConversation.ids });
@@ -655,20 +683,34 @@ export class SqliteStore implements Store {
     const k = decodeId('m', id);
     if (k === null) return null;
     const row = this.s.messageById.get(k) as MessageRow | undefined;
-    return row ? toMessage(row) : null;
+    return row ? this.record(row) : null;
+  }
+
+  /** Message rows to records, with their replies' quotes read as they are now (one query). */
+  private records(rows: readonly MessageRow[]): MessageRecord[] {
+    const wanted = replyTargetKeys(rows);
+    if (wanted.length === 0) return rows.map((r) => toMessage(r));
+    const targets = new Map((this.s.replyTargets.all(JSON.stringify(wanted)) as ReplyTargetRow[]).map((t) => [t.id, t]));
+    return rows.map((r) => toMessage(r, targets));
+  }
+
+  private record(row: MessageRow): MessageRecord {
+    return this.records([row])[0]!;
   }
 
   async changesSince(conversationId: string, afterRev: number, limit: number): Promise<MessageRecord[]> {
     const ck = decodeId('c', conversationId);
     if (ck === null) return [];
-    return (this.s.changesSince.all(ck, afterRev, limit) as MessageRow[]).map(toMessage);
+    return this.records(this.s.changesSince.all(ck, afterRev, limit) as MessageRow[]);
   }
 
   async changeMessages(batch: readonly MessageChange[]): Promise<ChangeOutcome[]> {
     if (batch.length === 0) return [];
     if (this.writesHeld) await this.writable();
+    this.changedText = false;
     const outcomes = this.changesTx.immediate(batch);
-    if (outcomes.some((o) => o.kind === 'changed')) {
+    // Reactions change no text: only edits and deletions wait for the index.
+    if (this.changedText) {
       this.lastOutboxId = Math.max(this.lastOutboxId, this.outboxInTx);
       // Answered once the index forgot the old text; meanwhile (and while
       // the worker is down, when this does not wait) search passes over its
@@ -678,25 +720,54 @@ export class SqliteStore implements Store {
     return outcomes;
   }
 
+  /** A conversation's members by lower-cased username, read once per transaction (`cache`). */
+  private memberNames(ck: number, cache: Map<number, ReadonlyMap<string, number>>): ReadonlyMap<string, number> {
+    let names = cache.get(ck);
+    if (!names) {
+      const rows = this.s.memberNames.all(ck) as { id: number; username_key: string }[];
+      cache.set(ck, (names = new Map(rows.map((r) => [r.username_key, r.id]))));
+    }
+    return names;
+  }
+
   /** Runs inside the changes transaction. */
   private applyChange(c: MessageChange): ChangeOutcome {
     const mk = decodeId('m', c.messageId);
     const uk = decodeId('u', c.userId);
     if (mk === null || uk === null) return { kind: 'not_found' };
     const row = this.s.messageById.get(mk) as MessageRow | undefined;
-    if (!row || !this.s.isMember.get(row.conversation_id, uk)) return { kind: 'not_found' };
+    if (!row) return { kind: 'not_found' };
+    const member = !!this.s.isMember.get(row.conversation_id, uk);
+    if (c.kind === 'react') return member ? this.applyReaction(row, uk, c) : { kind: 'not_member' };
+    if (!member) return { kind: 'not_found' };
     if (row.sender_id !== uk) return { kind: 'not_sender' };
-    if (row.deleted_at !== null) return c.kind === 'delete' ? { kind: 'unchanged', message: toMessage(row) } : { kind: 'deleted' };
+    if (row.deleted_at !== null) return c.kind === 'delete' ? { kind: 'unchanged', message: this.record(row) } : { kind: 'deleted' };
     const rev = (this.s.bumpRev.get(row.conversation_id) as { last_rev: number }).last_rev;
     this.outboxInTx = Number(this.s.addToOutbox.run(mk).lastInsertRowid);
+    this.changedText = true;
     let updated: MessageRow;
+    // Its mentions: gone with a deletion, resolved again at an edit.
+    this.s.clearMentions.run(row.conversation_id, row.seq, JSON.stringify(parseMentions(row.mentions)));
     if (c.kind === 'edit') {
+      const mentioned = c.mentionNames?.length ? resolveMentions(c.mentionNames, this.memberNames(row.conversation_id, new Map())) : [];
+      this.s.setMentions.run(mentionsJson(mentioned), mk);
+      for (const k of mentioned) this.s.insertMention.run(k, row.conversation_id, row.seq);
       updated = this.s.editMessage.get(c.content, c.at, rev, mk) as MessageRow;
     } else {
       // The text is erased from the row, not hidden (the index drops it via the outbox).
       updated = this.s.eraseMessage.get(c.at, rev, mk) as MessageRow;
     }
-    return { kind: 'changed', message: toMessage(updated) };
+    return { kind: 'changed', message: this.record(updated) };
+  }
+
+  /** A reaction added or removed (rows.ts nextReactions): a rev, nothing for the search index. */
+  private applyReaction(row: MessageRow, uk: number, c: Extract<MessageChange, { kind: 'react' }>): ChangeOutcome {
+    if (row.deleted_at !== null) return { kind: 'deleted' };
+    const next = nextReactions(parseReactions(row.reactions), c.emoji, uk, c.add);
+    if (next === 'too_many') return { kind: 'too_many_reactions' };
+    if (next.next === null) return { kind: 'unchanged', message: this.record(row) };
+    const rev = (this.s.bumpRev.get(row.conversation_id) as { last_rev: number }).last_rev;
+    return { kind: 'changed', message: this.record(this.s.setReactions.get(reactionsJson(next.next), rev, row.id) as MessageRow) };
   }
 
   async search(q: SearchQuery): Promise<SearchHit[]> {
@@ -711,7 +782,8 @@ export class SqliteStore implements Store {
     // sees every message committed before it without waiting for the indexer.
     const { rows, stats } = await this.readers.run({ user: uk, conversation: ck ?? null, terms: q.terms, limit: q.limit, plan: this.opts.searchPlan });
     this.opts.onSearch?.(stats);
-    return rows.map((r) => ({ message: toMessage(r), score: r.score }));
+    const messages = this.records(rows);
+    return rows.map((r, i) => ({ message: messages[i]!, score: r.score }));
   }
 
   async history(conversationId: string, q: HistoryQuery): Promise<HistoryPage> {
@@ -723,11 +795,11 @@ export class SqliteStore implements Store {
     if ('after' in q) {
       rows = this.s.historyAfter.all(ck, q.after, n) as MessageRow[];
       const hasMore = rows.length > q.limit;
-      return { messages: rows.slice(0, q.limit).map(toMessage), hasMore };
+      return { messages: this.records(rows.slice(0, q.limit)), hasMore };
     }
     rows = ('before' in q ? this.s.historyBefore.all(ck, q.before, n) : this.s.historyLatest.all(ck, n)) as MessageRow[];
     const hasMore = rows.length > q.limit;
-    return { messages: rows.slice(0, q.limit).reverse().map(toMessage), hasMore };
+    return { messages: this.records(rows.slice(0, q.limit).reverse()), hasMore };
   }
 
   async unreadCounts(
@@ -745,12 +817,22 @@ export class SqliteStore implements Store {
     return out;
   }
 
+  async unreadMentions(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const uk = decodeId('u', userId);
+    for (const { conversationId, afterSeq } of markers) {
+      const ck = decodeId('c', conversationId);
+      out.set(conversationId, uk === null || ck === null ? 0 : (this.s.unreadMentions.pluck().get(uk, ck, afterSeq) as number));
+    }
+    return out;
+  }
+
   async lastMessages(conversations: readonly ConversationRecord[]): Promise<Map<string, MessageRecord>> {
     const out = new Map<string, MessageRecord>();
     for (const c of conversations) {
       if (c.lastSeq === 0) continue;
       const row = this.s.messageBySeq.get(decodeId('c', c.id), c.lastSeq) as MessageRow | undefined;
-      if (row) out.set(c.id, toMessage(row));
+      if (row) out.set(c.id, this.record(row));
     }
     return out;
   }

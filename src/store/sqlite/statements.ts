@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 
 const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at';
 const CONV_COLS = 'id, type, title, owner_id, last_seq, last_rev, created_at, last_activity_at, activity';
-export const MSG_COLS = 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at';
+export const MSG_COLS = 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions';
 const LIST_COLS = `c.id, c.type, c.title, c.owner_id, c.last_seq, c.last_rev, c.created_at, c.last_activity_at, c.activity,
   m.joined_at AS m_joined_at, m.delivered_seq AS m_delivered_seq, m.read_seq AS m_read_seq, m.archived AS m_archived`;
 
@@ -87,9 +87,17 @@ export function prepare(db: Database.Database) {
        WHERE id = ? RETURNING last_seq, last_rev`,
     ),
     insertMessage: db.prepare(
-      `INSERT INTO messages (conversation_id, seq, rev, sender_id, content, client_id, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (conversation_id, seq, rev, sender_id, content, client_id, created_at, reply_to_id, mentions)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    replyTargets: db.prepare('SELECT id, seq, sender_id, content, deleted_at FROM messages WHERE id IN (SELECT value FROM json_each(?))'),
+    replyTarget: db.prepare('SELECT id, seq, sender_id, content, deleted_at FROM messages WHERE id = ? AND conversation_id = ?'),
+    memberNames: db.prepare('SELECT u.id, u.username_key FROM members m JOIN users u ON u.id = m.user_id WHERE m.conversation_id = ?'),
+    insertMention: db.prepare('INSERT OR IGNORE INTO message_mentions (user_id, conversation_id, seq) VALUES (?, ?, ?)'),
+    clearMentions: db.prepare('DELETE FROM message_mentions WHERE conversation_id = ? AND seq = ? AND user_id IN (SELECT value FROM json_each(?))'),
+    unreadMentions: db.prepare('SELECT count(*) FROM message_mentions WHERE user_id = ? AND conversation_id = ? AND seq > ?'),
+    setReactions: db.prepare(`UPDATE messages SET reactions = ?, rev = ? WHERE id = ? RETURNING ${MSG_COLS}`),
+    setMentions: db.prepare('UPDATE messages SET mentions = ? WHERE id = ?'),
     advanceOwnMarkers: db.prepare(
       `UPDATE members SET read_seq = max(read_seq, ?), delivered_seq = max(delivered_seq, ?)
        WHERE conversation_id = ? AND user_id = ?`,
@@ -108,7 +116,8 @@ export function prepare(db: Database.Database) {
       `UPDATE messages SET content = ?, edited_at = ?, rev = ? WHERE id = ? RETURNING ${MSG_COLS}`,
     ),
     eraseMessage: db.prepare(
-      `UPDATE messages SET content = '', deleted_at = ?, rev = ? WHERE id = ? RETURNING ${MSG_COLS}`,
+      `UPDATE messages SET content = '', deleted_at = ?, rev = ?, reply_to_id = NULL, mentions = NULL, reactions = NULL
+       WHERE id = ? RETURNING ${MSG_COLS}`,
     ),
     memberMarkers: db.prepare(
       `SELECT m.delivered_seq, m.read_seq, c.last_seq FROM members m JOIN conversations c ON c.id = m.conversation_id

@@ -1,4 +1,4 @@
-import { DeletePayload, EditPayload, JoinPayload, LeavePayload, SendPayload } from '../../protocol/events.js';
+import { DeletePayload, EditPayload, JoinPayload, LeavePayload, ReactionPayload, SendPayload } from '../../protocol/events.js';
 import { conversationRoom } from '../../fanout/fanout.js';
 import { defineHandler, type SocketContext } from './handler.js';
 
@@ -18,6 +18,14 @@ export const messageHandlers = [
 
   defineHandler('message:delete', DeletePayload, async (ctx, p) => ({
     message: await ctx.services.messages.delete({ userId: ctx.userId, socketId: ctx.socket.id }, p.messageId),
+  }), 'send'),
+
+  // Reactions spend the sender's bucket, as edits and deletions do.
+  defineHandler('reaction:add', ReactionPayload, async (ctx, p) => ({
+    message: await ctx.services.messages.react({ userId: ctx.userId, socketId: ctx.socket.id }, p.messageId, p.emoji, true),
+  }), 'send'),
+  defineHandler('reaction:remove', ReactionPayload, async (ctx, p) => ({
+    message: await ctx.services.messages.react({ userId: ctx.userId, socketId: ctx.socket.id }, p.messageId, p.emoji, false),
   }), 'send'),
 
   defineHandler('conversation:join', JoinPayload, async (ctx, p) => {
