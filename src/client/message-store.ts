@@ -5,6 +5,8 @@ export interface PendingMessage {
   clientId: string;
   conversationId: string;
   content: string;
+  /** The message it replies to, if any. */
+  replyToId?: string;
   createdAt: string;
   state: 'sending' | 'failed';
   error?: string;

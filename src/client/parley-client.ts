@@ -31,6 +31,7 @@ interface OutboxEntry {
   clientId: string;
   conversationId: string;
   content: string;
+  replyToId?: string;
   inFlight: boolean;
   attempts: number;
 }
@@ -271,10 +272,11 @@ export class ParleyClient {
    * Shows the message at once (pending), then sends it; an unacknowledged
    * send is retried with the same clientId, so it is stored exactly once.
    */
-  send(conversationId: string, content: string): string {
+  send(conversationId: string, content: string, opts: { replyToId?: string } = {}): string {
     const clientId = newClientId();
-    this.messages.addPending({ clientId, conversationId, content, createdAt: new Date().toISOString(), state: 'sending' });
-    this.outbox.push({ clientId, conversationId, content, inFlight: false, attempts: 0 });
+    const { replyToId } = opts;
+    this.messages.addPending({ clientId, conversationId, content, replyToId, createdAt: new Date().toISOString(), state: 'sending' });
+    this.outbox.push({ clientId, conversationId, content, replyToId, inFlight: false, attempts: 0 });
     this.changed();
     this.flushOutbox();
     return clientId;
@@ -303,7 +305,7 @@ export class ParleyClient {
     else {
       const p = this.messages.timeline(conversationId).pending.find((x) => x.clientId === clientId);
       if (!p) return;
-      this.outbox.push({ clientId, conversationId, content: p.content, inFlight: false, attempts: 0 });
+      this.outbox.push({ clientId, conversationId, content: p.content, replyToId: p.replyToId, inFlight: false, attempts: 0 });
     }
     this.messages.updatePending(conversationId, clientId, { state: 'sending', error: undefined });
     this.changed();
@@ -312,6 +314,22 @@ export class ParleyClient {
 
   async edit(messageId: string, content: string): Promise<Message> {
     const { message } = await this.call('message:edit', { messageId, content });
+    this.applyChange(message);
+    this.changed();
+    return message;
+  }
+
+  /** Adds the caller's reaction (one emoji); answers the message as it now is. */
+  async react(messageId: string, emoji: string): Promise<Message> {
+    const { message } = await this.call('reaction:add', { messageId, emoji });
+    this.applyChange(message);
+    this.changed();
+    return message;
+  }
+
+  /** Removes the caller's reaction; answers the message as it now is. */
+  async unreact(messageId: string, emoji: string): Promise<Message> {
+    const { message } = await this.call('reaction:remove', { messageId, emoji });
     this.applyChange(message);
     this.changed();
     return message;
@@ -387,7 +405,12 @@ export class ParleyClient {
       if (entry.inFlight) continue;
       entry.inFlight = true;
       entry.attempts++;
-      this.call('message:send', { conversationId: entry.conversationId, content: entry.content, clientId: entry.clientId }).then(
+      this.call('message:send', {
+        conversationId: entry.conversationId,
+        content: entry.content,
+        clientId: entry.clientId,
+        ...(entry.replyToId === undefined ? {} : { replyToId: entry.replyToId }),
+      }).then(
         ({ message }) => {
           this.outbox.splice(this.outbox.indexOf(entry), 1);
           this.applyChange(message);

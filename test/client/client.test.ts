@@ -50,6 +50,26 @@ describe('ParleyClient', () => {
     expect(bob.conversations.get(conv.id)?.unreadCount).toBe(1);
   });
 
+  it('replies and reactions: a reply carries its quote; a reaction reaches the other side live (message:updated)', async () => {
+    const alice = await signUp();
+    const bob = await signUp();
+    const conv = await alice.createDirect(bob.me!.id);
+    await clientUntil(bob, () => bob.conversations.has(conv.id), 'conversation:new at bob');
+    alice.send(conv.id, 'lunch?');
+    await clientUntil(bob, () => contents(bob, conv.id).includes('lunch?'), 'the question at bob');
+    const question = bob.messages.timeline(conv.id).messages[0]!;
+    bob.send(conv.id, 'yes', { replyToId: question.id });
+    await clientUntil(alice, () => contents(alice, conv.id).includes('yes'), 'the reply at alice');
+    const reply = alice.messages.timeline(conv.id).messages.find((m) => m.content === 'yes')!;
+    expect(reply.replyTo).toEqual({ id: question.id, seq: 1, senderId: alice.me!.id, preview: 'lunch?', deleted: false });
+    const reacted = await alice.react(reply.id, '👍');
+    expect(reacted.reactions).toEqual([{ emoji: '👍', count: 1, userIds: [alice.me!.id] }]);
+    const seen = () => bob.messages.timeline(conv.id).messages.find((m) => m.id === reply.id)?.reactions ?? [];
+    await clientUntil(bob, () => seen().length === 1, 'the reaction at bob');
+    expect((await alice.unreact(reply.id, '👍')).reactions).toEqual([]);
+    await clientUntil(bob, () => seen().length === 0, 'the removal at bob');
+  });
+
   it('after a network loss, catches up through sync: every missed message once, in order', async () => {
     const alice = await signUp();
     const bob = await signUp();
