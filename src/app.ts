@@ -1,3 +1,4 @@
+import path from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import helmet from 'helmet';
@@ -6,6 +7,12 @@ import { trustProxyOption, type Config } from './config/config.js';
 import { resolveJwtSecret } from './config/secret.js';
 import { LIMITS } from './protocol/limits.js';
 import { AccountService } from './domain/accounts.js';
+import { AttachmentGrants } from './domain/attachment-grants.js';
+import { AttachmentService } from './domain/attachments.js';
+import type { BlobStorage } from './blobs/blob-storage.js';
+import { LocalDiskBlobs } from './blobs/local-disk.js';
+import { PostgresBlobs } from './blobs/postgres-blobs.js';
+import { Thumbnailer } from './media/thumbnails.js';
 import { ConversationService } from './domain/conversations.js';
 import { MembershipCache } from './domain/membership.js';
 import { MessageService } from './domain/messages.js';
@@ -25,6 +32,7 @@ import type { Store } from './store/store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import { PostgresStore } from './store/postgres/postgres-store.js';
 import type { Services } from './transport/context.js';
+import { attachmentRoutes } from './transport/http/attachment-routes.js';
 import { authRoutes } from './transport/http/auth-routes.js';
 import { conversationRoutes } from './transport/http/conversation-routes.js';
 import { searchRoutes } from './transport/http/search-routes.js';
@@ -51,6 +59,22 @@ export interface Parley {
    */
   close(): Promise<void>;
 }
+
+/**
+ * Where attachments' bytes live, chosen with the store: PostgreSQL itself
+ * when DATABASE_URL is set (every node serves every file; a small pool of
+ * its own, since an upload holds a connection while it streams), else
+ * DATA_DIR/attachments beside the SQLite database.
+ */
+async function createBlobStorage(config: Config): Promise<BlobStorage> {
+  if (config.databaseUrl) return PostgresBlobs.open({ connectionString: config.databaseUrl, max: BLOB_POOL_SIZE, onError: () => undefined });
+  return LocalDiskBlobs.open(path.join(path.dirname(config.dbPath), 'attachments'));
+}
+
+/** Connections of the PostgreSQL blob storage's own pool. */
+const BLOB_POOL_SIZE = 4;
+/** Unsent uploads expire, and erased files leave storage, every so often (and after each deletion). */
+const ATTACHMENT_SWEEP_EVERY_MS = 10 * 60_000;
 
 /** The one place where the store is chosen: PostgreSQL when DATABASE_URL is set, else SQLite. */
 async function createStore(config: Config, log: FastifyBaseLogger): Promise<Store> {
@@ -113,8 +137,14 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema),
   );
 
-  const tokens = new TokenService(resolveJwtSecret(config.jwtSecret, config.dataDir), config.tokenTtlSeconds);
+  const secret = resolveJwtSecret(config.jwtSecret, config.dataDir);
+  const tokens = new TokenService(secret, config.tokenTtlSeconds);
   const store = await createStore(config, http.log);
+  const blobs = await createBlobStorage(config).catch(async (e: unknown) => {
+    await store.close();
+    throw e;
+  });
+  const grants = new AttachmentGrants(secret, now);
   // One node, or several sharing Redis: the adapter, presence and the
   // membership invalidations are chosen here, together.
   let redis: RedisLink | undefined;
@@ -168,7 +198,18 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         ...opts.webhook,
       })
     : undefined;
-  const conversations = new ConversationService({ store, membership, presence, events, now });
+  const conversations = new ConversationService({ store, membership, presence, events, now, urls: grants });
+  const attachments = new AttachmentService({
+    store,
+    membership,
+    blobs,
+    thumbnails: new Thumbnailer(),
+    grants,
+    maxBytes: config.attachmentMaxBytes,
+    now,
+    onError: (err, what) => http.log.warn({ err }, what),
+  });
+  const sweep = () => attachments.sweep().catch((err: unknown) => http.log.warn({ err }, 'erasing attachments failed (retried at the next sweep)'));
   const services: Services = {
     accounts: new AccountService({ store, tokens, presence, events, limits, scryptCost: config.scryptCost, now }),
     conversations,
@@ -182,6 +223,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       // One user's share of the send queue (it is not a rate: it only bites when the queue is long).
       maxPendingPerUser: limits.enabled ? MAX_PENDING_SENDS_PER_USER : Infinity,
       onNotifyError: (err) => http.log.error({ err }, 'offline notification skipped: presence unknown'),
+      urls: grants,
+      onErased: sweep,
       onCommit: (stored, seconds) => {
         metrics.messagesStored.inc(stored);
         metrics.commitBatch.observe(stored);
@@ -190,8 +233,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     }),
     receipts: new ReceiptService({ store, membership, events, now }),
     typing: new TypingService({ membership, events }, opts.typingTimeoutMs),
-    sync: new SyncService({ store, conversations }),
-    search: new SearchService({ store, membership }),
+    sync: new SyncService({ store, conversations, urls: grants }),
+    search: new SearchService({ store, membership, urls: grants }),
+    attachments,
     presence: new PresenceService(presence, {
       store,
       events,
@@ -243,12 +287,15 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await http.register(userRoutes, { services });
   await http.register(conversationRoutes, { services });
   await http.register(searchRoutes, { services });
+  await http.register(attachmentRoutes, { services, maxBytes: config.attachmentMaxBytes });
 
   // Expired sessions are deleted now and then (every node may: it is one idempotent DELETE).
   const pruner = setInterval(() => {
     store.pruneSessions(now() - SESSION_PRUNE_GRACE_MS).catch((err: unknown) => http.log.warn({ err }, 'pruning expired sessions failed'));
   }, SESSION_PRUNE_EVERY_MS);
   pruner.unref();
+  const sweeper = setInterval(() => void sweep(), ATTACHMENT_SWEEP_EVERY_MS);
+  sweeper.unref();
 
   const sockets = installSocketHandlers(io, services, http.log, { maxOutgoingBytes: opts.maxOutgoingBytes, outputGraceMs: opts.outputGraceMs });
 
@@ -269,6 +316,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         sockets.stopAccepting();
         sockets.close();
         clearInterval(pruner);
+        clearInterval(sweeper);
         // 2. Every send and marker already accepted commits and is acknowledged.
         await Promise.all([services.messages.drain(), services.receipts.drain()]);
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -282,6 +330,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         await notifier?.close();
         await redis?.close();
         limits.close();
+        await blobs.close();
         await store.close();
       })();
       return closing;

@@ -39,6 +39,12 @@ const SETTINGS = {
     doc: 'Reverse proxies whose X-Forwarded-For names the client: their addresses or CIDRs (comma-separated), a number of hops, or `true`; empty: none.',
   },
   metricsToken: { env: 'METRICS_TOKEN', schema: Type.String(), default: '', doc: 'When set, GET /metrics requires Authorization: Bearer <this token>; empty: open.' },
+  attachmentMaxBytes: {
+    env: 'ATTACHMENT_MAX_BYTES',
+    schema: Type.Integer({ minimum: 1 }),
+    default: 26214400,
+    doc: 'Largest file an upload may hold (bytes; default 25 MiB). Files live in DATA_DIR/attachments, or in PostgreSQL when DATABASE_URL is set.',
+  },
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', schema: Type.Integer({ minimum: 0 }), default: 10000, doc: 'How long a graceful shutdown waits for in-flight work.' },
 } as const satisfies Record<string, { env: string; schema: TSchema; default: unknown; doc: string }>;
 

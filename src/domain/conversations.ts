@@ -7,7 +7,7 @@ import type { EventSink } from './events.js';
 import type { ConversationMembers, MembershipCache } from './membership.js';
 import type { PresenceRegistry } from './presence.js';
 import { StatusOracle } from './status.js';
-import { conversationView } from './views.js';
+import { BARE_URLS, conversationView, type AttachmentUrls } from './views.js';
 
 export interface ConversationDeps {
   store: Store;
@@ -15,6 +15,8 @@ export interface ConversationDeps {
   presence: PresenceRegistry;
   events: EventSink;
   now: () => number;
+  /** Attachment URLs of last messages (default: bare paths). */
+  urls?: AttachmentUrls;
 }
 
 export interface ListOptions {
@@ -202,6 +204,7 @@ export class ConversationService {
       this.d.store.lastMessages([conversation]),
     ]);
     const groups = new Map<string, { viewer: MemberRecord; unreadCount: number; unreadMentions: number; userIds: string[] }>();
+    const lastHasFiles = (lastMessages.get(conversationId)?.attachments.length ?? 0) > 0;
     for (const userId of targets) {
       const viewer = byUser.get(userId) as MemberRecord;
       const marker = [{ conversationId, afterSeq: viewer.readSeq }];
@@ -212,7 +215,8 @@ export class ConversationService {
               this.d.store.unreadCounts(userId, marker).then((m) => m.get(conversationId) ?? 0),
               this.d.store.unreadMentions(userId, marker).then((m) => m.get(conversationId) ?? 0),
             ]);
-      const key = `${unreadCount}:${unreadMentions}:${viewer.archived}`;
+      // (A last message with files carries URLs for each viewer: one view each.)
+      const key = `${unreadCount}:${unreadMentions}:${viewer.archived}:${lastHasFiles ? userId : ''}`;
       const group = groups.get(key);
       if (group) group.userIds.push(userId);
       else groups.set(key, { viewer, unreadCount, unreadMentions, userIds: [userId] });
@@ -223,6 +227,7 @@ export class ConversationService {
       users: new Map(users.map((u) => [u.id, u])),
       lastMessage: lastMessages.get(conversationId) ?? null,
       status: new StatusOracle(members),
+      urls: this.d.urls ?? BARE_URLS,
     };
     const online = await this.d.presence.onlineAmong(members.map((m) => m.userId));
     for (const { viewer, unreadCount, unreadMentions, userIds } of groups.values()) {
@@ -272,6 +277,7 @@ export class ConversationService {
           unreadCount: unread.get(conversation.id) ?? 0,
           unreadMentions: mentions.get(conversation.id) ?? 0,
           status: new StatusOracle(members),
+          urls: this.d.urls ?? BARE_URLS,
         },
         online,
       ),

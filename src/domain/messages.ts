@@ -12,7 +12,7 @@ import { StatusOracle } from './status.js';
 import { isOneEmoji } from './emoji.js';
 import { mentionCandidates } from './mentions.js';
 import { rateLimited } from './rate-limits.js';
-import { messageView } from './views.js';
+import { BARE_URLS, messageView, type AttachmentUrls } from './views.js';
 import type { OfflineNotifier } from './notifier.js';
 import type { PresenceRegistry } from './presence.js';
 
@@ -33,6 +33,10 @@ export interface MessageDeps {
   onNotifyError?: (err: unknown) => void;
   /** Told of every committed batch: its size and how long the commit took. */
   onCommit?: (stored: number, seconds: number) => void;
+  /** Attachment URLs in messages (default: bare paths). */
+  urls?: AttachmentUrls;
+  /** Called (and awaited) after a deletion erased attachments: deletes their blobs. */
+  onErased?: () => Promise<void>;
 }
 
 /** Who is acting, and from which socket (so that socket is not echoed). */
@@ -117,11 +121,28 @@ export class MessageService {
     }
     const conversationId = outcome.message.conversationId;
     const [state, members] = await Promise.all([this.d.membership.get(conversationId), this.d.store.members(conversationId)]);
-    const message = messageView(outcome.message, new StatusOracle(members));
-    if (outcome.kind === 'changed' && state) {
-      this.d.events.toUsers(state.members, 'message:updated', { message }, origin.socketId);
+    const status = new StatusOracle(members);
+    if (outcome.kind === 'changed' && state) this.announce(state.members, 'message:updated', outcome.message, status, origin.socketId);
+    // A deletion erased its files: their bytes leave storage before the answer.
+    if (change.kind === 'delete' && outcome.kind === 'changed' && this.d.onErased) await this.d.onErased();
+    return messageView(outcome.message, status, this.viewer(origin.userId));
+  }
+
+  private viewer(userId: string) {
+    return { userId, urls: this.d.urls ?? BARE_URLS };
+  }
+
+  /**
+   * A message event to these users. A message with files carries URLs with a
+   * grant for each recipient: one payload per user; others one for all.
+   */
+  private announce(userIds: Iterable<string>, event: 'message:new' | 'message:updated', m: MessageRecord, status: StatusOracle, exceptSocket?: string): void {
+    if (m.attachments.length === 0) {
+      // (The viewer only shapes attachment URLs, and there are none.)
+      this.d.events.toUsers(userIds, event, { message: messageView(m, status, this.viewer('')) }, exceptSocket);
+      return;
     }
-    return message;
+    for (const userId of userIds) this.d.events.toUsers([userId], event, { message: messageView(m, status, this.viewer(userId)) }, exceptSocket);
   }
 
   /**
@@ -130,29 +151,32 @@ export class MessageService {
    * original message and announces nothing.
    */
   async send(origin: Origin, payload: SendPayload): Promise<Message> {
+    if ((payload.content ?? '') === '' && !payload.attachmentIds?.length) {
+      throw validation('content: must be 1–4000 characters, not only white space (it may be empty only with attachments).');
+    }
     const result = await this.fairly(origin.userId, () => this.queue.enqueue({
       origin,
       message: {
         conversationId: payload.conversationId,
         senderId: origin.userId,
-        content: payload.content,
+        content: payload.content ?? '',
         clientId: payload.clientId ?? null,
         createdAt: this.d.now(),
         // Anything but an id is an id of no message: refused after the clientId check.
         replyToId: payload.replyToId === undefined || payload.replyToId === null ? null : typeof payload.replyToId === 'string' ? payload.replyToId : '',
-        mentionNames: mentionCandidates(payload.content),
+        mentionNames: mentionCandidates(payload.content ?? ''),
+        attachmentIds: payload.attachmentIds,
       },
     }));
     if (!result.ok) throw result.error;
     const { state } = result;
     if (!result.fresh) {
       // A repeated clientId: the original, in its status of now.
-      return messageView(result.message, new StatusOracle(await this.d.store.members(state.id)));
+      return messageView(result.message, new StatusOracle(await this.d.store.members(state.id)), this.viewer(origin.userId));
     }
-    const message = messageView(result.message, StatusOracle.FRESH);
-    this.d.events.toUsers(result.members, 'message:new', { message }, origin.socketId);
+    this.announce(result.members, 'message:new', result.message, StatusOracle.FRESH, origin.socketId);
     this.notifyOffline(result.message, result.members);
-    return message;
+    return messageView(result.message, StatusOracle.FRESH, this.viewer(origin.userId));
   }
 
   /** Runs `enqueue` unless the user already has their share of the queue waiting. */
@@ -223,6 +247,10 @@ export class MessageService {
         results[index] = { ok: false, error: new DomainError('forbidden', 'You are not a member of this conversation.') };
         return;
       }
+      if (outcome.kind === 'bad_attachments') {
+        results[index] = { ok: false, error: validation('attachmentIds must be your own uploads to this conversation that no message uses yet.') };
+        return;
+      }
       if (outcome.kind === 'no_reply_target') {
         results[index] = { ok: false, error: validation('replyToId must be the id of a message of this conversation.') };
         return;
@@ -268,6 +296,7 @@ export class MessageService {
     checkMember(await this.d.membership.get(conversationId), viewerId);
     const [page, members] = await Promise.all([this.d.store.history(conversationId, q), this.d.store.members(conversationId)]);
     const status = new StatusOracle(members);
-    return { messages: page.messages.map((m) => messageView(m, status)), hasMore: page.hasMore };
+    const viewer = this.viewer(viewerId);
+    return { messages: page.messages.map((m) => messageView(m, status, viewer)), hasMore: page.hasMore };
   }
 }

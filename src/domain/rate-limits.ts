@@ -31,6 +31,8 @@ export const RULES = {
   conversation: { burst: 60, perMs: 60_000 },
   /** Socket connections opened by one user. */
   connect: { burst: 60, perMs: 60_000 },
+  /** Files uploaded by one user. */
+  upload: { burst: 30, perMs: 60_000 },
 } as const satisfies Record<string, RateRule>;
 
 export type RuleName = keyof typeof RULES;
@@ -250,4 +252,5 @@ const MESSAGES: Record<RuleName, string> = {
   search: 'Too many searches; retry later.',
   conversation: 'Too many conversation changes; retry later.',
   connect: 'Too many connections; retry later.',
+  upload: 'Too many uploads; retry later.',
 };

@@ -5,7 +5,7 @@ import { checkMember } from './conversations.js';
 import { DomainError } from './errors.js';
 import type { MembershipCache } from './membership.js';
 import { StatusOracle } from './status.js';
-import { messageView } from './views.js';
+import { BARE_URLS, messageView, type AttachmentUrls } from './views.js';
 
 /**
  * Searches of one user run one at a time (on a node); this many more may
@@ -28,7 +28,7 @@ export class SearchService {
   /** Per user with a search running: the searches waiting for it, in order. */
   private readonly turns = new Map<string, (() => void)[]>();
 
-  constructor(private readonly d: { store: Store; membership: MembershipCache; waitingPerUser?: number }) {}
+  constructor(private readonly d: { store: Store; membership: MembershipCache; waitingPerUser?: number; urls?: AttachmentUrls }) {}
 
   async search(userId: string, q: string, opts: { conversationId?: string; limit: number }): Promise<SearchResponse> {
     if (opts.conversationId !== undefined) checkMember(await this.d.membership.get(opts.conversationId), userId);
@@ -49,7 +49,7 @@ export class SearchService {
         oracle = new StatusOracle(await this.d.store.members(message.conversationId));
         oracles.set(message.conversationId, oracle);
       }
-      results.push({ ...messageView(message, oracle), highlights: highlights(message.content, terms) });
+      results.push({ ...messageView(message, oracle, { userId, urls: this.d.urls ?? BARE_URLS }), highlights: highlights(message.content, terms) });
     }
     return { results };
   }

@@ -4,7 +4,7 @@ import type { Message } from '../protocol/models.js';
 import type { Store } from '../store/store.js';
 import type { ConversationService } from './conversations.js';
 import { StatusOracle } from './status.js';
-import { messageView } from './views.js';
+import { BARE_URLS, messageView, type AttachmentUrls } from './views.js';
 
 /**
  * Offline catch-up. A cursor is the `rev` up to which a client applied every
@@ -19,6 +19,7 @@ export class SyncService {
     private readonly d: {
       store: Store;
       conversations: ConversationService;
+      urls?: AttachmentUrls;
     },
   ) {}
 
@@ -49,7 +50,8 @@ export class SyncService {
         this.d.store.members(conversationId),
       ]);
       const status = new StatusOracle(members);
-      for (const r of records) messages.push(messageView(r, status));
+      const viewer = { userId, urls: this.d.urls ?? BARE_URLS };
+      for (const r of records) messages.push(messageView(r, status, viewer));
       const last = records[records.length - 1];
       if (records.length === room && last && last.rev < (lastRev.get(conversationId) ?? 0)) hasMore = true;
     }

@@ -1,5 +1,6 @@
 import type { Conversation, Message, User } from '../protocol/models.js';
 import type { ConversationRecord, MemberRecord, MessageRecord, UserRecord } from '../store/store.js';
+import { attachmentPath, type AttachmentVariant } from './attachment-grants.js';
 import type { StatusOracle } from './status.js';
 
 /** Store records → wire shapes. Times become ISO-8601 UTC strings. */
@@ -17,7 +18,21 @@ export function userView(u: UserRecord, online: ReadonlySet<string>): User {
   };
 }
 
-export function messageView(m: MessageRecord, status: StatusOracle): Message {
+/** Attachment URLs for a viewer (AttachmentGrants: a signed grant in the query). */
+export interface AttachmentUrls {
+  url(attachmentId: string, variant: AttachmentVariant, userId: string): string;
+}
+
+/** Bare paths, without grants (they take `Authorization: Bearer`): for tools and unit tests. */
+export const BARE_URLS: AttachmentUrls = { url: (id, variant) => attachmentPath(id, variant) };
+
+/** Who a view is for: attachment URLs carry a grant for that user. */
+export interface Viewer {
+  userId: string;
+  urls: AttachmentUrls;
+}
+
+export function messageView(m: MessageRecord, status: StatusOracle, viewer: Viewer): Message {
   return {
     id: m.id,
     conversationId: m.conversationId,
@@ -33,7 +48,16 @@ export function messageView(m: MessageRecord, status: StatusOracle): Message {
     replyTo: m.replyTo && { ...m.replyTo },
     reactions: m.reactions.map((r) => ({ emoji: r.emoji, count: r.userIds.length, userIds: [...r.userIds] })),
     mentions: [...m.mentions],
-    attachments: [],
+    attachments: m.attachments.map((a) => ({
+      id: a.id,
+      name: a.name,
+      mime: a.mime,
+      size: a.size,
+      width: a.width,
+      height: a.height,
+      url: viewer.urls.url(a.id, 'file', viewer.userId),
+      thumbnailUrl: a.thumbnail ? viewer.urls.url(a.id, 'thumbnail', viewer.userId) : null,
+    })),
   };
 }
 
@@ -48,6 +72,7 @@ export interface ConversationParts {
   unreadCount: number;
   unreadMentions: number;
   status: StatusOracle;
+  urls: AttachmentUrls;
 }
 
 export function conversationView(p: ConversationParts, online: ReadonlySet<string>): Conversation {
@@ -63,7 +88,7 @@ export function conversationView(p: ConversationParts, online: ReadonlySet<strin
     title: c.title,
     ownerId: c.ownerId,
     members,
-    lastMessage: p.lastMessage ? messageView(p.lastMessage, p.status) : null,
+    lastMessage: p.lastMessage ? messageView(p.lastMessage, p.status, { userId: p.viewer.userId, urls: p.urls }) : null,
     lastSeq: c.lastSeq,
     lastRev: c.lastRev,
     unreadCount: p.unreadCount,

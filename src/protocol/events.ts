@@ -7,7 +7,10 @@ import { ClientKey, Text } from './http.js';
 /** Socket payloads, client → server. Extra properties are ignored. */
 export const SendPayload = Type.Object({
   conversationId: Id,
-  content: Text(LIMITS.contentMax),
+  /** With attachments, content may be "" or left out (the domain checks: otherwise required). */
+  content: Type.Optional(Type.Union([Text(LIMITS.contentMax), Type.Literal('')])),
+  /** Uploads to send with it (contract v1.1): 1–10 distinct ids, in this order. */
+  attachmentIds: Type.Optional(Type.Array(Id, { minItems: 1, maxItems: LIMITS.attachmentsPerMessage, uniqueItems: true })),
   clientId: Type.Optional(Type.Union([ClientKey(LIMITS.clientIdMax), Type.Null()])),
   /**
    * A reply to this message of the same conversation. Checked after the

@@ -21,4 +21,6 @@ export const LIMITS = {
   reactionsPerMessage: 20,
   /** A reply's quote: the first this many code points of the target's content. */
   replyPreview: 100,
+  /** Files one message may carry. */
+  attachmentsPerMessage: 10,
 } as const;

@@ -1,11 +1,16 @@
 /**
  * Copies a SQLite deployment (the server stopped) into an empty PostgreSQL
  * database: users, conversations, members (markers, archive state, join
- * order), messages (with their search columns, replies, mentions and
- * reactions), the mentions' index (unread mentions) and the marker-move log
- * ("seen by ... at"). Ids, seqs, revs and ticks are kept as they are, so every
- * wire id a client holds (u12, c7, m1042) and every sync cursor stays valid;
- * the identity sequences and `ticks` are then set past the copied values.
+ * order), messages (with their search columns, replies, mentions, reactions
+ * and attachments), attachments (uploads, sent or not), the mentions' index
+ * (unread mentions), the marker-move log ("seen by ... at"), the list of
+ * erased blobs not yet swept, and the bytes of every attachment: the files
+ * of the local-disk blob storage (`attachments/` beside the SQLite file,
+ * src/blobs/local-disk.ts) become rows of blob_chunks (PostgreSQL blob
+ * storage, src/blobs/postgres-blobs.ts), so the ported deployment is whole.
+ * Ids, seqs, revs and ticks are kept as they are, so every wire id a client
+ * holds (u12, c7, m1042, a3) and every sync cursor stays valid; the identity
+ * sequences and `ticks` are then set past the copied values.
  *
  * - The SQLite file is opened read-only, under its lock (lock.ts): a running
  *   server is refused, and none can start on the file during the copy.
@@ -18,17 +23,28 @@
  *   unnest), so memory does not grow with the number of messages.
  * - The search index needs no copy: PostgreSQL's search columns are computed
  *   from each message here (searchColumns), as the store does on a send.
+ * - Blobs: those of the attachments' keys (file and thumbnail) are copied,
+ *   a file at a time in chunks (never one in memory whole), in the same
+ *   transaction; the bytes of erased blobs are not (they are only waiting to
+ *   be deleted; their keys are copied, and the sweep on PostgreSQL forgets
+ *   them). A blob whose file is missing from the source is reported and
+ *   skipped (the deployment had already lost it); a source with attachments
+ *   and no blob directory at all is refused. The local files are left as
+ *   they are: remove them once the ported deployment is running.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { bytesOf } from '../blobs/blob-storage.js';
+import { LocalDiskBlobs } from '../blobs/local-disk.js';
+import { CHUNK_BYTES } from '../blobs/postgres-blobs.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { searchColumns } from './postgres/search-query.js';
 import { toDbText } from './postgres/text.js';
 import { DatabaseLock } from './sqlite/lock.js';
 import { MIGRATIONS as SQLITE_MIGRATIONS } from './sqlite/migrations.js';
-import type { MessageRow } from './rows.js';
+import type { AttachmentRow, MessageRow } from './rows.js';
 
 export interface PortOptions {
   /** The SQLite database (DATA_DIR/parley.db); its server must be stopped. */
@@ -41,15 +57,37 @@ export interface PortOptions {
   batchSize?: number;
   /** Least time between two progress lines of one table (default 2000 ms). */
   progressEveryMs?: number;
+  /** The local-disk blob storage of the deployment (default: `attachments` beside sqliteFile, where the server keeps it). */
+  blobDir?: string;
 }
 
 /** The tables copied, in the order they are copied (references first). */
-export const PORTED_TABLES = ['users', 'conversations', 'members', 'messages', 'message_mentions', 'marker_moves', 'sessions'] as const;
+export const PORTED_TABLES = [
+  'users',
+  'conversations',
+  'members',
+  'messages',
+  'attachments',
+  'message_mentions',
+  'marker_moves',
+  'sessions',
+  'erased_blobs',
+] as const;
 export type PortedTable = (typeof PORTED_TABLES)[number];
+/** Written by the copy too (the blobs' bytes), not copied as a table: must be empty as well. */
+const FILLED_TABLES = [...PORTED_TABLES, 'blob_chunks'] as const;
 
 export interface PortSummary {
   counts: Record<PortedTable, number>;
+  /** The attachments' blobs copied into blob_chunks, their bytes, and the keys whose file the source lacked. */
+  blobs: BlobCopy;
   ms: number;
+}
+
+export interface BlobCopy {
+  copied: number;
+  bytes: number;
+  missing: string[];
 }
 
 /** The port was refused before anything was written (server running, target not empty, ...). */
@@ -58,7 +96,7 @@ export class PortRefused extends Error {
 }
 
 /** Tables of Parley's PostgreSQL schema; anything else in the target means it is not ours to fill. */
-const PARLEY_PG_TABLES = new Set<string>([...PORTED_TABLES, 'parley_migrations']);
+const PARLEY_PG_TABLES = new Set<string>([...FILLED_TABLES, 'parley_migrations']);
 /** A batch of messages also stops at about this much text (contents up to 4,000 characters). */
 const BATCH_TEXT_CHARS = 4_000_000;
 const DEFAULT_BATCH = 1000;
@@ -96,6 +134,8 @@ interface SqliteMember {
 }
 /** A message row as both stores read it. */
 type SqliteMessage = MessageRow;
+/** An attachment row as both stores read it. */
+type SqliteAttachment = AttachmentRow;
 interface SqliteMention {
   user_id: number;
   conversation_id: number;
@@ -122,6 +162,7 @@ export function redactUrl(url: string): string {
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
+const fmtBytes = (n: number) => (n < 1024 * 1024 ? `${fmt(Math.ceil(n / 1024))} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
 
 /** Copies the SQLite deployment at `sqliteFile` into the empty PostgreSQL database at `postgresUrl`. */
 export async function portSqliteToPostgres(opts: PortOptions): Promise<PortSummary> {
@@ -129,6 +170,7 @@ export async function portSqliteToPostgres(opts: PortOptions): Promise<PortSumma
   const { log } = opts;
   const batchSize = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
   const file = path.resolve(opts.sqliteFile);
+  const blobDir = path.resolve(opts.blobDir ?? path.join(path.dirname(file), 'attachments'));
   const target = redactUrl(opts.postgresUrl);
 
   const source = openSource(file);
@@ -139,6 +181,13 @@ export async function portSqliteToPostgres(opts: PortOptions): Promise<PortSumma
     const expected = {} as Record<PortedTable, number>;
     for (const t of PORTED_TABLES) expected[t] = (db.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number) ?? 0;
     log(`source ${file}: ${PORTED_TABLES.map((t) => `${fmt(expected[t])} ${t}`).join(', ')}`);
+    const blobKeys = db
+      .prepare('SELECT blob_key FROM attachments UNION SELECT thumbnail_key FROM attachments WHERE thumbnail_key IS NOT NULL ORDER BY 1')
+      .pluck()
+      .all() as string[];
+    if (blobKeys.length && !fs.statSync(blobDir, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new PortRefused(`${blobDir}: no such directory, and the database has ${fmt(blobKeys.length)} blobs of attachments there (their bytes are copied too)`);
+    }
 
     await checkTargetEmpty(opts.postgresUrl, target);
     log(`target ${target}: empty; bringing its schema up to date`);
@@ -147,15 +196,18 @@ export async function portSqliteToPostgres(opts: PortOptions): Promise<PortSumma
       const client = await store.pool.connect();
       let broken: unknown;
       try {
-        const counts = await copyAll(client, db, expected, { log, batchSize, progressEveryMs: opts.progressEveryMs ?? 2000, target });
+        const { counts, blobs } = await copyAll(client, db, expected, { log, batchSize, progressEveryMs: opts.progressEveryMs ?? 2000, target }, { dir: blobDir, keys: blobKeys });
         // Statistics for the planner straight away (autovacuum would get there
         // later); the copy is committed: a failure here is only reported.
         await client.query(`ANALYZE ${PORTED_TABLES.join(', ')}`).catch((e: unknown) => {
           log(`committed; ANALYZE failed (autovacuum will do it): ${(e as Error).message}`);
         });
         const ms = Date.now() - started;
-        log(`done in ${(ms / 1000).toFixed(1)} s: copied ${PORTED_TABLES.map((t) => `${fmt(counts[t])} ${t}`).join(', ')}`);
-        return { counts, ms };
+        log(
+          `done in ${(ms / 1000).toFixed(1)} s: copied ${PORTED_TABLES.map((t) => `${fmt(counts[t])} ${t}`).join(', ')}; ` +
+            `${fmt(blobs.copied)} blobs (${fmtBytes(blobs.bytes)})${blobs.missing.length ? `, ${fmt(blobs.missing.length)} missing from the source` : ''}`,
+        );
+        return { counts, blobs, ms };
       } catch (e) {
         broken = e;
         throw e;
@@ -227,7 +279,7 @@ async function checkTargetEmpty(url: string, target: string): Promise<void> {
     }
     const present = new Set(rows.map((r) => r.name));
     const filled: string[] = [];
-    for (const t of PORTED_TABLES) {
+    for (const t of FILLED_TABLES) {
       if (present.has(t) && (await client.query(`SELECT 1 FROM ${t} LIMIT 1`)).rowCount) filled.push(t);
     }
     if (filled.length) refuseFilled(target, filled);
@@ -247,17 +299,23 @@ interface CopyContext {
   target: string;
 }
 
-/** The whole copy, in one transaction on `client`; answers the rows copied per table. */
-async function copyAll(client: pg.PoolClient, db: Database.Database, expected: Record<PortedTable, number>, ctx: CopyContext): Promise<Record<PortedTable, number>> {
+/** The whole copy, in one transaction on `client`; answers the rows copied per table and the blobs copied. */
+async function copyAll(
+  client: pg.PoolClient,
+  db: Database.Database,
+  expected: Record<PortedTable, number>,
+  ctx: CopyContext,
+  blobSource: { dir: string; keys: readonly string[] },
+): Promise<{ counts: Record<PortedTable, number>; blobs: BlobCopy }> {
   await client.query('SET statement_timeout = 0');
   await client.query('BEGIN');
   try {
     // No node writes while the copy runs (reads may go on); then the tables
     // are checked again: a node may have written since the first check.
     await client.query(`SET LOCAL lock_timeout = '10s'`);
-    await client.query(`LOCK TABLE ${PORTED_TABLES.join(', ')} IN EXCLUSIVE MODE`);
+    await client.query(`LOCK TABLE ${FILLED_TABLES.join(', ')} IN EXCLUSIVE MODE`);
     const filled: string[] = [];
-    for (const t of PORTED_TABLES) if ((await client.query(`SELECT 1 FROM ${t} LIMIT 1`)).rowCount) filled.push(t);
+    for (const t of FILLED_TABLES) if ((await client.query(`SELECT 1 FROM ${t} LIMIT 1`)).rowCount) filled.push(t);
     if (filled.length) refuseFilled(ctx.target, filled);
 
     const counts = {} as Record<PortedTable, number>;
@@ -343,12 +401,12 @@ async function copyAll(client: pg.PoolClient, db: Database.Database, expected: R
         const search = rows.map((r) => (r.deleted_at === null ? searchColumns(r.content) : { text: '', words: [] as string[] }));
         return client.query(
           `INSERT INTO messages (id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, search_text, search_words,
-                                 reply_to_id, mentions, reactions)
+                                 reply_to_id, mentions, reactions, attachments)
            OVERRIDING SYSTEM VALUE
-           SELECT id, c, q, r, s, body, cid, t, e, d, st, (SELECT coalesce(array_agg(w), '{}') FROM jsonb_array_elements_text(sw) AS w), rt, mn, rx
+           SELECT id, c, q, r, s, body, cid, t, e, d, st, (SELECT coalesce(array_agg(w), '{}') FROM jsonb_array_elements_text(sw) AS w), rt, mn, rx, att
            FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],
-                       $10::bigint[], $11::text[], $12::jsonb[], $13::bigint[], $14::text[], $15::text[])
-             AS v(id, c, q, r, s, body, cid, t, e, d, st, sw, rt, mn, rx)`,
+                       $10::bigint[], $11::text[], $12::jsonb[], $13::bigint[], $14::text[], $15::text[], $16::text[])
+             AS v(id, c, q, r, s, body, cid, t, e, d, st, sw, rt, mn, rx, att)`,
           [
             rows.map((r) => r.id),
             rows.map((r) => r.conversation_id),
@@ -365,16 +423,47 @@ async function copyAll(client: pg.PoolClient, db: Database.Database, expected: R
             rows.map((r) => r.reply_to_id),
             rows.map((r) => r.mentions),
             rows.map((r) => r.reactions),
+            rows.map((r) => r.attachments),
           ],
         );
       },
-      (r) => r.content.length + (r.client_id?.length ?? 0) + (r.mentions?.length ?? 0) + (r.reactions?.length ?? 0),
+      (r) => r.content.length + (r.client_id?.length ?? 0) + (r.mentions?.length ?? 0) + (r.reactions?.length ?? 0) + (r.attachments?.length ?? 0),
     );
     if (indexes.length) {
       ctx.log(`messages: building ${indexes.length} indexes`);
       await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
       for (const ix of indexes) await client.query(ix.def);
     }
+    // Uploads, sent (message_id) or not yet (the sweep expires them on PostgreSQL as on SQLite).
+    counts.attachments = await copyTable(
+      ctx,
+      'attachments',
+      expected.attachments,
+      db.prepare('SELECT * FROM attachments ORDER BY id').iterate() as Iterable<SqliteAttachment>,
+      (rows) =>
+        client.query(
+          `INSERT INTO attachments (id, conversation_id, uploader_id, message_id, name, mime, size, width, height, blob_key, thumbnail_key, thumbnail_mime,
+                                    created_at)
+           OVERRIDING SYSTEM VALUE
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::integer[], $9::integer[],
+                                $10::text[], $11::text[], $12::text[], $13::bigint[])`,
+          [
+            rows.map((r) => r.id),
+            rows.map((r) => r.conversation_id),
+            rows.map((r) => r.uploader_id),
+            rows.map((r) => r.message_id),
+            rows.map((r) => toDbText(r.name)),
+            rows.map((r) => r.mime),
+            rows.map((r) => r.size),
+            rows.map((r) => r.width),
+            rows.map((r) => r.height),
+            rows.map((r) => r.blob_key),
+            rows.map((r) => r.thumbnail_key),
+            rows.map((r) => r.thumbnail_mime),
+            rows.map((r) => r.created_at),
+          ],
+        ),
+    );
     counts.message_mentions = await copyTable(
       ctx,
       'message_mentions',
@@ -421,9 +510,22 @@ async function copyAll(client: pg.PoolClient, db: Database.Database, expected: R
         ),
     );
 
+    // Blobs erased on SQLite and not swept yet: the sweep on PostgreSQL deletes
+    // them (from blob_chunks, where they are not: unknown keys are fine) and
+    // forgets them. Their bytes are not copied.
+    counts.erased_blobs = await copyTable(
+      ctx,
+      'erased_blobs',
+      expected.erased_blobs,
+      db.prepare('SELECT key FROM erased_blobs ORDER BY key').iterate() as Iterable<{ key: string }>,
+      (rows) => client.query('INSERT INTO erased_blobs (key) SELECT * FROM unnest($1::text[])', [rows.map((r) => r.key)]),
+    );
+
+    const blobs = await copyBlobs(client, blobSource.dir, blobSource.keys, ctx);
+
     // New rows continue after the copied ones: ids from the identity
     // sequences, activity and join order from `ticks`.
-    for (const t of ['users', 'conversations', 'messages', 'sessions'] as const) {
+    for (const t of ['users', 'conversations', 'messages', 'attachments', 'sessions'] as const) {
       await client.query(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), coalesce(max(id), 0) + 1, false) FROM ${t}`);
     }
     await client.query(
@@ -440,11 +542,68 @@ async function copyAll(client: pg.PoolClient, db: Database.Database, expected: R
     }
     ctx.log('committing');
     await client.query('COMMIT');
-    return counts;
+    return { counts, blobs };
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * The attachments' blobs (`keys`, from the local-disk storage at `dir`) into
+ * blob_chunks, in the caller's transaction, as PostgresBlobs stores them:
+ * rows of CHUNK_BYTES, numbered from 0; an empty blob is one empty row. A
+ * file is read as a stream and inserted a chunk at a time (one buffer,
+ * reused once the server has answered).
+ */
+async function copyBlobs(client: pg.PoolClient, dir: string, keys: readonly string[], ctx: CopyContext): Promise<BlobCopy> {
+  const out: BlobCopy = { copied: 0, bytes: 0, missing: [] };
+  if (keys.length === 0) {
+    ctx.log('blobs: none to copy');
+    return out;
+  }
+  // (open() also removes temporary files a crashed server left there: the server is stopped, the lock is ours.)
+  const source = await LocalDiskBlobs.open(dir);
+  const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  let lastReport = Date.now();
+  for (const key of keys) {
+    const blob = await source.get(key);
+    if (!blob) {
+      out.missing.push(key);
+      ctx.log(`blobs: ${key} is missing from ${dir}: not copied (the source had lost it already)`);
+      continue;
+    }
+    let fill = 0;
+    let n = 0;
+    const flush = async () => {
+      await client.query('INSERT INTO blob_chunks (key, n, data) VALUES ($1, $2, $3)', [key, n, buf.subarray(0, fill)]);
+      n++;
+      fill = 0;
+    };
+    try {
+      for await (const chunk of bytesOf(blob.stream)) {
+        out.bytes += chunk.byteLength;
+        for (let at = 0; at < chunk.byteLength; ) {
+          const take = Math.min(chunk.byteLength - at, CHUNK_BYTES - fill);
+          buf.set(chunk.subarray(at, at + take), fill);
+          fill += take;
+          at += take;
+          if (fill === CHUNK_BYTES) await flush();
+        }
+      }
+      if (fill > 0 || n === 0) await flush();
+    } finally {
+      (blob.stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    }
+    out.copied++;
+    if (Date.now() - lastReport >= ctx.progressEveryMs && out.copied < keys.length) {
+      lastReport = Date.now();
+      ctx.log(`blobs: ${fmt(out.copied)} / ${fmt(keys.length)} (${fmtBytes(out.bytes)})`);
+    }
+  }
+  await source.close();
+  ctx.log(`blobs: ${fmt(out.copied)} copied (${fmtBytes(out.bytes)})${out.missing.length ? `, ${fmt(out.missing.length)} missing` : ''}`);
+  return out;
 }
 
 /**

@@ -11,8 +11,10 @@ import type {
   MarkerOutcome,
   MarkerType,
   MemberRecord,
+  AttachmentRecord,
   MessageRecord,
   ReplyRecord,
+  StoredAttachment,
   UserRecord,
 } from './store.js';
 
@@ -60,6 +62,89 @@ export interface MessageRow {
   mentions: string | null;
   /** JSON (parseReactions); null: none. */
   reactions: string | null;
+  /** JSON (parseAttachments); null: none. */
+  attachments: string | null;
+}
+
+/** An attachment row (both stores). */
+export interface AttachmentRow {
+  id: number;
+  conversation_id: number;
+  uploader_id: number;
+  message_id: number | null;
+  name: string;
+  mime: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  blob_key: string;
+  thumbnail_key: string | null;
+  thumbnail_mime: string | null;
+  created_at: number;
+}
+
+export const ATTACHMENT_COLS =
+  'id, conversation_id, uploader_id, message_id, name, mime, size, width, height, blob_key, thumbnail_key, thumbnail_mime, created_at';
+
+export const toAttachment = (r: AttachmentRow): AttachmentRecord => ({
+  id: encodeId('a', r.id),
+  conversationId: encodeId('c', r.conversation_id),
+  uploaderId: encodeId('u', r.uploader_id),
+  messageId: r.message_id === null ? null : encodeId('m', r.message_id),
+  name: r.name,
+  mime: r.mime,
+  size: Number(r.size),
+  width: r.width,
+  height: r.height,
+  blobKey: r.blob_key,
+  thumbnailKey: r.thumbnail_key,
+  thumbnailMime: r.thumbnail_mime,
+  createdAt: Number(r.created_at),
+});
+
+/** A message's attachments as its row holds them (JSON, in order; attachment keys). */
+type StoredAttachmentJson = { id: number; name: string; mime: string; size: number; width: number | null; height: number | null; thumbnail: boolean };
+
+export const attachmentsJson = (rows: readonly AttachmentRow[]): string | null =>
+  rows.length
+    ? JSON.stringify(
+        rows.map((r): StoredAttachmentJson => ({
+          id: r.id,
+          name: r.name,
+          mime: r.mime,
+          size: Number(r.size),
+          width: r.width,
+          height: r.height,
+          thumbnail: r.thumbnail_key !== null,
+        })),
+      )
+    : null;
+
+export const parseAttachments = (json: string | null): StoredAttachment[] =>
+  json ? (JSON.parse(json) as StoredAttachmentJson[]).map((a) => ({ ...a, id: encodeId('a', a.id) })) : [];
+
+/**
+ * Which attachments a new message may take: its `attachmentIds` in order,
+ * each an upload (row) of the sender to this conversation that no message
+ * uses, nor an earlier item of the batch (`taken`). Null: not so.
+ */
+export function pickAttachments(
+  ids: readonly string[],
+  rows: ReadonlyMap<number, AttachmentRow>,
+  conversation: number,
+  sender: number,
+  taken: Set<number>,
+): AttachmentRow[] | null {
+  const out: AttachmentRow[] = [];
+  for (const id of ids) {
+    const key = decodeId('a', id);
+    const row = key === null ? undefined : rows.get(key);
+    if (!row || row.conversation_id !== conversation || row.uploader_id !== sender || row.message_id !== null || taken.has(row.id)) return null;
+    if (out.includes(row)) return null;
+    out.push(row);
+  }
+  for (const r of out) taken.add(r.id);
+  return out;
 }
 
 export const toUser = (r: UserRow): UserRecord => ({
@@ -110,6 +195,7 @@ export const toMessage = (r: MessageRow, targets?: ReadonlyMap<number, ReplyTarg
     replyTo: target ? toReply(target) : null,
     mentions: parseMentions(r.mentions).map((k) => encodeId('u', k)),
     reactions: parseReactions(r.reactions).map(([emoji, users]) => ({ emoji, userIds: users.map((k) => encodeId('u', k)) })),
+    attachments: parseAttachments(r.attachments),
   };
 };
 

@@ -69,7 +69,41 @@ export interface MessageRecord {
   mentions: string[];
   /** Each emoji with a reaction now, in the order added; its users in the order they reacted. */
   reactions: ReactionRecord[];
+  /** Its files, in the order sent (never changed by edits; erased with the message). */
+  attachments: StoredAttachment[];
 }
+
+/** A file of a message, as the message carries it. */
+export interface StoredAttachment {
+  id: string;
+  name: string;
+  mime: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  /** Whether it has a thumbnail. */
+  thumbnail: boolean;
+}
+
+/** An uploaded file: its bytes are in blob storage under `blobKey` (and `thumbnailKey`). */
+export interface AttachmentRecord {
+  id: string;
+  conversationId: string;
+  uploaderId: string;
+  /** The message that sent it; null until then. */
+  messageId: string | null;
+  name: string;
+  mime: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  blobKey: string;
+  thumbnailKey: string | null;
+  thumbnailMime: string | null;
+  createdAt: number;
+}
+
+export type NewAttachment = Omit<AttachmentRecord, 'id' | 'messageId'>;
 
 /** A reply's quote of its target, read with the reply. */
 export interface ReplyRecord {
@@ -123,6 +157,12 @@ export interface NewMessage {
   replyToId?: string | null;
   /** Names the content may mention (lower case, mentionCandidates): those of members then are its mentions. */
   mentionNames?: readonly string[];
+  /**
+   * Uploads to send with it, in this order: each an upload of the sender to
+   * this conversation that no message uses yet (checked after the clientId
+   * check); otherwise `bad_attachments` and nothing is stored.
+   */
+  attachmentIds?: readonly string[];
 }
 
 /** What became of one item of an append batch. */
@@ -139,13 +179,15 @@ export type AppendOutcome =
   /** The sender is not (any more) a member: checked in the same transaction. */
   | { kind: 'not_member' }
   /** replyToId names no message of the conversation: nothing stored. */
-  | { kind: 'no_reply_target' };
+  | { kind: 'no_reply_target' }
+  /** An attachment id that is not an unsent upload of the sender to this conversation: nothing stored. */
+  | { kind: 'bad_attachments' };
 
 /** A change to a stored message, by `userId`, who must be its sender and a member. */
 export type MessageChange =
   /** `mentionNames`: as NewMessage's, resolved against the members at the edit. */
   | { kind: 'edit'; messageId: string; userId: string; content: string; mentionNames?: readonly string[]; at: number }
-  /** Erases content, mentions, reactions and the reply's target. */
+  /** Erases content, mentions, reactions, the reply's target and the attachments (their blobs go to erasedBlobs). */
   | { kind: 'delete'; messageId: string; userId: string; at: number }
   /**
    * Adds or removes `userId`'s reaction `emoji` (any member, on any message
@@ -373,6 +415,16 @@ export interface Store {
    * seq, so a caller's own messages are never after their read marker.
    */
   unreadCounts(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
+  /** Records an upload (not sent yet). */
+  createAttachment(a: NewAttachment): Promise<AttachmentRecord>;
+  /** An upload or a sent attachment; null once erased (or never). */
+  attachmentById(id: string): Promise<AttachmentRecord | null>;
+  /** Erases uploads no message uses, made before `createdBefore` (their blobs go to erasedBlobs); answers how many. */
+  expireUploads(createdBefore: number): Promise<number>;
+  /** Blob keys of erased attachments whose bytes may still be in blob storage (at most `limit`). */
+  erasedBlobs(limit: number): Promise<string[]>;
+  /** These blobs are gone from blob storage: forgets them. */
+  forgetErasedBlobs(keys: readonly string[]): Promise<void>;
   /** Per conversation, the messages after `afterSeq` that mention the user (deleted ones never do). */
   unreadMentions(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
   /** The message at each given conversation record's `lastSeq` (none for lastSeq 0). */

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { AccountService } from '../domain/accounts.js';
+import type { AttachmentService } from '../domain/attachments.js';
 import type { ConversationService } from '../domain/conversations.js';
 import type { MessageService } from '../domain/messages.js';
 import type { PresenceService } from '../domain/presence.js';
@@ -20,6 +21,7 @@ export interface Services {
   sync: SyncService;
   search: SearchService;
   presence: PresenceService;
+  attachments: AttachmentService;
   /** Rate limits (RATE_LIMITS): per user, per address, per account. */
   limits: RateLimits;
   /** Only for /health: the store and, with several nodes, Redis; each resolves when it answers. */

@@ -6,6 +6,7 @@ import { createDatabase, postgresOrSkip } from '../helpers/services.js';
 import { runStoreContract } from './store-contract.js';
 import { runDataContract } from './store-contract-data.js';
 import { runRichContract } from './store-contract-rich.js';
+import { runAttachmentContract } from './store-contract-attachments.js';
 
 const adminUrl = postgresOrSkip();
 
@@ -22,7 +23,7 @@ describe.skipIf(!adminUrl)('PostgreSQL store', () => {
     return {
       store,
       cleanup: async () => {
-        await store.pool.query('TRUNCATE users, conversations, members, messages, marker_moves, sessions RESTART IDENTITY CASCADE');
+        await store.pool.query('TRUNCATE users, conversations, members, messages, marker_moves, sessions, erased_blobs, blob_chunks RESTART IDENTITY CASCADE');
         await store.close();
       },
     };
@@ -31,6 +32,7 @@ describe.skipIf(!adminUrl)('PostgreSQL store', () => {
   runStoreContract('PostgreSQL', () => factory());
   runDataContract('PostgreSQL', () => factory());
   runRichContract('PostgreSQL', () => factory());
+  runAttachmentContract('PostgreSQL', () => factory());
   // Small scopes (these tests') read the caller's messages; the GIN indexes must answer the same.
   runDataContract('PostgreSQL, search through the indexes', () => factory({ searchScopeMax: -1 }));
 

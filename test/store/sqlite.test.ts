@@ -9,6 +9,7 @@ import type { NewMessage, UserRecord } from '../../src/store/store.js';
 import { runStoreContract } from './store-contract.js';
 import { runDataContract } from './store-contract-data.js';
 import { runRichContract } from './store-contract-rich.js';
+import { runAttachmentContract } from './store-contract-attachments.js';
 
 const T0 = 1_700_000_000_000;
 const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -32,6 +33,7 @@ async function fileStore(opts: Partial<SqliteStoreOptions> = {}) {
 
 runDataContract('SQLite file', () => fileStore());
 runRichContract('SQLite file', () => fileStore());
+runAttachmentContract('SQLite file', () => fileStore());
 // A search reads the index or the caller's own messages (search-plan.ts:
 // small scopes, as in these tests, the latter); both must answer the same.
 runDataContract('SQLite file, search forced to the index side', () => fileStore({ searchPlan: 'index' }));

@@ -649,6 +649,7 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
           replyTo: null,
           mentions: [],
           reactions: [],
+          attachments: [],
         });
         expect(new Set(ids(stored)).size).toBe(3);
         expect(stored[0]!.rev).toBeLessThan(stored[1]!.rev);

@@ -1,16 +1,19 @@
 import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalDiskBlobs } from '../../src/blobs/local-disk.js';
+import { PostgresBlobs } from '../../src/blobs/postgres-blobs.js';
 import { decodeId } from '../../src/store/ids.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { fromDbText } from '../../src/store/postgres/text.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { ConversationRecord, MarkerMove, MessageRecord, NewMessage, Store, UserRecord } from '../../src/store/store.js';
-import { portSqliteToPostgres, PortRefused, redactUrl } from '../../src/store/port-sqlite-to-postgres.js';
+import type { AttachmentRecord, ConversationRecord, MarkerMove, MessageRecord, NewMessage, Store, UserRecord } from '../../src/store/store.js';
+import { portSqliteToPostgres, PortRefused, redactUrl, type PortSummary } from '../../src/store/port-sqlite-to-postgres.js';
 import { createDatabase, postgresOrSkip } from '../helpers/services.js';
 import { DatabaseLock } from '../../src/store/sqlite/lock.js';
 
@@ -30,11 +33,30 @@ const T0 = 1_700_000_000_000;
 interface Deployment {
   users: UserRecord[];
   conversations: ConversationRecord[];
+  /** Uploads as made (before they were sent); the last one is the deleted message's. */
+  uploads: AttachmentRecord[];
+}
+
+/** The local-disk blob storage beside a SQLite file (where the server keeps it). */
+const blobDirOf = (file: string) => path.join(path.dirname(file), 'attachments');
+
+/** A SQLite deployment's file and its blobs, copied to `to`. */
+function copyDeployment(from: string, to: string): void {
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  fs.copyFileSync(from, to);
+  fs.cpSync(blobDirOf(from), blobDirOf(to), { recursive: true });
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(parts);
 }
 
 /** A deployment with a bit of everything the port must carry, built on `file` through the store's API. */
 async function buildDeployment(file: string): Promise<Deployment> {
   const store = new SqliteStore({ file });
+  const blobs = await LocalDiskBlobs.open(blobDirOf(file));
   try {
     const user = (name: string, at = T0) => store.createUser({ username: name, displayName: `${name[0]!.toUpperCase()}${name.slice(1)}`, passwordHash: `scrypt:${name}`, createdAt: at });
     const [alice, bob, carol, dave, erin, frank, grace] = [
@@ -71,11 +93,40 @@ async function buildDeployment(file: string): Promise<Deployment> {
       if (o?.kind !== 'stored') throw new Error(`not stored: ${JSON.stringify(o)}`);
       return o.message;
     };
+    // Uploads: bytes in the local-disk blob storage, then the row (as AttachmentService does).
+    const uploads: AttachmentRecord[] = [];
+    const upload = async (c: ConversationRecord, by: UserRecord, name: string, size: number, thumbnail: boolean): Promise<AttachmentRecord> => {
+      const blobKey = randomUUID();
+      await blobs.put(blobKey, [randomBytes(size)], size);
+      if (thumbnail) await blobs.put(`${blobKey}-thumb`, [randomBytes(700)], 700);
+      const a = await store.createAttachment({
+        conversationId: c.id,
+        uploaderId: by.id,
+        name,
+        mime: thumbnail ? 'image/png' : 'application/pdf',
+        size,
+        width: thumbnail ? 1024 : null,
+        height: thumbnail ? 768 : null,
+        blobKey,
+        thumbnailKey: thumbnail ? `${blobKey}-thumb` : null,
+        thumbnailMime: thumbnail ? 'image/webp' : null,
+        createdAt: (at += 10),
+      });
+      uploads.push(a);
+      return a;
+    };
     const hello = await send(ab, alice, 'hello Bob', 'cid-1');
     await send(ab, bob, 'hello Alice, café later?', 'cid-\u0000-nul');
-    await send(ab, alice, '東京タワーで会いましょう 你好世界');
+    // A photo of more than two chunks of blob_chunks, and a document, sent with a message.
+    const photo = await upload(ab, alice, 'Tōkyō \u0000 tower.png', 600_000, true);
+    const doc = await upload(ab, alice, 'plan.pdf', 3000, false);
+    await send(ab, alice, '東京タワーで会いましょう 你好世界', null, { attachmentIds: [photo.id, doc.id] });
     await send(ab, bob, 'a NUL \u0000 inside, and \uffff too');
-    const secret = await send(ab, alice, 'a secret to be deleted');
+    // An upload never sent (expired later by the sweep).
+    await upload(ac, carol, 'draft.pdf', 500, false);
+    // Deleted below: its upload is erased (its blobs listed in erased_blobs).
+    const doomed = await upload(ab, alice, 'secret.png', 2000, true);
+    const secret = await send(ab, alice, 'a secret to be deleted', null, { attachmentIds: [doomed.id] });
     const unicode = await send(ac, carol, 'Ünïcödé naïve façade');
     // A reply that mentions, with reactions below.
     const reply = await send(ac, alice, 'emoji 😀 grinning @carol', null, { replyToId: unicode.id, mentionNames: ['carol'] });
@@ -141,8 +192,9 @@ async function buildDeployment(file: string): Promise<Deployment> {
 
     const users = await store.usersByIds([alice, bob, carol, dave, erin, frank, grace].map((u) => u.id));
     const conversations = await store.conversationsByIds([ab, ac, team, book, quiet].map((c) => c.id));
-    return { users: users.sort(byKey('u')), conversations: conversations.sort(byKey('c')) };
+    return { users: users.sort(byKey('u')), conversations: conversations.sort(byKey('c')), uploads };
   } finally {
+    await blobs.close();
     await store.close();
   }
 }
@@ -187,7 +239,11 @@ async function snapshot(pool: PostgresStore['pool']): Promise<Record<string, unk
             (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.conversation_id, t.user_id), '')) FROM members t) AS members,
             (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')) FROM messages t) AS messages,
             (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.conversation_id, t.user_id, t.type, t.seq), '')) FROM marker_moves t) AS marker_moves,
-            (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')) FROM sessions t) AS sessions`,
+            (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')) FROM sessions t) AS sessions,
+            (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')) FROM attachments t) AS attachments,
+            (SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.key), '')) FROM erased_blobs t) AS erased_blobs,
+            (SELECT count(*) || ':' || md5(coalesce(string_agg(t.key || ':' || t.n || ':' || md5(t.data), ',' ORDER BY t.key, t.n), '')) FROM blob_chunks t)
+              AS blob_chunks`,
   );
   return rows[0] as Record<string, unknown>;
 }
@@ -229,6 +285,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
   let target: Awaited<ReturnType<typeof createDatabase>>;
   let sqlite: SqliteStore;
   let pgs: PostgresStore;
+  let summary: PortSummary;
   const log: string[] = [];
 
   const newDatabase = async () => {
@@ -242,16 +299,18 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     file = path.join(dir, 'parley.db');
     copy = path.join(dir, 'copy', 'parley.db');
     deployment = await buildDeployment(file);
-    fs.mkdirSync(path.dirname(copy));
-    fs.copyFileSync(file, copy);
+    copyDeployment(file, copy);
     target = await newDatabase();
     // Small batches and every progress line: the batching is exercised too.
-    const summary = await portSqliteToPostgres({ sqliteFile: file, postgresUrl: target.url, log: (l) => log.push(l), batchSize: 4, progressEveryMs: 0 });
+    summary = await portSqliteToPostgres({ sqliteFile: file, postgresUrl: target.url, log: (l) => log.push(l), batchSize: 4, progressEveryMs: 0 });
     expect(summary.counts.users).toBe(7);
     expect(summary.counts.conversations).toBe(5);
     expect(summary.counts.messages).toBe(7 + 30 + 3 + 70 + 2);
     expect(summary.counts.members).toBe(2 + 2 + 5 + 3 + 2 + 1 - 2 + 2);
     expect(summary.counts.marker_moves).toBeGreaterThan(64 * 2);
+    expect(summary.counts.attachments).toBe(3);
+    expect(summary.counts.erased_blobs).toBe(2);
+    expect(summary.blobs).toEqual({ copied: 4, bytes: 600_000 + 700 + 3000 + 500, missing: [] });
     expect(() => DatabaseLock.acquire(file).release(), 'the lock was let go').not.toThrow();
     sqlite = new SqliteStore({ file });
     pgs = await PostgresStore.open({ url: target.url });
@@ -274,7 +333,10 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
   it('reports progress and a summary with the counts per table', () => {
     expect(log.some((l) => /^messages: \d+ \/ 112 \(\d+%\)$/.test(l))).toBe(true);
     expect(log).toContain('messages: 112 copied');
-    expect(log.at(-1)).toMatch(/^done in [\d.]+ s: copied 7 users, 5 conversations, 15 members, 112 messages, \d+ message_mentions, \d+ marker_moves, \d+ sessions$/);
+    expect(log).toContain('blobs: 4 copied (591 KiB)');
+    expect(log.at(-1)).toMatch(
+      /^done in [\d.]+ s: copied 7 users, 5 conversations, 15 members, 112 messages, 3 attachments, \d+ message_mentions, \d+ marker_moves, \d+ sessions, 2 erased_blobs; 4 blobs \(591 KiB\)$/,
+    );
   });
 
   it('copies every row as it is (text unescaped, search columns aside)', async () => {
@@ -284,21 +346,67 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
         ['users', '*', 'id'],
         ['conversations', '*', 'id'],
         ['members', '*', 'conversation_id, user_id'],
-        ['messages', 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions', 'id'],
+        [
+          'messages',
+          'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions, attachments',
+          'id',
+        ],
+        ['attachments', '*', 'id'],
         ['message_mentions', '*', 'user_id, conversation_id, seq'],
         ['marker_moves', '*', 'conversation_id, user_id, type, seq'],
         ['sessions', '*', 'id'],
+        ['erased_blobs', '*', 'key'],
       ];
       for (const [table, cols, order] of tables) {
         const expected = source.prepare(`SELECT ${cols} FROM ${table} ORDER BY ${order}`).all() as Record<string, unknown>[];
         const { rows } = await pgs.pool.query<Record<string, unknown>>(`SELECT ${cols} FROM ${table} ORDER BY ${order}`);
-        const actual = table === 'messages' ? rows.map((r) => ({ ...r, content: fromDbText(r.content as string), client_id: fromDbText(r.client_id as string | null) })) : rows;
+        const actual =
+          table === 'messages'
+            ? rows.map((r) => ({ ...r, content: fromDbText(r.content as string), client_id: fromDbText(r.client_id as string | null) }))
+            : table === 'attachments'
+              ? rows.map((r) => ({ ...r, name: fromDbText(r.name as string) }))
+              : rows;
         expect(actual, table).toEqual(expected);
         expect(actual.length, table).toBeGreaterThan(0);
       }
+      expect(
+        (source.prepare('SELECT attachments FROM messages WHERE attachments IS NOT NULL').pluck().all() as string[]).map((j) => JSON.parse(j).length),
+        'one message carries two files',
+      ).toEqual([2]);
     } finally {
       source.close();
     }
+  });
+
+  it("keeps every attachment, and copies its blobs' bytes (not those of erased ones)", async () => {
+    const uploads = deployment.uploads;
+    const doomed = uploads.at(-1)!;
+    let sent = 0;
+    for (const a of uploads) {
+      const now = await same((s) => s.attachmentById(a.id));
+      if (a === doomed) expect(now).toBeNull();
+      else expect(now).toEqual({ ...a, messageId: now!.messageId });
+      if (now?.messageId) sent++;
+    }
+    expect(sent).toBe(2);
+    expect((await same((s) => s.erasedBlobs(100).then((k) => k.sort()))).length).toBe(2);
+    const local = await LocalDiskBlobs.open(blobDirOf(file));
+    const remote = new PostgresBlobs(pgs.pool);
+    for (const a of uploads) {
+      for (const key of [a.blobKey, a.thumbnailKey]) {
+        if (key === null) continue;
+        const there = await remote.get(key);
+        if (a === doomed) {
+          expect(there, 'an erased blob is not copied').toBeNull();
+          continue;
+        }
+        const here = (await local.get(key))!;
+        expect(there!.size).toBe(here.size);
+        expect((await readAll(there!.stream)).equals(await readAll(here.stream))).toBe(true);
+      }
+    }
+    // The photo is three rows of blob_chunks.
+    expect((await pgs.pool.query('SELECT n FROM blob_chunks WHERE key = $1 ORDER BY n', [uploads[0]!.blobKey])).rows.map((r) => r.n)).toEqual([0, 1, 2]);
   });
 
   it('keeps every user, with the same ids', async () => {
@@ -405,7 +513,9 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     const ids = await maxIds(pgs.pool);
     const err = await portSqliteToPostgres({ sqliteFile: copy, postgresUrl: target.url, log: () => undefined }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PortRefused);
-    expect((err as Error).message).toMatch(/is not empty: users, conversations, members, messages, (message_mentions, )?marker_moves, sessions have rows/);
+    expect((err as Error).message).toMatch(
+      /is not empty: users, conversations, members, messages, attachments, (message_mentions, )?marker_moves, sessions, erased_blobs, blob_chunks have rows/,
+    );
     expect(await snapshot(pgs.pool)).toEqual(before);
     expect(await maxIds(pgs.pool)).toEqual(ids);
     expect(() => DatabaseLock.acquire(copy).release(), 'the lock was let go').not.toThrow();
@@ -423,8 +533,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     // A source PostgreSQL refuses at its last message (a sender that does
     // not exist: SQLite let it in with its foreign keys off).
     const broken = path.join(dir, 'broken', 'parley.db');
-    fs.mkdirSync(path.dirname(broken));
-    fs.copyFileSync(copy, broken);
+    copyDeployment(copy, broken);
     const raw = new Database(broken);
     raw.pragma('foreign_keys = OFF');
     raw.prepare(`INSERT INTO messages (conversation_id, seq, rev, sender_id, content, created_at) VALUES (1, 1000, 1000, 999, 'orphan', 1)`).run();
@@ -446,6 +555,25 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     fix.close();
     const summary = await portSqliteToPostgres({ sqliteFile: broken, postgresUrl: other.url, log: () => undefined });
     expect(summary.counts.messages).toBe(112);
+  });
+
+  it('reports and skips a blob the source lost; refuses a source whose blob directory is missing', async () => {
+    const lost = path.join(dir, 'lost', 'parley.db');
+    copyDeployment(copy, lost);
+    const doc = deployment.uploads[1]!;
+    fs.rmSync(path.join(blobDirOf(lost), doc.blobKey.slice(0, 2), doc.blobKey));
+    const lines: string[] = [];
+    const s = await portSqliteToPostgres({ sqliteFile: lost, postgresUrl: (await newDatabase()).url, log: (l) => lines.push(l) });
+    expect(s.blobs).toMatchObject({ copied: 3, missing: [doc.blobKey] });
+    expect(s.counts.attachments).toBe(3);
+    expect(lines.at(-1)).toMatch(/; 3 blobs \(\d+ KiB\), 1 missing from the source$/);
+
+    fs.rmSync(blobDirOf(lost), { recursive: true });
+    const other = await newDatabase();
+    const err = await portSqliteToPostgres({ sqliteFile: lost, postgresUrl: other.url, log: () => undefined }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PortRefused);
+    expect((err as Error).message).toMatch(/attachments: no such directory, and the database has 4 blobs/);
+    expect(await query(other.url, `SELECT to_regclass('users') AS u`)).toEqual([{ u: null }]);
   });
 
   it('never prints a password', () => {
@@ -478,8 +606,14 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     expect(fresh.activity).toBeGreaterThan(maxActivity);
     expect((await pgs.listConversations({ userId: alice.id, archived: false, limit: 1 }))[0]!.conversation.id).toBe(fresh.id);
 
-    const [sent] = await pgs.appendMessages([{ conversationId: team.id, senderId: bob.id, content: 'first on PostgreSQL', clientId: 'pg-1', createdAt: T0 + 10_000_002 }]);
-    expect(sent).toMatchObject({ kind: 'stored', message: { id: `m${maxMessage + 1}`, seq: team.lastSeq + 1, rev: team.lastRev + 1 } });
+    // (Past the highest id in the table: the deleted message's upload, the last one made, is gone.)
+    const maxAttachment = Math.max(...deployment.uploads.slice(0, -1).map((a) => decodeId('a', a.id) ?? 0));
+    const file = await pgs.createAttachment({ ...deployment.uploads[1]!, conversationId: team.id, uploaderId: bob.id, blobKey: randomUUID(), createdAt: T0 + 10_000_002 });
+    expect(file.id).toBe(`a${maxAttachment + 1}`);
+    const [sent] = await pgs.appendMessages([
+      { conversationId: team.id, senderId: bob.id, content: 'first on PostgreSQL', clientId: 'pg-1', createdAt: T0 + 10_000_002, attachmentIds: [file.id] },
+    ]);
+    expect(sent).toMatchObject({ kind: 'stored', message: { id: `m${maxMessage + 1}`, seq: team.lastSeq + 1, rev: team.lastRev + 1, attachments: [{ id: file.id }] } });
     const after = (await pgs.conversationById(team.id))!;
     expect(after.activity).toBeGreaterThan(fresh.activity);
     // A clientId sent before the move is still known: the retry gets the original.

@@ -146,4 +146,45 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'attachments: uploads, erased blobs, blob storage',
+    sql: `
+      -- Uploads: message_id set once sent; the bytes in blob storage under
+      -- blob_key (and thumbnail_key). The references let TRUNCATE ... CASCADE
+      -- of users or conversations empty it, as for members.
+      CREATE TABLE attachments (
+        id              bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        conversation_id bigint  NOT NULL REFERENCES conversations (id),
+        uploader_id     bigint  NOT NULL REFERENCES users (id),
+        message_id      bigint,
+        name            text    NOT NULL,
+        mime            text    NOT NULL,
+        size            bigint  NOT NULL,
+        width           integer,
+        height          integer,
+        blob_key        text    NOT NULL,
+        thumbnail_key   text,
+        thumbnail_mime  text,
+        created_at      bigint  NOT NULL
+      );
+      -- a deleted message's attachments
+      CREATE INDEX attachments_by_message ON attachments (message_id) WHERE message_id IS NOT NULL;
+      -- uploads never sent, expired by age
+      CREATE INDEX attachments_unsent ON attachments (created_at) WHERE message_id IS NULL;
+      -- A message's attachments as it carries them (JSON, in order): read with it, never joined.
+      ALTER TABLE messages ADD COLUMN attachments text;
+      -- Blobs of erased attachments, written in the erasing transaction;
+      -- deleted from blob storage, then from here.
+      CREATE TABLE erased_blobs (key text PRIMARY KEY);
+      -- The bytes of blobs when PostgreSQL holds them (src/blobs/postgres-blobs.ts).
+      CREATE TABLE blob_chunks (
+        key  text    NOT NULL,
+        n    integer NOT NULL,
+        data bytea   NOT NULL,
+        PRIMARY KEY (key, n)
+      );
+      ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;  -- files are mostly compressed already
+    `,
+  },
 ];

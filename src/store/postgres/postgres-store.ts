@@ -14,6 +14,8 @@
 import type pg from 'pg';
 import { decodeId, encodeId } from '../ids.js';
 import {
+  ATTACHMENT_COLS,
+  attachmentsJson,
   keys,
   MARKER_CODE,
   mentionsJson,
@@ -21,14 +23,17 @@ import {
   nextReactions,
   parseMentions,
   parseReactions,
+  pickAttachments,
   reactionsJson,
   replyTargetKeys,
   resolveMentions,
+  toAttachment,
   toConversation,
   toListItem,
   toMember,
   toMessage,
   toUser,
+  type AttachmentRow,
   type ConversationRow,
   type ListRow,
   type MemberRow,
@@ -39,6 +44,7 @@ import {
 import {
   UniqueViolation,
   type AppendOutcome,
+  type AttachmentRecord,
   type ChangeOutcome,
   type ConversationListItem,
   type ConversationListQuery,
@@ -51,6 +57,7 @@ import {
   type MemberRecord,
   type MessageChange,
   type MessageRecord,
+  type NewAttachment,
   type NewConversation,
   type NewMessage,
   type NewSession,
@@ -72,6 +79,9 @@ import { fromDbText, toDbText } from './text.js';
  */
 const toMessageRecord = (r: MessageRow, targets?: ReadonlyMap<number, ReplyTargetRow>): MessageRecord =>
   toMessage({ ...r, content: fromDbText(r.content), client_id: fromDbText(r.client_id) }, targets);
+
+/** An attachment row as stored here (its name escaped, see text.ts) as both stores read it. */
+const readAttachmentRow = (r: AttachmentRow): AttachmentRow => ({ ...r, name: fromDbText(r.name) });
 
 /** What reading a reply's target also tells: its conversation (a reply must be of the same one). */
 type TargetRow = ReplyTargetRow & { conversation_id: number };
@@ -104,7 +114,8 @@ export interface PostgresSearchStats {
 const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at';
 const CONV_COLS = 'id, type, title, owner_id, last_seq, last_rev, created_at, last_activity_at, activity';
 const MEMBER_COLS = 'conversation_id, user_id, joined_at, delivered_seq, read_seq, archived';
-const MSG_COLS = 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions';
+const MSG_COLS =
+  'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions, attachments';
 const M_MSG_COLS = MSG_COLS.split(', ').map((c) => `m.${c}`).join(', ');
 
 /** The highest code point: `p || MAX` bounds every string that starts with p. */
@@ -698,10 +709,46 @@ export class PostgresStore implements Store {
     ]);
     const earlier = new Map<string, MessageRecord>();
     for (const r of earlierRows) earlier.set(`${r.conversation_id}\u0000${r.sender_id}\u0000${fromDbText(r.client_id)}`, toMessageRecord(r, targets));
+    // 3c. The uploads the items name, in one statement, locked (in id order,
+    // as every writer of attachment rows that locks several does): two
+    // batches cannot both take one upload, and one expired meanwhile is gone.
+    const wantedFiles = [
+      ...new Set(
+        items.flatMap((i) =>
+          i.ck === null || i.uk === null || !i.m.attachmentIds?.length
+            ? []
+            : i.m.attachmentIds.flatMap((id) => {
+                const k = decodeId('a', id);
+                return k === null ? [] : [k];
+              }),
+        ),
+      ),
+    ].sort((a, b) => a - b);
+    const fileRows = wantedFiles.length
+      ? new Map(
+          (
+            await this.rows<AttachmentRow>(db, `SELECT ${ATTACHMENT_COLS} FROM attachments WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, [
+              wantedFiles,
+            ])
+          ).map((r) => [r.id, readAttachmentRow(r)]),
+        )
+      : new Map<number, AttachmentRow>();
+    // uploads taken by earlier items of this batch
+    const taken = new Set<number>();
     // 4. Outcomes in order, seqs and revs counted from the locked rows.
     const ticks = await this.ticks(db, batch.length);
     const outcomes: AppendOutcome[] = [];
-    const inserts: { index: number; ck: number; uk: number; seq: number; rev: number; m: NewMessage; replyTo: number | null; mentions: number[] }[] = [];
+    const inserts: {
+      index: number;
+      ck: number;
+      uk: number;
+      seq: number;
+      rev: number;
+      m: NewMessage;
+      replyTo: number | null;
+      mentions: number[];
+      files: AttachmentRow[];
+    }[] = [];
     const bumped = new Map<number, { seq: number; rev: number; at: number; tick: number }>();
     const senderMarks = new Map<string, { ck: number; uk: number; seq: number }>();
     items.forEach(({ m, ck, uk }, index) => {
@@ -734,6 +781,16 @@ export class PostgresStore implements Store {
         }
         replyTo = target.id;
       }
+      // Its files: unsent uploads of the sender to this conversation, not taken by an earlier item.
+      let files: AttachmentRow[] = [];
+      if (m.attachmentIds?.length) {
+        const picked = pickAttachments(m.attachmentIds, fileRows, ck, uk, taken);
+        if (!picked) {
+          outcomes.push({ kind: 'bad_attachments' });
+          return;
+        }
+        files = picked;
+      }
       const mentions = resolveMentions(m.mentionNames, inConversation.names);
       counter.seq++;
       counter.rev++;
@@ -752,25 +809,28 @@ export class PostgresStore implements Store {
           reply_to_id: replyTo,
           mentions: mentionsJson(mentions),
           reactions: null,
+          attachments: attachmentsJson(files),
         },
         targets,
       );
       if (m.clientId !== null) earlier.set(`${ck}\u0000${uk}\u0000${m.clientId}`, message);
-      inserts.push({ index, ck, uk, seq: counter.seq, rev: counter.rev, m, replyTo, mentions });
+      inserts.push({ index, ck, uk, seq: counter.seq, rev: counter.rev, m, replyTo, mentions, files });
       bumped.set(ck, { seq: counter.seq, rev: counter.rev, at: m.createdAt, tick: ticks[index] as number });
       senderMarks.set(`${ck}:${uk}`, { ck, uk, seq: counter.seq });
       outcomes.push({ kind: 'stored', message, members: inConversation.ids });
     });
     if (inserts.length === 0) return outcomes;
-    // 5. One insert for the batch (and one of its mentions), one update of the counters, one of the senders' markers.
+    // 5. One insert for the batch (and one of its mentions, one binding its
+    // files), one update of the counters, one of the senders' markers.
     const search = inserts.map((i) => searchColumns(i.m.content));
     const ids = await this.rows<{ id: number; conversation_id: number; seq: number }>(
       db,
-      `INSERT INTO messages (conversation_id, seq, rev, sender_id, content, client_id, created_at, search_text, search_words, reply_to_id, mentions)
-       SELECT c, q, r, s, body, cid, t, st, (SELECT coalesce(array_agg(w), '{}') FROM jsonb_array_elements_text(sw) AS w), rt, mn
+      `INSERT INTO messages (conversation_id, seq, rev, sender_id, content, client_id, created_at, search_text, search_words, reply_to_id, mentions,
+                             attachments)
+       SELECT c, q, r, s, body, cid, t, st, (SELECT coalesce(array_agg(w), '{}') FROM jsonb_array_elements_text(sw) AS w), rt, mn, att
        FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::jsonb[],
-                   $10::bigint[], $11::text[])
-         AS v(c, q, r, s, body, cid, t, st, sw, rt, mn)
+                   $10::bigint[], $11::text[], $12::text[])
+         AS v(c, q, r, s, body, cid, t, st, sw, rt, mn, att)
        RETURNING id, conversation_id, seq`,
       [
         inserts.map((i) => i.ck),
@@ -784,12 +844,23 @@ export class PostgresStore implements Store {
         search.map((s) => JSON.stringify(s.words)),
         inserts.map((i) => i.replyTo),
         inserts.map((i) => mentionsJson(i.mentions)),
+        inserts.map((i) => attachmentsJson(i.files)),
       ],
     );
     const idOf = new Map(ids.map((r) => [`${r.conversation_id}:${r.seq}`, r.id]));
+    const bound: { file: number; message: number }[] = [];
     for (const i of inserts) {
       const o = outcomes[i.index] as { message: MessageRecord };
-      o.message.id = encodeId('m', idOf.get(`${i.ck}:${i.seq}`) as number);
+      const mk = idOf.get(`${i.ck}:${i.seq}`) as number;
+      o.message.id = encodeId('m', mk);
+      for (const f of i.files) bound.push({ file: f.id, message: mk });
+    }
+    if (bound.length) {
+      // (The rows were locked above.)
+      await db.query('UPDATE attachments a SET message_id = v.m FROM unnest($1::bigint[], $2::bigint[]) AS v(id, m) WHERE a.id = v.id', [
+        bound.map((b) => b.file),
+        bound.map((b) => b.message),
+      ]);
     }
     const mentioned = inserts.flatMap((i) => i.mentions.map((u) => ({ u, c: i.ck, q: i.seq })));
     if (mentioned.length) await this.insertMentions(db, mentioned);
@@ -910,16 +981,24 @@ export class PostgresStore implements Store {
       if (mentions.length) await this.insertMentions(db, mentions.map((u) => ({ u, c: row.conversation_id, q: row.seq })));
     } else {
       // The text is erased from the row and from what search reads, not
-      // hidden; so are its reply's target, mentions and reactions.
+      // hidden; so are its reply's target, mentions, reactions and files
+      // (their rows go, their blobs listed for the sweep: AttachmentService).
       const rev = await this.nextRev(db, row.conversation_id);
       updated = await this.row<MessageRow>(
         db,
         `UPDATE messages SET content = '', deleted_at = $1, rev = $2, search_text = '', search_words = '{}',
-                reply_to_id = NULL, mentions = NULL, reactions = NULL
+                reply_to_id = NULL, mentions = NULL, reactions = NULL, attachments = NULL
          WHERE id = $3 RETURNING ${MSG_COLS}`,
         [c.at, rev, mk],
       );
       await this.clearMentions(db, row);
+      await db.query(
+        `WITH gone AS (DELETE FROM attachments WHERE message_id = $1 RETURNING blob_key, thumbnail_key)
+         INSERT INTO erased_blobs (key)
+         SELECT blob_key FROM gone UNION ALL SELECT thumbnail_key FROM gone WHERE thumbnail_key IS NOT NULL
+         ON CONFLICT DO NOTHING`,
+        [mk],
+      );
     }
     return { kind: 'changed', row: updated as MessageRow };
   }
@@ -928,6 +1007,55 @@ export class PostgresStore implements Store {
   private async nextRev(db: pg.PoolClient, ck: number): Promise<number> {
     const bumped = await this.row<{ last_rev: number }>(db, 'UPDATE conversations SET last_rev = last_rev + 1 WHERE id = $1 RETURNING last_rev', [ck]);
     return (bumped as { last_rev: number }).last_rev;
+  }
+
+  // ---- attachments ------------------------------------------------------------
+  async createAttachment(a: NewAttachment): Promise<AttachmentRecord> {
+    const ck = decodeId('c', a.conversationId);
+    const uk = decodeId('u', a.uploaderId);
+    if (ck === null || uk === null) throw new Error('createAttachment: invalid conversation or user id');
+    const row = await this.row<AttachmentRow>(
+      this.pool,
+      `INSERT INTO attachments (conversation_id, uploader_id, name, mime, size, width, height, blob_key, thumbnail_key, thumbnail_mime, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${ATTACHMENT_COLS}`,
+      [ck, uk, toDbText(a.name), a.mime, a.size, a.width, a.height, a.blobKey, a.thumbnailKey, a.thumbnailMime, a.createdAt],
+    );
+    return toAttachment(readAttachmentRow(row as AttachmentRow));
+  }
+
+  async attachmentById(id: string): Promise<AttachmentRecord | null> {
+    const k = decodeId('a', id);
+    if (k === null) return null;
+    const row = await this.row<AttachmentRow>(this.pool, `SELECT ${ATTACHMENT_COLS} FROM attachments WHERE id = $1`, [k]);
+    return row ? toAttachment(readAttachmentRow(row)) : null;
+  }
+
+  async expireUploads(createdBefore: number): Promise<number> {
+    // One statement in its transaction: the rows go and their blobs are listed
+    // together. (A send that locked one of them first takes it, and it stays.)
+    return this.tx(async (db) => {
+      const r = await this.row<{ n: number }>(
+        db,
+        `WITH gone AS (DELETE FROM attachments WHERE message_id IS NULL AND created_at < $1 RETURNING blob_key, thumbnail_key),
+         listed AS (
+           INSERT INTO erased_blobs (key)
+           SELECT blob_key FROM gone UNION ALL SELECT thumbnail_key FROM gone WHERE thumbnail_key IS NOT NULL
+           ON CONFLICT DO NOTHING)
+         SELECT count(*)::int AS n FROM gone`,
+        [createdBefore],
+      );
+      return r?.n ?? 0;
+    });
+  }
+
+  async erasedBlobs(limit: number): Promise<string[]> {
+    const rows = await this.rows<{ key: string }>(this.pool, 'SELECT key FROM erased_blobs LIMIT $1', [limit]);
+    return rows.map((r) => r.key);
+  }
+
+  async forgetErasedBlobs(blobKeys: readonly string[]): Promise<void> {
+    if (blobKeys.length === 0) return;
+    await query(this.pool, 'DELETE FROM erased_blobs WHERE key = ANY($1::text[])', [blobKeys]);
   }
 
   async search(q: SearchQuery): Promise<SearchHit[]> {

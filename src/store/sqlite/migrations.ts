@@ -178,6 +178,35 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 8,
+    name: 'attachments',
+    sql: `
+      -- Uploads: message_id set once sent; the bytes in blob storage under blob_key.
+      -- AUTOINCREMENT: an erased attachment's id is never reused (an old link names no other file).
+      CREATE TABLE attachments (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id INTEGER NOT NULL,
+        uploader_id     INTEGER NOT NULL,
+        message_id      INTEGER,
+        name            TEXT    NOT NULL,
+        mime            TEXT    NOT NULL,
+        size            INTEGER NOT NULL,
+        width           INTEGER,
+        height          INTEGER,
+        blob_key        TEXT    NOT NULL,
+        thumbnail_key   TEXT,
+        thumbnail_mime  TEXT,
+        created_at      INTEGER NOT NULL
+      );
+      CREATE INDEX attachments_by_message ON attachments(message_id) WHERE message_id IS NOT NULL;
+      CREATE INDEX attachments_unsent ON attachments(created_at) WHERE message_id IS NULL;
+      -- A message's attachments as it carries them (JSON, in order): read with it, never joined.
+      ALTER TABLE messages ADD COLUMN attachments TEXT;
+      -- Blobs of erased attachments, written in the erasing transaction; deleted from storage, then from here.
+      CREATE TABLE erased_blobs (key TEXT PRIMARY KEY) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Brings the schema up to date: each missing step in its own transaction. */

@@ -4,8 +4,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeId, encodeId } from '../ids.js';
 import {
+  attachmentsJson,
   keys,
   MARKER_CODE,
+  pickAttachments,
+  toAttachment,
   mentionsJson,
   nextMarkers,
   nextReactions,
@@ -20,6 +23,7 @@ import {
   toMessage,
   toUser,
   type ConversationRow,
+  type AttachmentRow,
   type ListRow,
   type MemberRow,
   type MessageRow,
@@ -29,6 +33,8 @@ import {
 import {
   UniqueViolation,
   type AppendOutcome,
+  type AttachmentRecord,
+  type NewAttachment,
   type ConversationListItem,
   type ConversationListQuery,
   type ConversationRecord,
@@ -510,6 +516,8 @@ export class SqliteStore implements Store {
     const members = new Map<number, { keys: Set<number>; ids: readonly string[] }>();
     // conversation -> its members by lower-cased username (for mentions), read once per batch when needed
     const names = new Map<number, ReadonlyMap<string, number>>();
+    // uploads taken by earlier items of this batch
+    const taken = new Set<number>();
     // One tick per item, reserved up front (ticks may have gaps; they only order).
     let tick = this.reserveTicks(batch.length) - batch.length;
     for (const m of batch) {
@@ -555,6 +563,21 @@ export class SqliteStore implements Store {
           continue;
         }
       }
+      // Its files: unsent uploads of the sender to this conversation.
+      let files: AttachmentRow[] = [];
+      if (m.attachmentIds?.length) {
+        const wanted = m.attachmentIds.flatMap((id) => {
+          const k = decodeId('a', id);
+          return k === null ? [] : [k];
+        });
+        const rows = new Map((this.s.attachmentsByIds.all(JSON.stringify(wanted)) as AttachmentRow[]).map((r) => [r.id, r]));
+        const picked = pickAttachments(m.attachmentIds, rows, ck, uk, taken);
+        if (!picked) {
+          outcomes.push({ kind: 'bad_attachments' });
+          continue;
+        }
+        files = picked;
+      }
       const mentioned = m.mentionNames?.length ? resolveMentions(m.mentionNames, this.memberNames(ck, names)) : [];
       const counters = this.s.bumpCounters.get(m.createdAt, tick, ck) as { last_seq: number; last_rev: number } | undefined;
       if (!counters) {
@@ -575,9 +598,11 @@ export class SqliteStore implements Store {
         reply_to_id: target?.id ?? null,
         mentions: mentionsJson(mentioned),
         reactions: null,
+        attachments: attachmentsJson(files),
       };
-      const info = this.s.insertMessage.run(ck, row.seq, row.rev, uk, m.content, m.clientId, m.createdAt, row.reply_to_id, row.mentions);
+      const info = this.s.insertMessage.run(ck, row.seq, row.rev, uk, m.content, m.clientId, m.createdAt, row.reply_to_id, row.mentions, row.attachments);
       row.id = this.messageInTx = Number(info.lastInsertRowid);
+      for (const f of files) this.s.bindAttachment.run(row.id, f.id);
       for (const k of mentioned) this.s.insertMention.run(k, ck, row.seq);
       const message = toMessage(row, target ? new Map([[target.id, target]]) : undefined);
       if (m.clientId !== null) inBatch.set(`${ck}\u0000${uk}\u0000${m.clientId}`, message);
@@ -754,7 +779,10 @@ export class SqliteStore implements Store {
       for (const k of mentioned) this.s.insertMention.run(k, row.conversation_id, row.seq);
       updated = this.s.editMessage.get(c.content, c.at, rev, mk) as MessageRow;
     } else {
-      // The text is erased from the row, not hidden (the index drops it via the outbox).
+      // The text is erased from the row, not hidden (the index drops it via the outbox);
+      // its files go, their blobs listed for the sweep (AttachmentService).
+      this.s.eraseAttachmentsOf.run({ m: mk });
+      this.s.deleteAttachmentsOf.run(mk);
       updated = this.s.eraseMessage.get(c.at, rev, mk) as MessageRow;
     }
     return { kind: 'changed', message: this.record(updated) };
@@ -815,6 +843,48 @@ export class SqliteStore implements Store {
       out.set(conversationId, n);
     }
     return out;
+  }
+
+  async createAttachment(a: NewAttachment): Promise<AttachmentRecord> {
+    if (this.writesHeld) await this.writable();
+    const row = this.s.insertAttachment.get({
+      conversation_id: decodeId('c', a.conversationId),
+      uploader_id: decodeId('u', a.uploaderId),
+      name: a.name,
+      mime: a.mime,
+      size: a.size,
+      width: a.width,
+      height: a.height,
+      blob_key: a.blobKey,
+      thumbnail_key: a.thumbnailKey,
+      thumbnail_mime: a.thumbnailMime,
+      created_at: a.createdAt,
+    }) as AttachmentRow;
+    return toAttachment(row);
+  }
+
+  async attachmentById(id: string): Promise<AttachmentRecord | null> {
+    const k = decodeId('a', id);
+    const row = k === null ? undefined : (this.s.attachmentById.get(k) as AttachmentRow | undefined);
+    return row ? toAttachment(row) : null;
+  }
+
+  async expireUploads(createdBefore: number): Promise<number> {
+    if (this.writesHeld) await this.writable();
+    return this.db.transaction(() => {
+      this.s.eraseUnsent.run({ before: createdBefore });
+      return this.s.deleteUnsent.run(createdBefore).changes;
+    }).immediate();
+  }
+
+  async erasedBlobs(limit: number): Promise<string[]> {
+    return this.s.erasedBlobs.all(limit) as string[];
+  }
+
+  async forgetErasedBlobs(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    if (this.writesHeld) await this.writable();
+    this.s.forgetErased.run(JSON.stringify(keys));
   }
 
   async unreadMentions(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>> {

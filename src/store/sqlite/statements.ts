@@ -1,9 +1,11 @@
 /** Every statement of the SQLite store, prepared once per connection. */
 import type Database from 'better-sqlite3';
+import { ATTACHMENT_COLS } from '../rows.js';
 
 const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at';
 const CONV_COLS = 'id, type, title, owner_id, last_seq, last_rev, created_at, last_activity_at, activity';
-export const MSG_COLS = 'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions';
+export const MSG_COLS =
+  'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions, attachments';
 const LIST_COLS = `c.id, c.type, c.title, c.owner_id, c.last_seq, c.last_rev, c.created_at, c.last_activity_at, c.activity,
   m.joined_at AS m_joined_at, m.delivered_seq AS m_delivered_seq, m.read_seq AS m_read_seq, m.archived AS m_archived`;
 
@@ -87,9 +89,31 @@ export function prepare(db: Database.Database) {
        WHERE id = ? RETURNING last_seq, last_rev`,
     ),
     insertMessage: db.prepare(
-      `INSERT INTO messages (conversation_id, seq, rev, sender_id, content, client_id, created_at, reply_to_id, mentions)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (conversation_id, seq, rev, sender_id, content, client_id, created_at, reply_to_id, mentions, attachments)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    insertAttachment: db.prepare(
+      `INSERT INTO attachments (conversation_id, uploader_id, name, mime, size, width, height, blob_key, thumbnail_key, thumbnail_mime, created_at)
+       VALUES (@conversation_id, @uploader_id, @name, @mime, @size, @width, @height, @blob_key, @thumbnail_key, @thumbnail_mime, @created_at)
+       RETURNING ${ATTACHMENT_COLS}`,
+    ),
+    attachmentById: db.prepare(`SELECT ${ATTACHMENT_COLS} FROM attachments WHERE id = ?`),
+    attachmentsByIds: db.prepare(`SELECT ${ATTACHMENT_COLS} FROM attachments WHERE id IN (SELECT value FROM json_each(?))`),
+    bindAttachment: db.prepare('UPDATE attachments SET message_id = ? WHERE id = ?'),
+    eraseAttachmentsOf: db.prepare(
+      `INSERT OR IGNORE INTO erased_blobs (key)
+       SELECT blob_key FROM attachments WHERE message_id = @m
+       UNION ALL SELECT thumbnail_key FROM attachments WHERE message_id = @m AND thumbnail_key IS NOT NULL`,
+    ),
+    deleteAttachmentsOf: db.prepare('DELETE FROM attachments WHERE message_id = ?'),
+    eraseUnsent: db.prepare(
+      `INSERT OR IGNORE INTO erased_blobs (key)
+       SELECT blob_key FROM attachments WHERE message_id IS NULL AND created_at < @before
+       UNION ALL SELECT thumbnail_key FROM attachments WHERE message_id IS NULL AND created_at < @before AND thumbnail_key IS NOT NULL`,
+    ),
+    deleteUnsent: db.prepare('DELETE FROM attachments WHERE message_id IS NULL AND created_at < ?'),
+    erasedBlobs: db.prepare('SELECT key FROM erased_blobs LIMIT ?').pluck(),
+    forgetErased: db.prepare('DELETE FROM erased_blobs WHERE key IN (SELECT value FROM json_each(?))'),
     replyTargets: db.prepare('SELECT id, seq, sender_id, content, deleted_at FROM messages WHERE id IN (SELECT value FROM json_each(?))'),
     replyTarget: db.prepare('SELECT id, seq, sender_id, content, deleted_at FROM messages WHERE id = ? AND conversation_id = ?'),
     memberNames: db.prepare('SELECT u.id, u.username_key FROM members m JOIN users u ON u.id = m.user_id WHERE m.conversation_id = ?'),
@@ -116,7 +140,7 @@ export function prepare(db: Database.Database) {
       `UPDATE messages SET content = ?, edited_at = ?, rev = ? WHERE id = ? RETURNING ${MSG_COLS}`,
     ),
     eraseMessage: db.prepare(
-      `UPDATE messages SET content = '', deleted_at = ?, rev = ?, reply_to_id = NULL, mentions = NULL, reactions = NULL
+      `UPDATE messages SET content = '', deleted_at = ?, rev = ?, reply_to_id = NULL, mentions = NULL, reactions = NULL, attachments = NULL
        WHERE id = ? RETURNING ${MSG_COLS}`,
     ),
     memberMarkers: db.prepare(

@@ -94,7 +94,7 @@ function drain(raw: IncomingMessage): Promise<void> {
 /** The one place where anything thrown in an HTTP handler becomes `{error}`. */
 export function installErrorHandling(app: FastifyInstance, metrics: Metrics): void {
   app.setErrorHandler(async (err: FastifyError, request, reply) => {
-    if (err.statusCode === 413) {
+    if (err.statusCode === 413 || (err instanceof DomainError && err.code === 'payload_too_large')) {
       await drain(request.raw);
       reply.header('connection', 'close');
     }
