@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
@@ -69,6 +70,23 @@ export interface Parley {
 async function createBlobStorage(config: Config): Promise<BlobStorage> {
   if (config.databaseUrl) return PostgresBlobs.open({ connectionString: config.databaseUrl, max: BLOB_POOL_SIZE, onError: () => undefined });
   return LocalDiskBlobs.open(path.join(path.dirname(config.dbPath), 'attachments'));
+}
+
+/**
+ * Where uploads wait while inspected: DATA_DIR/uploads. What a crash left
+ * there is removed at start, once an hour old (several nodes may share the
+ * directory: a younger file may be another's upload in flight).
+ */
+async function uploadTmpDir(config: Config): Promise<string> {
+  const dir = path.join(config.dataDir, 'uploads');
+  await fs.mkdir(dir, { recursive: true });
+  const before = Date.now() - 3_600_000;
+  for (const name of await fs.readdir(dir)) {
+    const file = path.join(dir, name);
+    const stat = await fs.stat(file).catch(() => null);
+    if (stat && stat.mtimeMs < before) await fs.rm(file, { force: true, recursive: true });
+  }
+  return dir;
 }
 
 /** Connections of the PostgreSQL blob storage's own pool. */
@@ -207,6 +225,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     grants,
     maxBytes: config.attachmentMaxBytes,
     now,
+    tmpDir: await uploadTmpDir(config),
     onError: (err, what) => http.log.warn({ err }, what),
   });
   const sweep = () => attachments.sweep().catch((err: unknown) => http.log.warn({ err }, 'erasing attachments failed (retried at the next sweep)'));
@@ -224,7 +243,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       maxPendingPerUser: limits.enabled ? MAX_PENDING_SENDS_PER_USER : Infinity,
       onNotifyError: (err) => http.log.error({ err }, 'offline notification skipped: presence unknown'),
       urls: grants,
-      onErased: sweep,
+      onErased: () => attachments.eraseNow().catch((err: unknown) => http.log.warn({ err }, 'erasing attachments failed (retried at the next sweep)')),
       onCommit: (stored, seconds) => {
         metrics.messagesStored.inc(stored);
         metrics.commitBatch.observe(stored);

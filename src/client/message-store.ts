@@ -52,10 +52,21 @@ export class MessageStore {
       if (!current || current.rev < m.rev || (current.rev === m.rev && current.status !== m.status && rank(m.status) > rank(current.status))) {
         s.bySeq.set(m.seq, m);
         changed = true;
+        // Replies quote their target as it is now: an edit or deletion of it reaches their quotes here.
+        if (current && current.rev < m.rev) this.requote(s, m);
       }
       if (m.clientId !== null && s.pending.delete(m.clientId)) changed = true;
     }
     return changed;
+  }
+
+  private requote(s: ConversationState, target: Message): void {
+    const preview = target.deletedAt === null ? [...target.content].slice(0, 100).join('') : '';
+    for (const [seq, m] of s.bySeq) {
+      if (m.replyTo?.id === target.id && (m.replyTo.preview !== preview || m.replyTo.deleted !== (target.deletedAt !== null))) {
+        s.bySeq.set(seq, { ...m, replyTo: { ...m.replyTo, preview, deleted: target.deletedAt !== null } });
+      }
+    }
   }
 
   addPending(p: PendingMessage): void {

@@ -36,6 +36,7 @@ export const UPLOAD_TTL_MS = 24 * 3_600_000;
 export const NAME_MAX = 255;
 /** The four image types served inline; everything else is a download. */
 const INLINE = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+const IMAGE_MIMES = INLINE;
 
 export interface AttachmentDeps {
   store: Store;
@@ -112,8 +113,14 @@ export class AttachmentService {
     try {
       const size = await this.receive(file, tmp);
       if (size === 0) throw validation('The file is empty.');
-      const info = await inspectFile(tmp);
+      let info = await inspectFile(tmp);
+      if (IMAGE_MIMES.has(info.mime) && info.width !== null && info.height !== null && info.width * info.height > this.d.thumbnails.maxInputPixels) {
+        // A decompression bomb, or just too many pixels: refused on its header, nothing decoded.
+        throw validation(`An image is at most ${this.d.thumbnails.maxInputPixels} pixels.`);
+      }
       const thumb = await this.d.thumbnails.make(tmp, info.mime);
+      // An image that does not decode is kept as what it is to us: bytes, a download.
+      if (IMAGE_MIMES.has(info.mime) && (!thumb || info.width === null || info.height === null)) info = { mime: 'application/octet-stream', width: null, height: null };
       await this.d.blobs.put(blobKey, createReadStream(tmp), this.d.maxBytes);
       stored.push(blobKey);
       if (thumb) {
@@ -165,7 +172,8 @@ export class AttachmentService {
    */
   async download(attachmentId: string, variant: AttachmentVariant, userId: string): Promise<Download> {
     const a = await this.d.store.attachmentById(attachmentId);
-    if (!a) throw new DomainError('not_found', 'No such attachment.');
+    // An upload not sent yet is its uploader's alone (ids are sequential: no guessing others' drafts).
+    if (!a || (a.messageId === null && a.uploaderId !== userId)) throw new DomainError('not_found', 'No such attachment.');
     const members = await this.d.membership.get(a.conversationId);
     if (!members) throw new DomainError('not_found', 'No such attachment.');
     if (!members.members.has(userId)) throw new DomainError('forbidden', 'You are not a member of this conversation.');
@@ -182,14 +190,27 @@ export class AttachmentService {
     return this.d.grants.verify(attachmentId, variant, query);
   }
 
-  /** Expires old unsent uploads, then deletes the blobs of erased attachments (one sweep at a time). */
-  sweep(): Promise<void> {
-    this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = null));
-    return this.sweeping;
+  /** Expires old unsent uploads, then deletes the blobs of erased attachments. */
+  async sweep(): Promise<void> {
+    await this.d.store.expireUploads(this.d.now() - UPLOAD_TTL_MS);
+    await this.eraseNow();
   }
 
-  private async sweepOnce(): Promise<void> {
-    await this.d.store.expireUploads(this.d.now() - UPLOAD_TTL_MS);
+  /**
+   * Deletes the blobs of erased attachments. One pass at a time; a call
+   * during a pass runs another after it, so what was erased before the call
+   * is gone when it resolves (a deletion's ack waits for it).
+   */
+  eraseNow(): Promise<void> {
+    const next = (this.sweeping ?? Promise.resolve()).catch(() => undefined).then(() => this.eraseOnce());
+    this.sweeping = next;
+    void next.finally(() => {
+      if (this.sweeping === next) this.sweeping = null;
+    }).catch(() => undefined);
+    return next;
+  }
+
+  private async eraseOnce(): Promise<void> {
     for (;;) {
       const keys = await this.d.store.erasedBlobs(500);
       if (keys.length === 0) return;

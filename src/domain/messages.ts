@@ -65,6 +65,8 @@ export interface HistoryOptions {
 export class MessageService {
   private readonly queue: GroupCommitQueue<SendItem, SendResult>;
   private readonly changes: GroupCommitQueue<MessageChange, ChangeOutcome>;
+  /** Reactions: a queue of their own, so they never wait behind an edit that waits for the search index. */
+  private readonly reactions: GroupCommitQueue<MessageChange, ChangeOutcome>;
   /** Sends of each user in the queue (only counted when bounded). */
   private readonly pendingByUser = new Map<string, number>();
 
@@ -74,11 +76,14 @@ export class MessageService {
       maxPending: d.maxPending ?? 20_000,
       overloaded: () => new DomainError('unavailable', 'The server is overloaded; retry shortly.', { retryAfter: 1000 }),
     });
-    this.changes = new GroupCommitQueue((batch) => d.store.changeMessages(batch), {
-      maxBatch: 512,
-      maxPending: 20_000,
-      overloaded: () => new DomainError('unavailable', 'The server is overloaded; retry shortly.', { retryAfter: 1000 }),
-    });
+    const changeQueue = () =>
+      new GroupCommitQueue<MessageChange, ChangeOutcome>((batch) => d.store.changeMessages(batch), {
+        maxBatch: 512,
+        maxPending: 20_000,
+        overloaded: () => new DomainError('unavailable', 'The server is overloaded; retry shortly.', { retryAfter: 1000 }),
+      });
+    this.changes = changeQueue();
+    this.reactions = changeQueue();
   }
 
   /** Edits a message (its sender only); its mentions are resolved again; members hear `message:updated`. */
@@ -106,7 +111,7 @@ export class MessageService {
   }
 
   private async change(origin: Origin, change: MessageChange): Promise<Message> {
-    const outcome = await this.changes.enqueue(change);
+    const outcome = await (change.kind === 'react' ? this.reactions : this.changes).enqueue(change);
     switch (outcome.kind) {
       case 'not_found':
         throw new DomainError('not_found', 'No such message.');
@@ -214,7 +219,7 @@ export class MessageService {
 
   /** Resolves once every send and change accepted so far is committed (for shutdown). */
   async drain(): Promise<void> {
-    await Promise.all([this.queue.drain(), this.changes.drain()]);
+    await Promise.all([this.queue.drain(), this.changes.drain(), this.reactions.drain()]);
   }
 
   /** One batch: membership checks in arrival order, then one transaction. */

@@ -76,7 +76,7 @@ function configureSharp(): void {
 export class Thumbnailer {
   private readonly concurrency: number;
   private readonly maxQueue: number;
-  private readonly maxInputPixels: number;
+  readonly maxInputPixels: number;
   private running = 0;
   private readonly waiting: Array<() => void> = [];
 

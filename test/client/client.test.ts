@@ -62,6 +62,10 @@ describe('ParleyClient', () => {
     await clientUntil(alice, () => contents(alice, conv.id).includes('yes'), 'the reply at alice');
     const reply = alice.messages.timeline(conv.id).messages.find((m) => m.content === 'yes')!;
     expect(reply.replyTo).toEqual({ id: question.id, seq: 1, senderId: alice.me!.id, preview: 'lunch?', deleted: false });
+    // The quote follows its target's edit (the client updates it from the target's message:updated).
+    await alice.edit(question.id, 'lunch at noon?');
+    const quote = () => bob.messages.timeline(conv.id).messages.find((m) => m.id === reply.id)?.replyTo?.preview;
+    await clientUntil(bob, () => quote() === 'lunch at noon?', 'the quote updated at bob');
     const reacted = await alice.react(reply.id, '👍');
     expect(reacted.reactions).toEqual([{ emoji: '👍', count: 1, userIds: [alice.me!.id] }]);
     const seen = () => bob.messages.timeline(conv.id).messages.find((m) => m.id === reply.id)?.reactions ?? [];

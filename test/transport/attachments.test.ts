@@ -6,6 +6,7 @@ import { group, http, register, type Account } from '../helpers/client.js';
 import { TEST_STORE, useServer } from '../helpers/server.js';
 import { expectAckError, expectMessage, expectShape } from '../helpers/shapes.js';
 import { Attachment } from '../../src/protocol/models.js';
+import { pngBomb } from '../media/fixtures.js';
 
 /**
  * Attachments through the real server (contract v1.1): upload, the type
@@ -107,6 +108,38 @@ describe('upload', () => {
     expect(filesOnDisk()).toHaveLength(before);
     // exactly the limit is fine
     expect((await upload(a, cid, 'fits.bin', new Uint8Array(MAX))).status).toBe(201);
+  });
+});
+
+describe('upload, the edges', () => {
+  it('reads the part named file whatever comes around it; a stray query next to a bearer token is no grant', async () => {
+    const { a, cid } = await pair();
+    const form = new FormData();
+    form.append('before', new Blob([new Uint8Array([9, 9])]), 'other.bin');
+    form.append('file', new Blob([new TextEncoder().encode('the one')]), 'wanted.txt');
+    form.append('after', new Blob([new Uint8Array([7])]), 'another.bin');
+    const res = await fetch(`${t.url}/api/conversations/${cid}/attachments`, { method: 'POST', headers: { authorization: `Bearer ${a.token}` }, body: form });
+    const body = await res.json();
+    expect(res.status, JSON.stringify(body)).toBe(201);
+    expect(body).toMatchObject({ name: 'wanted.txt', size: 7 });
+    expect((await get(`${body.url.split('?')[0]}?v=1`, a.token)).status).toBe(200);
+  });
+
+  it("an upload not sent yet is its uploader's alone: another member gets 404", async () => {
+    const { a, b, cid } = await pair();
+    const draft = (await upload(a, cid, 'draft.txt', new Uint8Array([1, 2, 3]))).body;
+    expect((await get(draft.url.split('?')[0], a.token)).status).toBe(200);
+    expect((await get(draft.url.split('?')[0], b.token)).status).toBe(404);
+  });
+
+  it('an image of more pixels than the limit (a decompression bomb) is refused on its header; an image that does not decode is a download', async () => {
+    const { a, cid } = await pair();
+    const bomb = await upload(a, cid, 'bomb.png', pngBomb(30_000));
+    expect([bomb.status, bomb.body.error?.code]).toEqual([400, 'validation']);
+    const broken = (await png(200, 100)).subarray(0, 120);
+    const r = await upload(a, cid, 'broken.png', broken);
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ mime: 'application/octet-stream', width: null, height: null, thumbnailUrl: null });
   });
 });
 

@@ -33,7 +33,8 @@ export function contentDisposition(kind: 'inline' | 'attachment', name: string):
 export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services; maxBytes: number }> = async (app, { services, maxBytes }) => {
   // The domain counts the bytes and answers 413 itself; busboy's own limit is
   // set above it so that it never truncates a file silently.
-  await app.register(multipart, { limits: { fileSize: maxBytes + 1, files: 1, fields: 20, parts: 40, headerPairs: 200 } });
+  // (No limit on the number of parts: other parts are read and ignored, as the contract says.)
+  await app.register(multipart, { limits: { fileSize: maxBytes + 1, headerPairs: 200 } });
 
   app.post(
     '/api/conversations/:id/attachments',
@@ -70,7 +71,7 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services; m
   );
 
   const download = (variant: AttachmentVariant) => async (request: FastifyRequest<{ Params: { id: string }; Querystring: Record<string, unknown> }>, reply: FastifyReply) => {
-    const hasGrant = request.query && Object.keys(request.query).length > 0;
+    const hasGrant = typeof request.query?.s === 'string';
     let userId: string | null;
     if (hasGrant) {
       userId = services.attachments.grantUser(request.params.id, variant, request.query);
@@ -88,8 +89,8 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services; m
       .header('content-disposition', contentDisposition(file.disposition, file.name))
       .header('content-security-policy', FILE_CSP)
       .header('cross-origin-resource-policy', 'same-origin')
-      // Private to the user the grant names; the URL changes when the grant does.
-      .header('cache-control', 'private, max-age=3600')
+      // A grant's URL is private to its user (it changes with the grant); the bare path is the same for every token.
+      .header('cache-control', hasGrant ? 'private, max-age=3600' : 'private, no-store')
       .send(file.stream);
   };
   const params = { params: Type.Object({ id: Id }) };

@@ -94,7 +94,8 @@ function drain(raw: IncomingMessage): Promise<void> {
 /** The one place where anything thrown in an HTTP handler becomes `{error}`. */
 export function installErrorHandling(app: FastifyInstance, metrics: Metrics): void {
   app.setErrorHandler(async (err: FastifyError, request, reply) => {
-    if (err.statusCode === 413 || (err instanceof DomainError && err.code === 'payload_too_large')) {
+    const unreadUpload = !request.raw.complete && (request.headers['content-type'] ?? '').startsWith('multipart/');
+    if (err.statusCode === 413 || (err instanceof DomainError && err.code === 'payload_too_large') || unreadUpload) {
       await drain(request.raw);
       reply.header('connection', 'close');
     }
