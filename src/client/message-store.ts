@@ -7,6 +7,8 @@ export interface PendingMessage {
   content: string;
   /** The message it replies to, if any. */
   replyToId?: string;
+  /** Uploads it sends. */
+  attachmentIds?: string[];
   createdAt: string;
   state: 'sending' | 'failed';
   error?: string;

@@ -2,7 +2,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents, SyncAck } from '../protocol/events.js';
 import type { WireError } from '../protocol/errors.js';
 import type { AuthResponse, HistoryResponse, SearchResponse } from '../protocol/http.js';
-import type { Conversation, Message, User } from '../protocol/models.js';
+import type { Attachment, Conversation, Message, User } from '../protocol/models.js';
 import { MarkerCoalescer, markerInterval, MARKER_INTERVAL_MS } from './marker-coalescer.js';
 import { MessageStore } from './message-store.js';
 import { SyncCursors } from './sync-cursors.js';
@@ -32,6 +32,7 @@ interface OutboxEntry {
   conversationId: string;
   content: string;
   replyToId?: string;
+  attachmentIds?: string[];
   inFlight: boolean;
   attempts: number;
 }
@@ -272,11 +273,11 @@ export class ParleyClient {
    * Shows the message at once (pending), then sends it; an unacknowledged
    * send is retried with the same clientId, so it is stored exactly once.
    */
-  send(conversationId: string, content: string, opts: { replyToId?: string } = {}): string {
+  send(conversationId: string, content: string, opts: { replyToId?: string; attachmentIds?: string[] } = {}): string {
     const clientId = newClientId();
-    const { replyToId } = opts;
-    this.messages.addPending({ clientId, conversationId, content, replyToId, createdAt: new Date().toISOString(), state: 'sending' });
-    this.outbox.push({ clientId, conversationId, content, replyToId, inFlight: false, attempts: 0 });
+    const { replyToId, attachmentIds } = opts;
+    this.messages.addPending({ clientId, conversationId, content, replyToId, attachmentIds, createdAt: new Date().toISOString(), state: 'sending' });
+    this.outbox.push({ clientId, conversationId, content, replyToId, attachmentIds, inFlight: false, attempts: 0 });
     this.changed();
     this.flushOutbox();
     return clientId;
@@ -305,7 +306,7 @@ export class ParleyClient {
     else {
       const p = this.messages.timeline(conversationId).pending.find((x) => x.clientId === clientId);
       if (!p) return;
-      this.outbox.push({ clientId, conversationId, content: p.content, replyToId: p.replyToId, inFlight: false, attempts: 0 });
+      this.outbox.push({ clientId, conversationId, content: p.content, replyToId: p.replyToId, attachmentIds: p.attachmentIds, inFlight: false, attempts: 0 });
     }
     this.messages.updatePending(conversationId, clientId, { state: 'sending', error: undefined });
     this.changed();
@@ -317,6 +318,60 @@ export class ParleyClient {
     this.applyChange(message);
     this.changed();
     return message;
+  }
+
+  /**
+   * Uploads a file to a conversation; send it with `send(id, text, {attachmentIds})`.
+   * `onProgress(sent, total)` follows the upload (in browsers through
+   * XMLHttpRequest's upload events; where there is none, at the start and
+   * the end); `signal` cancels it (rejects with code `network`, message
+   * `aborted`). An unsent upload is erased by the server after a day.
+   */
+  upload(
+    conversationId: string,
+    file: Blob,
+    name: string,
+    opts: { onProgress?: (sent: number, total: number) => void; signal?: AbortSignal } = {},
+  ): Promise<Attachment> {
+    const url = `${this.o.baseUrl}/api/conversations/${encodeURIComponent(conversationId)}/attachments`;
+    const form = new FormData();
+    form.append('file', file, name);
+    const { onProgress, signal } = opts;
+    if (signal?.aborted) return Promise.reject(new ParleyError('network', 'aborted'));
+    const fail = (status: number, text: string) => {
+      let err: WireError | undefined;
+      try {
+        err = (JSON.parse(text) as { error?: WireError }).error;
+      } catch {
+        // not JSON
+      }
+      return new ParleyError(err?.code ?? 'internal', err?.message ?? `HTTP ${status}`, err?.data);
+    };
+    if (typeof XMLHttpRequest !== 'undefined') {
+      return new Promise((resolve, reject) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open('POST', url);
+        xhr.setRequestHeader('authorization', `Bearer ${this.o.token}`);
+        xhr.upload.onprogress = (e) => onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
+        xhr.onload = () => (xhr.status === 201 ? resolve(JSON.parse(xhr.responseText) as Attachment) : reject(fail(xhr.status, xhr.responseText)));
+        xhr.onerror = () => reject(new ParleyError('network', 'the upload failed'));
+        xhr.onabort = () => reject(new ParleyError('network', 'aborted'));
+        signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+        xhr.send(form);
+      });
+    }
+    onProgress?.(0, file.size);
+    return fetch(url, { method: 'POST', headers: { authorization: `Bearer ${this.o.token}` }, body: form, signal }).then(
+      async (res) => {
+        const text = await res.text();
+        if (res.status !== 201) throw fail(res.status, text);
+        onProgress?.(file.size, file.size);
+        return JSON.parse(text) as Attachment;
+      },
+      (e: unknown) => {
+        throw new ParleyError('network', signal?.aborted ? 'aborted' : (e as Error).message);
+      },
+    );
   }
 
   /** Adds the caller's reaction (one emoji); answers the message as it now is. */
@@ -410,6 +465,7 @@ export class ParleyClient {
         content: entry.content,
         clientId: entry.clientId,
         ...(entry.replyToId === undefined ? {} : { replyToId: entry.replyToId }),
+        ...(entry.attachmentIds === undefined ? {} : { attachmentIds: entry.attachmentIds }),
       }).then(
         ({ message }) => {
           this.outbox.splice(this.outbox.indexOf(entry), 1);

@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       rateLimits: '',
       trustProxy: '',
       metricsToken: '',
+      attachmentMaxBytes: 26214400,
       shutdownTimeoutMs: 10000,
     });
     expect(loadConfig()).toEqual(cfg);
@@ -61,6 +62,7 @@ describe('loadConfig', () => {
       RATE_LIMITS: 'send=5/1s',
       TRUST_PROXY: '10.0.0.1',
       METRICS_TOKEN: 'scrape-me',
+      ATTACHMENT_MAX_BYTES: '1048576',
       SHUTDOWN_TIMEOUT_MS: '0',
     });
     expect(cfg).toEqual({
@@ -82,6 +84,7 @@ describe('loadConfig', () => {
       rateLimits: 'send=5/1s',
       trustProxy: '10.0.0.1',
       metricsToken: 'scrape-me',
+      attachmentMaxBytes: 1048576,
       shutdownTimeoutMs: 0,
     });
   });

@@ -51,6 +51,13 @@ describe('benchmark smoke run', () => {
     for (const t of targets) expect(typeof t.met).toBe('boolean');
   }, 120_000);
 
+  it('thumbnail: a photo is made into its thumbnail and timed', async () => {
+    const { get } = await rows('bench/thumbnail.ts', ['--size', 'smoke']);
+    const row = get('thumbnail 20 MP') as Row & { made: number; wallP50: number };
+    expect(row.made).toBe(1);
+    expect(row.wallP50).toBeGreaterThan(0);
+  }, 120_000);
+
   it('search mix: chat latency with and without searches, every search answered 200', async () => {
     const { get } = await rows('bench/search-mix.ts', [
       '--size', 'smoke', '--pairs', '1', '--rate', '50', '--seconds', '1', '--warmup', '0.2', '--search-rate', '5', '--searchers', '10', '--workers', '1',

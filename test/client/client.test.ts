@@ -74,6 +74,31 @@ describe('ParleyClient', () => {
     await clientUntil(bob, () => seen().length === 0, 'the removal at bob');
   });
 
+  it('uploads a file with progress and sends it; the other side gets it with a link of its own', async () => {
+    const alice = await signUp();
+    const bob = await signUp();
+    const conv = await alice.createDirect(bob.me!.id);
+    await clientUntil(bob, () => bob.conversations.has(conv.id), 'conversation:new at bob');
+    const bytes = new TextEncoder().encode('minutes of the meeting');
+    const progress: [number, number][] = [];
+    const file = await alice.upload(conv.id, new Blob([bytes]), 'minutes.txt', { onProgress: (sent, total) => progress.push([sent, total]) });
+    expect(file).toMatchObject({ name: 'minutes.txt', size: bytes.length, mime: 'application/octet-stream' });
+    expect(progress.at(0)).toEqual([0, bytes.length]);
+    expect(progress.at(-1)).toEqual([bytes.length, bytes.length]);
+    alice.send(conv.id, '', { attachmentIds: [file.id] });
+    await clientUntil(bob, () => bob.messages.timeline(conv.id).messages.some((m) => m.attachments.length > 0), 'the file at bob');
+    const got = bob.messages.timeline(conv.id).messages.find((m) => m.attachments.length > 0)!.attachments[0]!;
+    const res = await fetch(server.url + got.url);
+    expect(res.status).toBe(200);
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+    // a cancelled upload rejects
+    const ac = new AbortController();
+    ac.abort();
+    await expect(alice.upload(conv.id, new Blob([bytes]), 'x.txt', { signal: ac.signal })).rejects.toMatchObject({ code: 'network' });
+    // the server's refusal comes back as a ParleyError
+    await expect(alice.upload('c99999999', new Blob([bytes]), 'x.txt')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it('after a network loss, catches up through sync: every missed message once, in order', async () => {
     const alice = await signUp();
     const bob = await signUp();

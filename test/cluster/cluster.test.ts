@@ -152,6 +152,42 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
     expect(sn.all('message:new').map((p) => p.message.id), 'nothing after the removal, on any node').toEqual([later.id]);
   });
 
+  it('reactions and attachments across nodes: toggles through every node leave an exact count and gap-free revs; a file uploaded through one node is served by the others and erased everywhere with its message', async () => {
+    const users = await Promise.all(Array.from({ length: 12 }, (_, i) => register(url(i % 3), `rx${i}`)));
+    const g = await group(url(0), users[0]!, users.slice(1), 'reactions');
+    const socks = await Promise.all(users.map((u, i) => on(i % 3, u)));
+    const m = await socks[0]!.send(g.id, 'react here');
+    // Everyone adds at once, through three nodes; then the even ones remove again.
+    const added = await Promise.all(socks.map((s) => s.ok('reaction:add', { messageId: m.id, emoji: '🔥' })));
+    const removed = await Promise.all(socks.filter((_, i) => i % 2 === 0).map((s) => s.ok('reaction:remove', { messageId: m.id, emoji: '🔥' })));
+    const revs = [...added, ...removed].map((a) => a.message.rev).sort((x, y) => x - y);
+    expect(revs).toEqual(Array.from({ length: 18 }, (_, i) => m.rev + 1 + i));
+    const final = (await fullHistory(url(1), users[1]!, g.id)).find((x) => x.id === m.id);
+    expect(final.rev).toBe(m.rev + 18);
+    expect(final.reactions).toHaveLength(1);
+    expect(final.reactions[0].count).toBe(6);
+    expect([...final.reactions[0].userIds].sort()).toEqual(users.filter((_, i) => i % 2 === 1).map((u) => u.id).sort());
+    // The last change reaches a member on another node live.
+    await socks[1]!.waitFor('message:updated', (p) => p.message.id === m.id && p.message.rev === m.rev + 18);
+
+    // A file through node 0, sent through node 1, downloaded through node 2.
+    const form = new FormData();
+    form.append('file', new Blob([new TextEncoder().encode('shared notes')]), 'notes.txt');
+    const up = await fetch(`${url(0)}/api/conversations/${g.id}/attachments`, { method: 'POST', headers: { authorization: `Bearer ${users[1]!.token}` }, body: form });
+    const file = await up.json();
+    expect(up.status, JSON.stringify(file)).toBe(201);
+    const sent = await socks[3]!.call('message:send', { conversationId: g.id, content: 'not mine', attachmentIds: [file.id] });
+    expect(sent.ok).toBe(false); // users[3] (node 0) did not upload it
+    const withFile = (await socks[1]!.ok('message:send', { conversationId: g.id, content: '', attachmentIds: [file.id] })).message;
+    const [heard] = await socks[2]!.waitFor('message:new', (p) => p.message.id === withFile.id);
+    const link = heard.message.attachments[0].url as string;
+    const got = await fetch(url(2) + link);
+    expect(got.status).toBe(200);
+    expect(await got.text()).toBe('shared notes');
+    await socks[1]!.ok('message:delete', { messageId: withFile.id });
+    for (const i of [0, 1, 2]) expect((await fetch(url(i) + link)).status, `node ${i}`).toBe(404);
+  });
+
   it('keeps seqs 1..N, each sender in its own order, under concurrent sends through every node', async () => {
     const users = await Promise.all([0, 1, 2].map((i) => register(url(i), 'cs')));
     const g = await group(url(0), users[0] as Account, users.slice(1), 'seqs');

@@ -92,6 +92,11 @@ const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/api/conversations/:id/messages', auth: true, query: { before: queryNumber, after: queryNumber, limit: queryNumber } },
   { method: 'GET', path: '/api/conversations/:id/messages/:messageId/receipts', auth: true },
   { method: 'GET', path: '/api/search', auth: true, query: { q: nastyString, conversationId: idField, limit: queryNumber } },
+  // Uploads: anything but a well-formed multipart body (the multipart cases are the transport tests').
+  { method: 'POST', path: '/api/conversations/:id/attachments', auth: true, body: fc.oneof(objectOf({}), nastyValue) },
+  // Downloads: a grant in the query (never a valid one here) or the bearer token.
+  { method: 'GET', path: '/api/attachments/:id', auth: true, answers: 'text', query: { u: idField, e: queryNumber, s: nastyString } },
+  { method: 'GET', path: '/api/attachments/:id/thumbnail', auth: true, answers: 'text', query: { u: idField, e: queryNumber, s: nastyString } },
 ];
 
 /** Every "METHOD /path" in a Fastify `printRoutes({ commonPrefix: false })` tree. */
