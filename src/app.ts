@@ -33,6 +33,7 @@ import type { Store } from './store/store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import { PostgresStore } from './store/postgres/postgres-store.js';
 import type { Services } from './transport/context.js';
+import { logRequest } from './transport/http/log-serializers.js';
 import { attachmentRoutes } from './transport/http/attachment-routes.js';
 import { authRoutes } from './transport/http/auth-routes.js';
 import { conversationRoutes } from './transport/http/conversation-routes.js';
@@ -133,6 +134,8 @@ export interface AppOptions {
   maxOutgoingBytes?: number;
   /** How long output may stay over that bound (ms); tests shorten it. */
   outputGraceMs?: number;
+  /** Where the log goes (default: standard output); tests read it. */
+  logStream?: NodeJS.WritableStream;
   /** Webhook tuning (retry delays, queue size) for tests. */
   webhook?: Partial<Omit<WebhookOptions, 'url' | 'secret' | 'store' | 'log' | 'metrics'>>;
 }
@@ -140,7 +143,7 @@ export interface AppOptions {
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<Parley> {
   const now = opts.now ?? Date.now;
   const http = Fastify({
-    logger: { level: config.logLevel },
+    logger: { level: config.logLevel, serializers: { req: logRequest }, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     bodyLimit: LIMITS.bodyBytesMax,
     // Idle keep-alive connections close at once; requests in flight finish.
     forceCloseConnections: 'idle',

@@ -107,6 +107,7 @@ export class AttachmentService {
     await this.checkUploader(conversationId, userId);
     const name = attachmentName(rawName);
     const tmp = path.join(this.d.tmpDir ?? os.tmpdir(), `parley-upload-${randomUUID()}`);
+    const stripped = `${tmp}-stripped`;
     const blobKey = randomUUID();
     const thumbnailKey = `${blobKey}-thumb`;
     const stored: string[] = [];
@@ -121,7 +122,10 @@ export class AttachmentService {
       const thumb = await this.d.thumbnails.make(tmp, info.mime);
       // An image that does not decode is kept as what it is to us: bytes, a download.
       if (IMAGE_MIMES.has(info.mime) && (!thumb || info.width === null || info.height === null)) info = { mime: 'application/octet-stream', width: null, height: null };
-      await this.d.blobs.put(blobKey, createReadStream(tmp), this.d.maxBytes);
+      // What a photo says beyond its pixels (GPS position, camera, ...) is not kept.
+      const strippedSize = thumb ? await this.d.thumbnails.stripMetadata(tmp, info.mime, stripped) : null;
+      const kept = strippedSize === null ? { file: tmp, size } : { file: stripped, size: strippedSize };
+      await this.d.blobs.put(blobKey, createReadStream(kept.file), kept.size);
       stored.push(blobKey);
       if (thumb) {
         await this.d.blobs.put(thumbnailKey, [thumb.data], thumb.data.length);
@@ -132,7 +136,7 @@ export class AttachmentService {
         uploaderId: userId,
         name,
         mime: info.mime,
-        size,
+        size: kept.size,
         width: info.width,
         height: info.height,
         blobKey,
@@ -146,7 +150,7 @@ export class AttachmentService {
       if (stored.length) await this.d.blobs.delete(stored).catch((err: unknown) => this.d.onError?.(err, 'deleting a failed upload'));
       throw e;
     } finally {
-      await fs.rm(tmp, { force: true });
+      await Promise.all([fs.rm(tmp, { force: true }), fs.rm(stripped, { force: true })]);
     }
   }
 

@@ -105,6 +105,38 @@ export class Thumbnailer {
     }
   }
 
+  /**
+   * Writes to `out` the image at `path` without its metadata, when it has
+   * that can say where and with what it was taken (EXIF, with GPS position
+   * and camera; XMP; IPTC): orientation applied to the pixels,
+   * the colour profile kept, JPEG at quality 92, PNG losslessly, WebP at
+   * quality 90. Answers the new file's size, or null when there was nothing
+   * to strip (a file without such metadata is kept byte for byte) or it could
+   * not be done (then the original is kept as it is:
+   * GIF, which has no EXIF; animations, whose frames a re-encoding would
+   * have to carry; an image that does not decode). Takes a turn like make().
+   */
+  async stripMetadata(path: string, mime: string, out: string): Promise<number | null> {
+    const format = IMAGE_FORMATS.get(mime);
+    if (format !== 'jpeg' && format !== 'png' && format !== 'webp') return null;
+    await this.turn();
+    try {
+      const meta = await sharp(path, { limitInputPixels: false }).metadata();
+      if (meta.format !== format || (meta.pages ?? 1) > 1) return null;
+      if (!(meta.width > 0 && meta.height > 0) || meta.width * meta.height > this.maxInputPixels) return null;
+      const revealing = meta.exif !== undefined || meta.xmp !== undefined || meta.iptc !== undefined;
+      if (!revealing) return null;
+      const image = sharp(path, { limitInputPixels: this.maxInputPixels, failOn: 'error', autoOrient: true }).keepIccProfile();
+      const encoded = format === 'jpeg' ? image.jpeg({ quality: 92 }) : format === 'png' ? image.png({ compressionLevel: 6 }) : image.webp({ quality: 90 });
+      const info = await encoded.timeout({ seconds: RENDER_TIMEOUT_SECONDS }).toFile(out);
+      return info.size;
+    } catch {
+      return null;
+    } finally {
+      this.release();
+    }
+  }
+
   /** Thumbnails being made and callers waiting (for metrics). */
   get load(): { running: number; waiting: number } {
     return { running: this.running, waiting: this.waiting.length };

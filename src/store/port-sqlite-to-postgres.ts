@@ -44,7 +44,7 @@ import { searchColumns } from './postgres/search-query.js';
 import { toDbText } from './postgres/text.js';
 import { DatabaseLock } from './sqlite/lock.js';
 import { MIGRATIONS as SQLITE_MIGRATIONS } from './sqlite/migrations.js';
-import type { AttachmentRow, MessageRow } from './rows.js';
+import { attachmentNames, type AttachmentRow, type MessageRow } from './rows.js';
 
 export interface PortOptions {
   /** The SQLite database (DATA_DIR/parley.db); its server must be stopped. */
@@ -398,7 +398,7 @@ async function copyAll(
       (rows) => {
         // What search reads, as the store writes it: from the text of a live
         // message; nothing for a deleted one (its text was erased).
-        const search = rows.map((r) => (r.deleted_at === null ? searchColumns(r.content) : { text: '', words: [] as string[] }));
+        const search = rows.map((r) => (r.deleted_at === null ? searchColumns(r.content, attachmentNames(r.attachments)) : { text: '', words: [] as string[] }));
         return client.query(
           `INSERT INTO messages (id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, search_text, search_words,
                                  reply_to_id, mentions, reactions, attachments)

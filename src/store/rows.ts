@@ -105,6 +105,10 @@ export const toAttachment = (r: AttachmentRow): AttachmentRecord => ({
 /** A message's attachments as its row holds them (JSON, in order; attachment keys). */
 type StoredAttachmentJson = { id: number; name: string; mime: string; size: number; width: number | null; height: number | null; thumbnail: boolean };
 
+/** The file names in a message row's `attachments` (what search also matches). */
+export const attachmentNames = (json: string | null): string[] =>
+  json === null ? [] : (JSON.parse(json) as StoredAttachmentJson[]).map((a) => a.name);
+
 export const attachmentsJson = (rows: readonly AttachmentRow[]): string | null =>
   rows.length
     ? JSON.stringify(

@@ -36,6 +36,15 @@ export function wordPrefixes(text: string): string {
   return out;
 }
 
+/**
+ * What search matches a message by: its content, then the name of each of
+ * its attachments on a line of its own. No term holds a line break, so none
+ * matches across the end of one and the start of the next.
+ */
+export function searchableText(content: string, names: readonly string[]): string {
+  return names.length === 0 ? content : `${content}\n${names.join('\n')}`;
+}
+
 /** Case and accents folded (decomposed, combining marks dropped, lower case): what substring search compares. */
 export function foldText(text: string): string {
   // (Final sigma folds like sigma, as a case fold does: whole-string lower-casing would keep it apart.)

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.js';
@@ -136,6 +137,28 @@ describe('Thumbnailer', () => {
     expect(await one.make(photo, 'image/jpeg')).not.toBeNull();
     // Types that get no thumbnail never wait.
     expect(await one.make(photo, 'application/pdf')).toBeNull();
+  });
+
+  it('strips EXIF (GPS, camera) from an original, turning its pixels as shown; a file without such metadata is left as it is', async () => {
+    const photo = await files.file('gps.jpg', await jpegOrientation6WithGps(400, 200));
+    const out = await files.file('gps-stripped.jpg', Buffer.alloc(0));
+    const size = await thumbnailer.stripMetadata(photo, 'image/jpeg', out);
+    expect(size).toBeGreaterThan(0);
+    const meta = await sharp(out).metadata();
+    expect((await fs.stat(out)).size).toBe(size);
+    expect(meta.exif).toBeUndefined();
+    expect(meta.orientation).toBeUndefined();
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 200, 400]);
+    const plain = await files.file('plain.jpg', await jpeg(300, 200));
+    expect(await thumbnailer.stripMetadata(plain, 'image/jpeg', out)).toBeNull();
+    const xmpPng = await files.file('xmp.png', await sharp(await pngWithAlpha(60, 40)).withXmp('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>').png().toBuffer());
+    expect((await sharp(xmpPng).metadata()).xmp).toBeDefined();
+    expect(await thumbnailer.stripMetadata(xmpPng, 'image/png', out)).toBeGreaterThan(0);
+    const cleaned = await sharp(out).metadata();
+    expect([cleaned.format, cleaned.width, cleaned.height, cleaned.hasAlpha, cleaned.xmp]).toEqual(['png', 60, 40, true, undefined]);
+    const gif = await files.file('anim.gif', await animated('gif', 40, 30));
+    expect(await thumbnailer.stripMetadata(gif, 'image/gif', out)).toBeNull();
+    expect(await thumbnailer.stripMetadata(photo, 'application/pdf', out)).toBeNull();
   });
 
   it('rejects a nonsensical configuration', () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConversationRecord, MessageRecord, NewAttachment, NewMessage, Store, UserRecord } from '../../src/store/store.js';
+import { parseQuery } from '../../src/text/search-text.js';
 import type { StoreUnderTest } from './store-contract.js';
 
 /**
@@ -142,6 +143,39 @@ export function runAttachmentContract(name: string, factory: () => Promise<Store
       expect(await store.attachmentById(recent.id)).not.toBeNull();
       expect((await store.erasedBlobs(100)).sort()).toEqual([old.blobKey, old.thumbnailKey!].sort());
       expect(await store.expireUploads(T0 + 10_000)).toBe(0);
+    });
+    it("search finds a message by its attachments' names, matched as content is; never across the content's end, nor once deleted; an edit keeps them", async () => {
+      const a = await user('a');
+      const b = await user('b');
+      const c = await group([a]);
+      const elsewhere = await group([b]);
+      const report = await upload(c, a, { name: 'Quarterly-Résumé 2026.pdf', mime: 'application/pdf', width: null, height: null, thumbnailKey: null, thumbnailMime: null });
+      const photo = await upload(c, a, { name: 'beach.jpg' });
+      const other = await upload(elsewhere, b, { name: 'quarterly-secret.pdf' });
+      const withFiles = await send(msg(c, a, 'see attached', [report.id, photo.id]));
+      const plain = await send(msg(c, a, 'quarterly numbers soon'));
+      await send({ ...msg(elsewhere, b, '', [other.id]) });
+      const found = async (q: string, who: UserRecord = a) =>
+        (await store.search({ userId: who.id, terms: parseQuery(q), limit: 100 })).map((h) => h.message.id);
+
+      expect(await found('resume')).toEqual([withFiles.id]); // accents and case folded, inside a name
+      expect(await found('beach.jpg')).toEqual([withFiles.id]);
+      expect(await found('quarterly')).toEqual([plain.id, withFiles.id]); // newest first; never b's file
+      expect(await found('attached quarterly')).toEqual([withFiles.id]); // one term in the content, one in a name
+      expect(await found('"attached quarterly"')).toEqual([]); // a phrase does not run from the content into a name
+      expect(await found('pdf beach')).toEqual([withFiles.id]); // terms in two names
+      expect(await found('qu')).toEqual([plain.id, withFiles.id]); // a short term: the start of a word of a name
+      expect(await found('quarterly', b)).toEqual([expect.any(String)]);
+
+      const [edited] = await store.changeMessages([{ kind: 'edit', messageId: withFiles.id, userId: a.id, content: 'new words', at: T0 + 2000 }]);
+      expect(edited?.kind).toBe('changed');
+      expect(await found('attached')).toEqual([]);
+      expect(await found('beach')).toEqual([withFiles.id]);
+      expect(await found('words beach')).toEqual([withFiles.id]);
+
+      await store.changeMessages([{ kind: 'delete', messageId: withFiles.id, userId: a.id, at: T0 + 3000 }]);
+      expect(await found('beach')).toEqual([]);
+      expect(await found('quarterly')).toEqual([plain.id]);
     });
   });
 }

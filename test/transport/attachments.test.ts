@@ -6,7 +6,7 @@ import { group, http, register, type Account } from '../helpers/client.js';
 import { TEST_STORE, useServer } from '../helpers/server.js';
 import { expectAckError, expectMessage, expectShape } from '../helpers/shapes.js';
 import { Attachment } from '../../src/protocol/models.js';
-import { pngBomb } from '../media/fixtures.js';
+import { jpegOrientation6WithGps, pngBomb } from '../media/fixtures.js';
 
 /**
  * Attachments through the real server (contract v1.1): upload, the type
@@ -195,5 +195,46 @@ describe('sending and downloading', () => {
     expect((await get(img.url)).status).toBe(404);
     expect((await get(img.thumbnailUrl)).status).toBe(404);
     if (TEST_STORE === 'sqlite') expect(filesOnDisk().sort()).toEqual(before.sort());
+  });
+  it('a photo is kept without what it says beyond its pixels: EXIF (GPS, camera) gone from the file served, turned as shown, size that of the file kept', async () => {
+    const { a, cid } = await pair();
+    const bytes = await jpegOrientation6WithGps(400, 200);
+    const r = await upload(a, cid, 'holiday.jpg', bytes);
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body).toMatchObject({ mime: 'image/jpeg', width: 200, height: 400 });
+    const file = await get(r.body.url);
+    expect(file.status).toBe(200);
+    expect(r.body.size).toBe(file.bytes.length);
+    const meta = await sharp(file.bytes).metadata();
+    expect(meta.exif).toBeUndefined();
+    expect(meta.orientation).toBeUndefined();
+    expect([meta.width, meta.height]).toEqual([200, 400]); // the pixels turned, as the photo was shown
+    expect(Buffer.from(file.bytes).includes('Acme')).toBe(false);
+  });
+});
+
+describe('search by attachment name', () => {
+  it('finds a message by the names of its files, alone or with words of its content; highlights cover the content only', async () => {
+    const { a, b, cid } = await pair();
+    const sa = await pool.connect(a);
+    const report = (await upload(a, cid, 'Quarterly-Report.pdf', new TextEncoder().encode('%PDF-1.4 not really'))).body;
+    const m = (await sa.ok('message:send', { conversationId: cid, content: 'see attached', attachmentIds: [report.id] })).message;
+    const search = async (who: Account, q: string) => {
+      const res = await http(t.url, 'GET', `/api/search?q=${encodeURIComponent(q)}`, { token: who.token });
+      expect(res.status).toBe(200);
+      return (res.body as { results: { id: string; highlights: [number, number][] }[] }).results;
+    };
+    for (const who of [a, b]) {
+      const byName = await search(who, 'quarterly');
+      expect(byName.map((h) => h.id)).toEqual([m.id]);
+      expect(byName[0]!.highlights).toEqual([]);
+    }
+    const both = await search(b, 'report attached');
+    expect(both.map((h) => h.id)).toEqual([m.id]);
+    expect(both[0]!.highlights).toEqual([[4, 12]]);
+    const stranger = await register(t.url, 'xen');
+    expect(await search(stranger, 'quarterly')).toEqual([]);
+    await sa.ok('message:delete', { messageId: m.id });
+    expect(await search(b, 'quarterly')).toEqual([]);
   });
 });

@@ -116,6 +116,42 @@ describe('reactions', () => {
     expect(sb.all('message:updated', (p) => p.message.rev === added.rev || p.message.rev === removed.rev)).toEqual([]);
   });
 
+  it('100 members toggling the same emoji at once: an exact final count, one rev per change, gap-free, and every member hears each', async () => {
+    const owner = await register(t.url, 'own');
+    const members: Account[] = [];
+    for (let i = 0; i < 99; i++) members.push(await register(t.url, `m${i}`));
+    const cid = (await group(t.url, owner, members)).id as string;
+    const everyone = [owner, ...members];
+    const sockets = await Promise.all(everyone.map((who) => pool.connect(who)));
+    const m = await sockets[0]!.send(cid, 'vote 🎉');
+    // Everyone adds at once; then the odd ones remove and add again while the even ones remove: 100 + 50 + 50 + 50 changes.
+    const adds = await Promise.all(sockets.map((s) => ok(s, 'reaction:add', { messageId: m.id, emoji: '🎉' })));
+    const toggles = await Promise.all(
+      sockets.map(async (s, i) => {
+        const out = [await ok(s, 'reaction:remove', { messageId: m.id, emoji: '🎉' })];
+        if (i % 2 === 1) out.push(await ok(s, 'reaction:add', { messageId: m.id, emoji: '🎉' }));
+        return out;
+      }),
+    );
+    const changes = [...adds, ...toggles.flat()];
+    expect(changes).toHaveLength(250);
+    // One rev per change, each taken once, with no gap: m.rev + 1 .. m.rev + 250.
+    expect(changes.map((x) => x.rev).sort((p, q) => p - q)).toEqual(Array.from({ length: 250 }, (_, i) => m.rev + 1 + i));
+    const last = changes.reduce((p, q) => (q.rev > p.rev ? q : p));
+    const odd = everyone.filter((_, i) => i % 2 === 1).map((who) => who.user.id);
+    expect(last.reactions).toHaveLength(1);
+    expect(last.reactions[0]).toMatchObject({ emoji: '🎉', count: 50 });
+    expect([...last.reactions[0].userIds].sort()).toEqual([...odd].sort());
+    const [read] = (await history(owner, cid)).filter((x) => x.id === m.id);
+    expect(read.reactions).toEqual(last.reactions);
+    expect((await conversation(owner, cid)).lastRev).toBe(m.rev + 250);
+    // Every member hears each change but their own, the last in its final state.
+    const observer = sockets[10]!;
+    await observer.waitFor('message:updated', (p) => p.message.id === m.id && p.message.rev === last.rev);
+    await observer.barrier();
+    expect(observer.all('message:updated', (p) => p.message.id === m.id)).toHaveLength(250 - 2);
+  }, 60_000);
+
   it('are idempotent: adding one you have, or removing one you have not, answers the message unchanged and announces nothing', async () => {
     const { b, cid, sa, sb, sc } = await trio();
     const m = await sa.send(cid, 'x');

@@ -15,6 +15,7 @@ import type pg from 'pg';
 import { decodeId, encodeId } from '../ids.js';
 import {
   ATTACHMENT_COLS,
+  attachmentNames,
   attachmentsJson,
   keys,
   MARKER_CODE,
@@ -822,7 +823,7 @@ export class PostgresStore implements Store {
     if (inserts.length === 0) return outcomes;
     // 5. One insert for the batch (and one of its mentions, one binding its
     // files), one update of the counters, one of the senders' markers.
-    const search = inserts.map((i) => searchColumns(i.m.content));
+    const search = inserts.map((i) => searchColumns(i.m.content, i.files.map((f) => f.name)));
     const ids = await this.rows<{ id: number; conversation_id: number; seq: number }>(
       db,
       `INSERT INTO messages (conversation_id, seq, rev, sender_id, content, client_id, created_at, search_text, search_words, reply_to_id, mentions,
@@ -970,7 +971,7 @@ export class PostgresStore implements Store {
         mentions = resolveMentions(c.mentionNames, new Map(names.map((n) => [n.username_key, n.user_id])));
       }
       const rev = await this.nextRev(db, row.conversation_id);
-      const s = searchColumns(c.content);
+      const s = searchColumns(c.content, attachmentNames(row.attachments));
       updated = await this.row<MessageRow>(
         db,
         `UPDATE messages SET content = $1, edited_at = $2, rev = $3, search_text = $4, search_words = $5, mentions = $6

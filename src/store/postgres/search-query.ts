@@ -6,7 +6,7 @@
  * prefixes (the `search_words` array's GIN index), and in unspaced scripts
  * (CJK...) as the character sequence itself.
  */
-import { foldText, hasUnspacedScript, highlightNeedle, wordTokens } from '../../text/search-text.js';
+import { foldText, hasUnspacedScript, highlightNeedle, searchableText, wordTokens } from '../../text/search-text.js';
 
 /** Search ranks at most this many of the newest matches in the caller's conversations. */
 export const SEARCH_CANDIDATES = 2000;
@@ -28,10 +28,10 @@ export const SCOPE_SCAN_MAX = 20_000;
 /** Messages read (newest first) to judge what the index side would cost. */
 export const SAMPLE_ROWS = 2000;
 
-/** What the search columns of a message hold for this content. */
-export function searchColumns(content: string): { text: string; words: string[] } {
+/** What the search columns of a message hold for this content and these attachment names. */
+export function searchColumns(content: string, names: readonly string[]): { text: string; words: string[] } {
   // (U+0000 cannot be stored in text; it separates like a space.)
-  const text = foldText(content).replaceAll('\u0000', ' ');
+  const text = foldText(searchableText(content, names)).replaceAll('\u0000', ' ');
   return { text, words: wordTokens(text) };
 }
 

@@ -13,7 +13,8 @@
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { wordPrefixes } from '../../text/search-text.js';
+import { searchableText, wordPrefixes } from '../../text/search-text.js';
+import { attachmentNames } from '../rows.js';
 
 /** The index file beside the database: parley.db -> parley.search.db (other names: NAME-search.db). */
 export function searchDbPath(dbFile: string): string {
@@ -49,7 +50,8 @@ export interface IndexMarks {
   outboxId: number;
 }
 
-const SEARCH_SCHEMA_VERSION = 1;
+// 2: attachment names indexed with the content (an index of version 1 is rebuilt).
+const SEARCH_SCHEMA_VERSION = 2;
 /** The index's FTS5 tables (SEARCH_SCHEMA). */
 const FTS_TABLES = ['message_trigrams', 'message_words'] as const;
 const SEARCH_SCHEMA = `
@@ -157,6 +159,7 @@ export const INDEX_BATCH = 2000;
 interface SourceRow {
   id: number;
   content: string;
+  attachments: string | null;
   deleted_at: number | null;
 }
 
@@ -173,9 +176,9 @@ export class IndexStep {
     main: Database.Database,
     private readonly index: Database.Database,
   ) {
-    const newMessages = main.prepare(`SELECT id, content, deleted_at FROM messages WHERE id > ? ORDER BY id LIMIT ${INDEX_BATCH}`);
+    const newMessages = main.prepare(`SELECT id, content, attachments, deleted_at FROM messages WHERE id > ? ORDER BY id LIMIT ${INDEX_BATCH}`);
     const outbox = main.prepare(`SELECT id, message_id FROM search_outbox WHERE id > ? ORDER BY id LIMIT ${INDEX_BATCH}`);
-    const messageById = main.prepare('SELECT id, content, deleted_at FROM messages WHERE id = ?');
+    const messageById = main.prepare('SELECT id, content, attachments, deleted_at FROM messages WHERE id = ?');
     // One read snapshot of the main database for both queries.
     this.readSource = main.transaction((marks: IndexMarks) => {
       const messages = newMessages.all(marks.indexedId) as SourceRow[];
@@ -198,8 +201,9 @@ export class IndexStep {
     const setMarks = index.prepare('UPDATE index_marks SET indexed_id = ?, outbox_id = ? WHERE id = 1');
     const add = (r: SourceRow) => {
       if (r.deleted_at !== null) return;
-      insertTrigrams.run(r.id, r.content);
-      insertWords.run(r.id, r.content);
+      const text = searchableText(r.content, attachmentNames(r.attachments));
+      insertTrigrams.run(r.id, text);
+      insertWords.run(r.id, text);
     };
     this.write = index.transaction((source: ReturnType<typeof this.readSource>, marks: IndexMarks): IndexMarks => {
       for (const m of source.messages) add(m);

@@ -49,7 +49,8 @@
  */
 import { threadId } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import type { MessageRow } from '../rows.js';
+import { searchableText } from '../../text/search-text.js';
+import { attachmentNames, type MessageRow } from '../rows.js';
 import { bm25, FtsText, lookupTrigrams, matchMessage, parseAverages, trigramMatch, type CompiledQuery, type MessageMatch } from './fts-text.js';
 import { MSG_COLS } from './statements.js';
 
@@ -134,6 +135,17 @@ interface Marks {
   outboxId: number;
 }
 
+/** A message as search reads it: its content and its attachments' names. */
+interface TextRow {
+  id: number;
+  content: string;
+  attachments: string | null;
+}
+interface ScopedRow extends TextRow {
+  conversation_id: number;
+}
+const searchable = (row: TextRow): string => searchableText(row.content, attachmentNames(row.attachments));
+
 const byNewest = (a: { id: number }, b: { id: number }) => b.id - a.id;
 
 export class SearchPlanner {
@@ -171,19 +183,19 @@ export class SearchPlanner {
       probe: db.prepare('SELECT rowid FROM message_trigrams WHERE message_trigrams MATCH ? ORDER BY rowid DESC LIMIT ?').pluck(),
       // The scope side: the caller's messages, through an index that starts with conversation_id.
       scanAll: db.prepare(
-        `SELECT id, content FROM messages
+        `SELECT id, content, attachments FROM messages
          WHERE conversation_id IN (SELECT conversation_id FROM members WHERE user_id = @user) AND deleted_at IS NULL`,
       ),
-      scanOne: db.prepare('SELECT id, content FROM messages WHERE conversation_id = @conversation AND deleted_at IS NULL'),
+      scanOne: db.prepare('SELECT id, content, attachments FROM messages WHERE conversation_id = @conversation AND deleted_at IS NULL'),
       // The caller's messages the index has not taken in yet: the newest ids,
       // read by id (`+conversation_id`: not through the conversations' index,
       // which would read every message of theirs to find the few new ones).
       tailAll: db.prepare(
-        `SELECT id, conversation_id, content FROM messages
+        `SELECT id, conversation_id, content, attachments FROM messages
          WHERE id > @after AND deleted_at IS NULL AND +conversation_id IN (SELECT conversation_id FROM members WHERE user_id = @user)`,
       ),
-      tailOne: db.prepare('SELECT id, conversation_id, content FROM messages WHERE id > @after AND deleted_at IS NULL AND +conversation_id = @conversation'),
-      current: db.prepare('SELECT id, conversation_id, content FROM messages WHERE id = ? AND deleted_at IS NULL'),
+      tailOne: db.prepare('SELECT id, conversation_id, content, attachments FROM messages WHERE id > @after AND deleted_at IS NULL AND +conversation_id = @conversation'),
+      current: db.prepare('SELECT id, conversation_id, content, attachments FROM messages WHERE id = ? AND deleted_at IS NULL'),
       newest: db.prepare('SELECT max(id) FROM messages').pluck(),
       message: db.prepare(`SELECT ${MSG_COLS} FROM messages WHERE id = ?`),
       // Each FTS5 table's averages record (row count, total size).
@@ -309,14 +321,14 @@ export class SearchPlanner {
    */
   private fromIndex(req: SearchRequest, q: CompiledQuery, scope: Scope, marks: Marks, budget: number, stats: SearchStats): Candidate[] | null {
     const out: Candidate[] = [];
-    const consider = (row: { id: number; conversation_id: number; content: string } | undefined) => {
+    const consider = (row: ScopedRow | undefined) => {
       if (!row || !scope.conversations.has(row.conversation_id)) return;
       stats.unindexedRead++;
-      const match = matchMessage(this.text, q, row.content);
+      const match = matchMessage(this.text, q, searchable(row));
       if (match) out.push({ id: row.id, match });
     };
     const tail = req.conversation === null ? this.s.tailAll : this.s.tailOne;
-    for (const row of tail.iterate({ after: marks.indexedId, user: req.user, conversation: req.conversation }) as Iterable<{ id: number; conversation_id: number; content: string }>) {
+    for (const row of tail.iterate({ after: marks.indexedId, user: req.user, conversation: req.conversation }) as Iterable<ScopedRow>) {
       consider(row);
     }
     out.sort(byNewest);
@@ -333,10 +345,10 @@ export class SearchPlanner {
         const drive = this.chooseDrive(q, marks.indexedId, stats);
         if (drive === null) return null;
         stats.drive = drive;
-        for (const row of statement.iterate({ match: drive, user: req.user, conversation: req.conversation }) as Iterable<{ id: number; content: string }>) {
+        for (const row of statement.iterate({ match: drive, user: req.user, conversation: req.conversation }) as Iterable<TextRow>) {
           if (pending.has(row.id)) continue;
           // The driving token matched; every term is checked here.
-          const match = matchMessage(this.text, q, row.content);
+          const match = matchMessage(this.text, q, searchable(row));
           if (!match) continue;
           out.push({ id: row.id, match });
           this.found = out.length - fromTail;
@@ -351,7 +363,7 @@ export class SearchPlanner {
       this.budget = Infinity;
     }
     // Changed since the index took them in (and not beyond its marks: read above).
-    for (const id of pending) if (id <= marks.indexedId) consider(this.s.current.get(id) as { id: number; conversation_id: number; content: string } | undefined);
+    for (const id of pending) if (id <= marks.indexedId) consider(this.s.current.get(id) as ScopedRow | undefined);
     out.sort(byNewest);
     return out.length > SEARCH_CANDIDATES ? out.slice(0, SEARCH_CANDIDATES) : out;
   }
@@ -361,9 +373,9 @@ export class SearchPlanner {
     const statement = req.conversation === null ? this.s.scanAll : this.s.scanOne;
     const out: Candidate[] = [];
     let read = 0;
-    for (const row of statement.iterate({ user: req.user, conversation: req.conversation }) as Iterable<{ id: number; content: string }>) {
+    for (const row of statement.iterate({ user: req.user, conversation: req.conversation }) as Iterable<TextRow>) {
       read++;
-      const match = matchMessage(this.text, q, row.content);
+      const match = matchMessage(this.text, q, searchable(row));
       if (match) out.push({ id: row.id, match });
     }
     stats.messagesRead = read;
@@ -383,7 +395,7 @@ export class SearchPlanner {
     const table = drive === 'trigrams' ? 'message_trigrams' : 'message_words';
     const scope = oneConversation ? 'm.conversation_id = @conversation' : 'm.conversation_id IN (SELECT conversation_id FROM members WHERE user_id = @user)';
     statement = this.db.prepare(
-      `SELECT m.id, m.content FROM ${table} d JOIN messages m ON m.id = d.rowid
+      `SELECT m.id, m.content, m.attachments FROM ${table} d JOIN messages m ON m.id = d.rowid
        WHERE ${table} MATCH @match AND parley_posting(d.rowid) AND m.deleted_at IS NULL AND ${scope}
        ORDER BY d.rowid DESC`,
     );
