@@ -56,7 +56,7 @@ async function signUp(page: Page, username: string) {
 const log = (page: Page) => page.getByRole('log', { name: 'Messages' });
 
 async function send(page: Page, text: string) {
-  await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
+  await page.getByRole('combobox', { name: 'Message', exact: true }).fill(text);
   await page.getByRole('button', { name: 'Send' }).click();
 }
 
@@ -90,9 +90,9 @@ describe.runIf(run)('two people chat in the browser', () => {
     await expect.poll(() => a.page.getByRole('img', { name: 'Read' }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
 
     // typing shows on the other side
-    await b.page.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('Hello Al', { delay: 30 });
+    await b.page.getByRole('combobox', { name: 'Message', exact: true }).pressSequentially('Hello Al', { delay: 30 });
     await expect.poll(() => a.page.getByText(/is typing/).isVisible(), { timeout: 10_000 }).toBe(true);
-    await b.page.getByRole('textbox', { name: 'Message', exact: true }).fill('Hello Alice — 東京 in 5?');
+    await b.page.getByRole('combobox', { name: 'Message', exact: true }).fill('Hello Alice — 東京 in 5?');
     await b.page.getByRole('button', { name: 'Send' }).click();
     await expect.poll(() => log(a.page).innerText(), { timeout: 10_000 }).toContain('Hello Alice — 東京 in 5?');
     await a.page.screenshot({ path: path.join(SHOTS, 'desktop-chat.png') });

@@ -25,7 +25,7 @@ async function signedIn(account: Account): Promise<Page> {
 }
 
 const log = (page: Page) => page.getByRole('log', { name: 'Messages' });
-const composer = (page: Page) => page.getByRole('textbox', { name: 'Message', exact: true });
+const composer = (page: Page) => page.getByRole('combobox', { name: 'Message', exact: true });
 
 describe.runIf(run)('the web client, feature by feature', () => {
   it('creates a group, sends, edits and deletes a message; the other member sees each change', async () => {

@@ -84,7 +84,11 @@ export function memberName(c: Conversation | undefined, userId: string, meId?: s
 export function preview(c: Conversation, m: Message | null, meId: string | undefined): string {
   if (!m) return c.type === 'group' ? 'Group created' : 'No messages yet';
   if (m.deletedAt) return 'Message deleted';
-  const text = m.content.replace(/\s+/g, ' ').trim();
+  let text = m.content.replace(/\s+/g, ' ').trim();
+  if (!text && m.attachments.length > 0) {
+    const images = m.attachments.every((a) => a.thumbnailUrl !== null);
+    text = m.attachments.length === 1 ? `📎 ${m.attachments[0]!.name}` : `📎 ${m.attachments.length} ${images ? 'photos' : 'files'}`;
+  }
   if (m.senderId === meId) return `You: ${text}`;
   if (c.type === 'group') return `${memberName(c, m.senderId, meId)}: ${text}`;
   return text;
@@ -151,4 +155,17 @@ export function snippetAroundHit(content: string, ranges: ReadonlyArray<readonly
 
 export function codePointLength(s: string): number {
   return Array.from(s).length;
+}
+
+/** A file size for people: "812 B", "45 KB", "3.2 MB". */
+export function humanSize(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB'];
+  let v = bytes / 1000;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }

@@ -52,6 +52,14 @@ export function ConversationList({
                 </span>
                 <span className="conv-bottom">
                   <span className={`conv-preview ${last?.deletedAt ? 'deleted' : ''}`}>{preview(c, last, meId)}</span>
+                  {c.unreadMentions > 0 && (
+                    <span className="badge mention-badge" title={`${c.unreadMentions} unread mention${c.unreadMentions === 1 ? '' : 's'}`}>
+                      <span aria-hidden="true">@</span>
+                      <span className="sr-only">
+                        {c.unreadMentions} unread mention{c.unreadMentions === 1 ? '' : 's'},
+                      </span>
+                    </span>
+                  )}
                   {c.unreadCount > 0 && (
                     <span className="badge">
                       {c.unreadCount > 99 ? '99+' : c.unreadCount}

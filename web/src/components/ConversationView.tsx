@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type DragEvent, type ReactNode } from 'react';
 import { conversationTitle, dayKey, dayLabel, hue, lastSeen, memberName, otherMember } from '../format';
 import { useParley } from '../hooks/useParley';
-import type { Conversation, Message } from '../parley';
+import { useUploads } from '../hooks/useUploads';
+import type { Conversation, Message, User } from '../parley';
 import { Avatar } from './Avatar';
 import type { JumpTarget } from './ChatApp';
 import { Composer } from './Composer';
@@ -43,6 +44,11 @@ export function ConversationView({ conversation: c, jump, onBack }: { conversati
   const [target, setTarget] = useState<JumpTarget | null>(null);
   const [flashSeq, setFlashSeq] = useState<number | null>(null);
   const [awayFromBottom, setAwayFromBottom] = useState(false);
+  const [replyTo, setReplyTo] = useState<Message | null>(null);
+  const [composerFocus, setComposerFocus] = useState(0);
+  const [dragging, setDragging] = useState(false);
+  const dragDepth = useRef(0);
+  const uploads = useUploads(c.id);
 
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
@@ -173,6 +179,53 @@ export function ConversationView({ conversation: c, jump, onBack }: { conversati
 
   const onEdit = useCallback((m: Message, content: string) => client.edit(m.id, content), [client]);
   const onDelete = useCallback((m: Message) => client.remove(m.id), [client]);
+  const onReply = useCallback((m: Message) => {
+    setReplyTo(m);
+    setComposerFocus((n) => n + 1);
+  }, []);
+  const onReact = useCallback((m: Message, emoji: string, add: boolean) => (add ? client.react(m.id, emoji) : client.unreact(m.id, emoji)), [client]);
+  // A quote's target: scroll to it and flash it (loading the messages around it first when they are not here).
+  const onShow = useCallback(
+    (seq: number) => {
+      const here = scroller.current?.querySelector(`[data-seq="${seq}"]`);
+      if (here) setTarget({ seq, nonce: Date.now() });
+      else client.loadAround(c.id, seq).finally(() => setTarget({ seq, nonce: Date.now() }));
+    },
+    [client, c.id],
+  );
+  const people = useMemo(() => new Map<string, User>(c.members.map((u) => [u.id, u])), [c.members]);
+
+  // The message being replied to, as it is now (edits show; a deletion ends the reply).
+  const replyTarget = replyTo ? (messages.find((m) => m.id === replyTo.id) ?? replyTo) : null;
+
+  // Files dropped anywhere on the conversation are attached.
+  const hasFiles = (e: DragEvent) => e.dataTransfer.types.includes('Files');
+  const dropHandlers = {
+    onDragEnter: (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      dragDepth.current++;
+      setDragging(true);
+    },
+    onDragOver: (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'copy';
+    },
+    onDragLeave: (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      dragDepth.current = Math.max(0, dragDepth.current - 1);
+      if (dragDepth.current === 0) setDragging(false);
+    },
+    onDrop: (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      dragDepth.current = 0;
+      setDragging(false);
+      if (e.dataTransfer.files.length > 0) uploads.add(e.dataTransfer.files);
+      setComposerFocus((n) => n + 1);
+    },
+  };
 
   const fillGap = (from: number) => {
     if (gapLoading) return;
@@ -235,12 +288,17 @@ export function ConversationView({ conversation: c, jump, onBack }: { conversati
         key={m.seq}
         message={m}
         own={own}
+        meId={meId}
+        people={people}
         senderName={c.type === 'group' && !own && runStart ? memberName(c, m.senderId, meId) : null}
         senderHue={hue(m.senderId)}
         runStart={runStart}
         flash={flashSeq === m.seq}
         onEdit={onEdit}
         onDelete={onDelete}
+        onReply={onReply}
+        onReact={onReact}
+        onShow={onShow}
       />,
     );
     prev = { senderId: m.senderId, at, day, seq: m.seq };
@@ -260,7 +318,7 @@ export function ConversationView({ conversation: c, jump, onBack }: { conversati
   }
 
   return (
-    <section className="conversation" aria-label={title}>
+    <section className={`conversation ${dragging ? 'dragging' : ''}`} aria-label={title} {...dropHandlers}>
       <header className="conv-head">
         <button type="button" className="icon-btn back" aria-label="Back" title="Back to conversations" onClick={onBack}>
           <IconBack width={22} height={22} />
@@ -322,7 +380,22 @@ export function ConversationView({ conversation: c, jump, onBack }: { conversati
       <div className="typing" aria-live="polite">
         {typingText}
       </div>
-      <Composer conversationId={c.id} autoFocus={!narrow} onSent={() => (forceBottom.current = true)} />
+      {dragging && (
+        <div className="drop-hint" aria-hidden="true">
+          Drop files to attach them
+        </div>
+      )}
+      <Composer
+        conversationId={c.id}
+        members={c.members}
+        meId={meId}
+        replyTo={replyTarget && !replyTarget.deletedAt ? { message: replyTarget, name: memberName(c, replyTarget.senderId, meId) } : null}
+        onCancelReply={() => setReplyTo(null)}
+        uploads={uploads}
+        autoFocus={!narrow}
+        focusKey={composerFocus}
+        onSent={() => (forceBottom.current = true)}
+      />
     </section>
   );
 }

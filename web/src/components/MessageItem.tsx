@@ -1,27 +1,15 @@
-import { memo, useEffect, useRef, useState, type ReactNode } from 'react';
-import { clock, codePointLength, fullTime } from '../format';
-import type { Message, PendingMessage } from '../parley';
-import { FailedMark, IconEdit, IconTrash, PendingClock, StatusTick } from './icons';
+import { memo, useEffect, useMemo, useRef, useState, type PointerEvent } from 'react';
+import { clock, codePointLength, fullTime, hue } from '../format';
+import type { Message, PendingMessage, User } from '../parley';
+import { Attachments } from './Attachments';
+import { FailedMark, IconEdit, IconReply, IconTrash, PendingClock, StatusTick } from './icons';
+import { MessageText } from './MessageText';
+import { ReactionChips } from './Reactions';
+import { ReactionPicker } from './ReactionPicker';
+import { ReplyQuote } from './ReplyQuote';
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"]*[^\s<>".,:;!?'")\]}]/gi;
-
-/** Text with its web addresses as links (React escapes the rest). */
-function Linkified({ text }: { text: string }) {
-  const out: ReactNode[] = [];
-  let at = 0;
-  for (const m of text.matchAll(URL_RE)) {
-    const i = m.index ?? 0;
-    if (i > at) out.push(text.slice(at, i));
-    out.push(
-      <a key={i} href={m[0]} target="_blank" rel="noopener noreferrer nofollow">
-        {m[0]}
-      </a>,
-    );
-    at = i + m[0].length;
-  }
-  if (at < text.length) out.push(text.slice(at));
-  return <>{out}</>;
-}
+/** How far a finger drags a message to the right to reply to it. */
+const SWIPE_REPLY_PX = 60;
 
 /** Just one to three emoji: shown larger, as chat apps do. */
 const EMOJI_ONLY = /^(?:\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?(?:\u200D\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?)*|\p{Regional_Indicator}{2}|\s){1,8}$/u;
@@ -36,18 +24,49 @@ function isJumbo(text: string): boolean {
 export interface MessageItemProps {
   message: Message;
   own: boolean;
+  meId: string | undefined;
+  /** The conversation's members by id. */
+  people: ReadonlyMap<string, User>;
   senderName: string | null;
   senderHue: number;
   runStart: boolean;
   flash: boolean;
   onEdit: (m: Message, content: string) => Promise<unknown>;
   onDelete: (m: Message) => Promise<unknown>;
+  onReply: (m: Message) => void;
+  onReact: (m: Message, emoji: string, add: boolean) => Promise<unknown>;
+  /** Shows the message `seq` (a quote's target). */
+  onShow: (seq: number) => void;
 }
 
-export const MessageItem = memo(function MessageItem({ message: m, own, senderName, senderHue, runStart, flash, onEdit, onDelete }: MessageItemProps) {
+export const MessageItem = memo(function MessageItem(props: MessageItemProps) {
+  const { message: m, own, meId, people, senderName, senderHue, runStart, flash, onEdit, onDelete, onReply, onReact, onShow } = props;
   const [editing, setEditing] = useState(false);
+  const [picking, setPicking] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const deleted = m.deletedAt !== null;
+  const swipe = useSwipeToReply(() => onReply(m), !deleted && !editing);
+
+  // Lower-cased username → id of the members this message mentions (as the server found them).
+  const mentionNames = useMemo(() => {
+    const map = new Map<string, string>();
+    for (const id of m.mentions) {
+      const u = people.get(id);
+      if (u) map.set(u.username.toLowerCase(), id);
+    }
+    return map;
+  }, [m.mentions, people]);
+  const usernameOf = (id: string) => (id === meId ? 'You' : (people.get(id)?.username ?? 'someone'));
+  const displayNameOf = (id: string) => (id === meId ? 'You' : (people.get(id)?.displayName ?? 'Someone'));
+
+  async function react(emoji: string, add: boolean) {
+    setError(null);
+    try {
+      await onReact(m, emoji, add);
+    } catch (err) {
+      setError(`Could not ${add ? 'add' : 'remove'} the reaction: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
 
   async function remove() {
     if (!window.confirm('Delete this message for everyone?')) return;
@@ -61,17 +80,23 @@ export const MessageItem = memo(function MessageItem({ message: m, own, senderNa
 
   return (
     <div
-      className={`msg ${own ? 'own' : 'theirs'} ${runStart ? 'run-start' : ''} ${flash ? 'flash' : ''} ${editing ? 'editing' : ''}`}
+      className={`msg ${own ? 'own' : 'theirs'} ${runStart ? 'run-start' : ''} ${flash ? 'flash' : ''} ${editing ? 'editing' : ''} ${picking ? 'actions-open' : ''}`}
       data-seq={m.seq}
-      // Tapping an own message (touch screens have no hover) reveals Edit and Delete.
-      tabIndex={own && !deleted ? -1 : undefined}
+      // Tapping a message (touch screens have no hover) reveals its actions.
+      tabIndex={!deleted ? -1 : undefined}
+      {...swipe.handlers}
     >
-      <div className={`bubble ${deleted ? 'is-deleted' : ''} ${!deleted && !editing && isJumbo(m.content) ? 'jumbo' : ''}`}>
+      <div
+        className={`bubble ${deleted ? 'is-deleted' : ''} ${!deleted && !editing && m.attachments.length === 0 && isJumbo(m.content) ? 'jumbo' : ''}`}
+        style={swipe.offset ? { transform: `translateX(${swipe.offset}px)` } : undefined}
+      >
         {senderName && (
           <div className="sender" style={{ ['--sender-hue' as string]: String(senderHue) }}>
             {senderName}
           </div>
         )}
+        {m.replyTo && !deleted && <ReplyQuote reply={m.replyTo} name={displayNameOf(m.replyTo.senderId)} hue={hue(m.replyTo.senderId)} onShow={onShow} />}
+        {!deleted && <Attachments attachments={m.attachments} />}
         {editing ? (
           <EditForm
             initial={m.content}
@@ -87,8 +112,8 @@ export const MessageItem = memo(function MessageItem({ message: m, own, senderNa
             <span className={`meta-spacer ${own ? 'with-tick' : ''}`} />
           </div>
         ) : (
-          <div className="text">
-            <Linkified text={m.content} />
+          <div className={`text ${m.content ? '' : 'no-text'}`}>
+            <MessageText text={m.content} names={mentionNames} meId={meId} />
             <span className={`meta-spacer ${own ? 'with-tick' : ''} ${m.editedAt ? 'with-edited' : ''}`} />
           </div>
         )}
@@ -101,17 +126,26 @@ export const MessageItem = memo(function MessageItem({ message: m, own, senderNa
             {own && !deleted && <StatusTick status={m.status} />}
           </div>
         )}
-        {own && !deleted && !editing && (
+        {!deleted && !editing && (
           <div className="msg-actions">
-            <button type="button" className="icon-btn" aria-label="Edit" title="Edit" onClick={() => setEditing(true)}>
-              <IconEdit width={16} height={16} />
+            <button type="button" className="icon-btn" aria-label="Reply" title="Reply" onClick={() => onReply(m)}>
+              <IconReply width={16} height={16} />
             </button>
-            <button type="button" className="icon-btn danger" aria-label="Delete" title="Delete" onClick={() => void remove()}>
-              <IconTrash width={16} height={16} />
-            </button>
+            <ReactionPicker onPick={(emoji) => void react(emoji, true)} onOpenChange={setPicking} />
+            {own && (
+              <>
+                <button type="button" className="icon-btn" aria-label="Edit" title="Edit" onClick={() => setEditing(true)}>
+                  <IconEdit width={16} height={16} />
+                </button>
+                <button type="button" className="icon-btn danger" aria-label="Delete" title="Delete" onClick={() => void remove()}>
+                  <IconTrash width={16} height={16} />
+                </button>
+              </>
+            )}
           </div>
         )}
       </div>
+      {!deleted && <ReactionChips reactions={m.reactions} meId={meId} nameOf={usernameOf} onToggle={(emoji, mine) => void react(emoji, !mine)} />}
       {error && (
         <p className="msg-error" role="alert">
           {error}
@@ -120,6 +154,42 @@ export const MessageItem = memo(function MessageItem({ message: m, own, senderNa
     </div>
   );
 });
+
+/**
+ * Swipe right on a touch screen to reply (as phone chat apps do): the
+ * bubble follows the finger; past SWIPE_REPLY_PX, letting go replies.
+ */
+function useSwipeToReply(onReply: () => void, enabled: boolean) {
+  const start = useRef<{ id: number; x: number; y: number; horizontal: boolean | null } | null>(null);
+  const [offset, setOffset] = useState(0);
+  const end = (e: PointerEvent) => {
+    const s = start.current;
+    if (!s || s.id !== e.pointerId) return;
+    start.current = null;
+    const dx = e.clientX - s.x;
+    setOffset(0);
+    if (s.horizontal && dx >= SWIPE_REPLY_PX && e.type === 'pointerup') onReply();
+  };
+  return {
+    offset,
+    handlers: {
+      onPointerDown: (e: PointerEvent) => {
+        if (!enabled || e.pointerType !== 'touch') return;
+        start.current = { id: e.pointerId, x: e.clientX, y: e.clientY, horizontal: null };
+      },
+      onPointerMove: (e: PointerEvent) => {
+        const s = start.current;
+        if (!s || s.id !== e.pointerId) return;
+        const dx = e.clientX - s.x;
+        const dy = e.clientY - s.y;
+        if (s.horizontal === null && Math.hypot(dx, dy) > 10) s.horizontal = Math.abs(dx) > Math.abs(dy) && dx > 0;
+        if (s.horizontal) setOffset(Math.max(0, Math.min(dx, SWIPE_REPLY_PX + 20)));
+      },
+      onPointerUp: end,
+      onPointerCancel: end,
+    },
+  };
+}
 
 function EditForm({ initial, onSave, onCancel }: { initial: string; onSave: (content: string) => Promise<void>; onCancel: () => void }) {
   const [text, setText] = useState(initial);
@@ -217,8 +287,13 @@ export function PendingItem({
   return (
     <div className={`msg own pending ${failed ? 'failed' : ''} ${runStart ? 'run-start' : ''}`} data-client-id={p.clientId}>
       <div className="bubble">
+        {(p.attachmentIds?.length ?? 0) > 0 && (
+          <div className="pending-files muted">
+            📎 Sending {p.attachmentIds!.length} file{p.attachmentIds!.length === 1 ? '' : 's'}…
+          </div>
+        )}
         <div className="text">
-          <Linkified text={p.content} />
+          <MessageText text={p.content} />
           <span className="meta-spacer with-tick" />
         </div>
         <div className="meta">
