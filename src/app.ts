@@ -94,6 +94,8 @@ async function uploadTmpDir(config: Config): Promise<string> {
 const BLOB_POOL_SIZE = 4;
 /** Unsent uploads expire, and erased files leave storage, every so often (and after each deletion). */
 const ATTACHMENT_SWEEP_EVERY_MS = 10 * 60_000;
+/** The first sweep after start. */
+const ATTACHMENT_FIRST_SWEEP_MS = 5_000;
 
 /** The one place where the store is chosen: PostgreSQL when DATABASE_URL is set, else SQLite. */
 async function createStore(config: Config, log: FastifyBaseLogger): Promise<Store> {
@@ -318,6 +320,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   pruner.unref();
   const sweeper = setInterval(() => void sweep(), ATTACHMENT_SWEEP_EVERY_MS);
   sweeper.unref();
+  // And once soon after start: a node that restarts more often than the
+  // interval still finishes erasures a crash left and expires old uploads.
+  const firstSweep = setTimeout(() => void sweep(), ATTACHMENT_FIRST_SWEEP_MS);
+  firstSweep.unref();
 
   const sockets = installSocketHandlers(io, services, http.log, { maxOutgoingBytes: opts.maxOutgoingBytes, outputGraceMs: opts.outputGraceMs });
 
@@ -339,6 +345,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         sockets.close();
         clearInterval(pruner);
         clearInterval(sweeper);
+        clearTimeout(firstSweep);
         // 2. Every send and marker already accepted commits and is acknowledged.
         await Promise.all([services.messages.drain(), services.receipts.drain()]);
         await new Promise<void>((resolve) => setImmediate(resolve));

@@ -23,7 +23,7 @@ import { Transform } from 'node:stream';
 import type { Attachment } from '../protocol/models.js';
 import type { BlobStorage } from '../blobs/blob-storage.js';
 import { inspectFile } from '../media/inspect.js';
-import type { Thumbnailer } from '../media/thumbnails.js';
+import { MetadataNotStripped, type Thumbnailer } from '../media/thumbnails.js';
 import type { AttachmentRecord, StoredAttachment, Store } from '../store/store.js';
 import { AttachmentGrants, type AttachmentVariant } from './attachment-grants.js';
 import { checkMember } from './conversations.js';
@@ -119,11 +119,18 @@ export class AttachmentService {
         // A decompression bomb, or just too many pixels: refused on its header, nothing decoded.
         throw validation(`An image is at most ${this.d.thumbnails.maxInputPixels} pixels.`);
       }
-      const thumb = await this.d.thumbnails.make(tmp, info.mime);
+      const detected = info.mime;
+      const thumb = await this.d.thumbnails.make(tmp, detected);
       // An image that does not decode is kept as what it is to us: bytes, a download.
-      if (IMAGE_MIMES.has(info.mime) && (!thumb || info.width === null || info.height === null)) info = { mime: 'application/octet-stream', width: null, height: null };
-      // What a photo says beyond its pixels (GPS position, camera, ...) is not kept.
-      const strippedSize = thumb ? await this.d.thumbnails.stripMetadata(tmp, info.mime, stripped) : null;
+      if (IMAGE_MIMES.has(detected) && (!thumb || info.width === null || info.height === null)) info = { mime: 'application/octet-stream', width: null, height: null };
+      // What a photo says beyond its pixels (GPS position, camera, ...) is not
+      // kept; one that carries it and cannot be re-encoded without it (it does
+      // not decode) is refused rather than kept with it, even as a download.
+      const strippedSize = IMAGE_MIMES.has(detected)
+        ? await this.d.thumbnails.stripMetadata(tmp, detected, stripped).catch((e: unknown) => {
+            throw e instanceof MetadataNotStripped ? validation('This image carries metadata (such as a GPS position) and could not be re-encoded without it.') : e;
+          })
+        : null;
       const kept = strippedSize === null ? { file: tmp, size } : { file: stripped, size: strippedSize };
       await this.d.blobs.put(blobKey, createReadStream(kept.file), kept.size);
       stored.push(blobKey);

@@ -168,7 +168,8 @@ export class MessageService {
         clientId: payload.clientId ?? null,
         createdAt: this.d.now(),
         // Anything but an id is an id of no message: refused after the clientId check.
-        replyToId: payload.replyToId === undefined || payload.replyToId === null ? null : typeof payload.replyToId === 'string' ? payload.replyToId : '',
+        // Left out: not a reply. Anything but a string (null included) names no message: validation.
+        replyToId: payload.replyToId === undefined ? null : typeof payload.replyToId === 'string' ? payload.replyToId : '',
         mentionNames: mentionCandidates(payload.content ?? ''),
         attachmentIds: payload.attachmentIds,
       },

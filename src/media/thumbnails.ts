@@ -32,7 +32,7 @@ export interface ThumbnailerOptions {
   concurrency?: number;
   /** Callers that may wait for a turn (default 64); one more is refused. */
   maxQueue?: number;
-  /** Larger images (width × height, from the header) get no thumbnail (default 50 MP). */
+  /** Larger images (width × height, from the header) are not decoded (default 50 MP); the upload refuses them. */
   maxInputPixels?: number;
 }
 
@@ -73,6 +73,13 @@ function configureSharp(): void {
   sharpConfigured = true;
 }
 
+/** An image whose metadata could not be removed (it does not re-encode). */
+export class MetadataNotStripped extends Error {
+  constructor(cause: unknown) {
+    super('the image could not be re-encoded without its metadata', { cause });
+  }
+}
+
 export class Thumbnailer {
   private readonly concurrency: number;
   private readonly maxQueue: number;
@@ -110,28 +117,33 @@ export class Thumbnailer {
    * that can say where and with what it was taken (EXIF, with GPS position
    * and camera; XMP; IPTC): orientation applied to the pixels,
    * the colour profile kept, JPEG at quality 92, PNG losslessly, WebP at
-   * quality 90. Answers the new file's size, or null when there was nothing
-   * to strip (a file without such metadata is kept byte for byte) or it could
-   * not be done (then the original is kept as it is:
-   * GIF, which has no EXIF; animations, whose frames a re-encoding would
-   * have to carry; an image that does not decode). Takes a turn like make().
+   * quality 90. Answers the new file's size, or null when there is nothing
+   * to strip: no such metadata (the file is kept byte for byte), a GIF (no
+   * EXIF), an animation (whose frames a re-encoding would have to carry), a
+   * header that does not read. Throws MetadataNotStripped when the metadata
+   * is there but the image could not be re-encoded: the caller must not keep
+   * the original then. Takes a turn like make().
    */
   async stripMetadata(path: string, mime: string, out: string): Promise<number | null> {
     const format = IMAGE_FORMATS.get(mime);
     if (format !== 'jpeg' && format !== 'png' && format !== 'webp') return null;
     await this.turn();
     try {
-      const meta = await sharp(path, { limitInputPixels: false }).metadata();
-      if (meta.format !== format || (meta.pages ?? 1) > 1) return null;
-      if (!(meta.width > 0 && meta.height > 0) || meta.width * meta.height > this.maxInputPixels) return null;
+      const meta = await sharp(path, { limitInputPixels: false })
+        .metadata()
+        .catch(() => null);
+      if (!meta || meta.format !== format || (meta.pages ?? 1) > 1) return null;
       const revealing = meta.exif !== undefined || meta.xmp !== undefined || meta.iptc !== undefined;
       if (!revealing) return null;
-      const image = sharp(path, { limitInputPixels: this.maxInputPixels, failOn: 'error', autoOrient: true }).keepIccProfile();
-      const encoded = format === 'jpeg' ? image.jpeg({ quality: 92 }) : format === 'png' ? image.png({ compressionLevel: 6 }) : image.webp({ quality: 90 });
-      const info = await encoded.timeout({ seconds: RENDER_TIMEOUT_SECONDS }).toFile(out);
-      return info.size;
-    } catch {
-      return null;
+      try {
+        if (!(meta.width > 0 && meta.height > 0) || meta.width * meta.height > this.maxInputPixels) throw new Error('over the pixel limit');
+        const image = sharp(path, { limitInputPixels: this.maxInputPixels, failOn: 'error', autoOrient: true }).keepIccProfile();
+        const encoded = format === 'jpeg' ? image.jpeg({ quality: 92 }) : format === 'png' ? image.png({ compressionLevel: 6 }) : image.webp({ quality: 90 });
+        const info = await encoded.timeout({ seconds: RENDER_TIMEOUT_SECONDS }).toFile(out);
+        return info.size;
+      } catch (cause) {
+        throw new MetadataNotStripped(cause);
+      }
     } finally {
       this.release();
     }

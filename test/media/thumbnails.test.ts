@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.js';
 import { inspectFile } from '../../src/media/inspect.js';
-import { THUMBNAIL_MAX_SIDE, Thumbnailer, type Thumbnail } from '../../src/media/thumbnails.js';
+import { MetadataNotStripped, THUMBNAIL_MAX_SIDE, Thumbnailer, type Thumbnail } from '../../src/media/thumbnails.js';
 import { HTML, MINIMAL_PDF, SVG, animated, jpeg, jpegOrientation6WithGps, pngBomb, pngWithAlpha, tempDir } from './fixtures.js';
 
 /** What the contract asks of a thumbnail, checked on the decoded bytes rather than on what make() says. */
@@ -156,6 +156,10 @@ describe('Thumbnailer', () => {
     expect(await thumbnailer.stripMetadata(xmpPng, 'image/png', out)).toBeGreaterThan(0);
     const cleaned = await sharp(out).metadata();
     expect([cleaned.format, cleaned.width, cleaned.height, cleaned.hasAlpha, cleaned.xmp]).toEqual(['png', 60, 40, true, undefined]);
+    // Metadata there but the pixels do not decode: not kept with it (the caller refuses the file).
+    const truncated = await jpegOrientation6WithGps(400, 200);
+    const cut = await files.file('cut.jpg', truncated.subarray(0, Math.floor(truncated.length * 0.7)));
+    await expect(thumbnailer.stripMetadata(cut, 'image/jpeg', out)).rejects.toBeInstanceOf(MetadataNotStripped);
     const gif = await files.file('anim.gif', await animated('gif', 40, 30));
     expect(await thumbnailer.stripMetadata(gif, 'image/gif', out)).toBeNull();
     expect(await thumbnailer.stripMetadata(photo, 'application/pdf', out)).toBeNull();

@@ -140,6 +140,29 @@ describe('upload, the edges', () => {
     const r = await upload(a, cid, 'broken.png', broken);
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ mime: 'application/octet-stream', width: null, height: null, thumbnailUrl: null });
+    // One that carries a GPS position it cannot be re-encoded without is refused, not kept with it.
+    const gps = await jpegOrientation6WithGps(400, 200);
+    const cut = await upload(a, cid, 'cut.jpg', gps.subarray(0, Math.floor(gps.length * 0.7)));
+    expect([cut.status, cut.body.error?.code]).toEqual([400, 'validation']);
+  });
+
+  it('ignored parts cost nothing: 300 text fields of 1 MiB around the file are fine; past 1000 parts, 413', async () => {
+    const { a, cid } = await pair();
+    const big = 'x'.repeat(1024 * 1024);
+    const form = new FormData();
+    for (let i = 0; i < 150; i++) form.append(`note${i}`, big);
+    form.append('file', new Blob([new TextEncoder().encode('kept')]), 'kept.txt');
+    for (let i = 0; i < 150; i++) form.append(`tail${i}`, big);
+    const res = await fetch(`${t.url}/api/conversations/${cid}/attachments`, { method: 'POST', headers: { authorization: `Bearer ${a.token}` }, body: form });
+    const body = await res.json();
+    expect(res.status, JSON.stringify(body)).toBe(201);
+    expect(body).toMatchObject({ name: 'kept.txt', size: 4 });
+    const many = new FormData();
+    for (let i = 0; i < 1001; i++) many.append(`f${i}`, 'y');
+    many.append('file', new Blob([new TextEncoder().encode('late')]), 'late.txt');
+    const refused = await fetch(`${t.url}/api/conversations/${cid}/attachments`, { method: 'POST', headers: { authorization: `Bearer ${a.token}` }, body: many });
+    const answer = await refused.json();
+    expect([refused.status, answer.error?.code]).toEqual([413, 'payload_too_large']);
   });
 });
 

@@ -69,7 +69,7 @@ describe('replies', () => {
     const other = (await group(t.url, a, [], 'other')).id as string;
     const elsewhere = await sa.send(other, 'elsewhere');
     const original = await ok(sa, 'message:send', { conversationId: cid, content: 'first', clientId: 'k-1' });
-    for (const replyToId of [elsewhere.id, 'm99999999', '', 42, { id: original.id }, [original.id], true]) {
+    for (const replyToId of [elsewhere.id, 'm99999999', '', 42, null, { id: original.id }, [original.id], true]) {
       expectAckError(await sa.call('message:send', { conversationId: cid, content: 'x', replyToId }), 'validation');
     }
     expect((await conversation(a, cid)).lastSeq).toBe(1);

@@ -119,6 +119,20 @@ describe('offline notifications (NOTIFY_WEBHOOK_URL)', () => {
     expect(await metric(server, 'sent')).toBe(1);
   });
 
+  it('says mentioned: true to the offline member the message mentions, false to the others', async () => {
+    const { receiver, server, open } = await setup();
+    const alice = await register(server.url, 'alice');
+    const bob = await register(server.url, 'bob');
+    const dave = await register(server.url, 'dave');
+    const g = await group(server.url, alice, [bob, dave]);
+    const sa = await open(alice.token);
+    await sa.send(g.id, `look @${bob.username}!`);
+    await receiver.waitFor(2);
+    await server.app.notifier!.whenIdle();
+    const byRecipient = new Map(receiver.received.map((r) => [r.body.recipient.id, r.body.mentioned]));
+    expect(byRecipient).toEqual(new Map([[bob.id, true], [dave.id, false]]));
+  });
+
   it('retries with backoff when the receiver fails, with the same delivery id, until it succeeds', async () => {
     const { receiver, server, open } = await setup();
     receiver.answers = [500, 503, 429];

@@ -32,9 +32,11 @@ export function contentDisposition(kind: 'inline' | 'attachment', name: string):
 
 export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services; maxBytes: number }> = async (app, { services, maxBytes }) => {
   // The domain counts the bytes and answers 413 itself; busboy's own limit is
-  // set above it so that it never truncates a file silently.
-  // (No limit on the number of parts: other parts are read and ignored, as the contract says.)
-  await app.register(multipart, { limits: { fileSize: maxBytes + 1, headerPairs: 200 } });
+  // set above it so that it never truncates a file silently. Other parts are
+  // ignored, as the contract says, but the plugin keeps text fields until the
+  // request ends: each is cut to 1 KiB (silently) and there are at most 1000
+  // parts (past that, 413), so ignored fields hold at most 1 MiB.
+  await app.register(multipart, { limits: { fileSize: maxBytes + 1, headerPairs: 200, fieldSize: 1024, parts: 1000 } });
 
   app.post(
     '/api/conversations/:id/attachments',
@@ -61,8 +63,10 @@ export const attachmentRoutes: FastifyPluginAsyncTypebox<{ services: Services; m
         }
       } catch (e) {
         // Over the limit (ours or busboy's): the rest of the body is drained by the error handler, then 413.
-        if ((e as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new DomainError('payload_too_large', `A file is at most ${maxBytes} bytes.`);
-        if ((e as { code?: string }).code?.startsWith('FST_')) throw validation(`The multipart body could not be read: ${(e as Error).message}`);
+        const code = (e as { code?: string }).code;
+        if (code === 'FST_REQ_FILE_TOO_LARGE') throw new DomainError('payload_too_large', `A file is at most ${maxBytes} bytes.`);
+        if (code === 'FST_PARTS_LIMIT') throw new DomainError('payload_too_large', 'A multipart body has at most 1000 parts.');
+        if (code?.startsWith('FST_')) throw validation(`The multipart body could not be read: ${(e as Error).message}`);
         throw e;
       }
       if (!answer) throw validation('No file part named "file".');
