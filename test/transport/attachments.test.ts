@@ -42,6 +42,19 @@ function filesOnDisk(): string[] {
   return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
 }
 
+/** PostgreSQL storage: the chunks kept of these attachments' blobs (their keys read before they go). */
+const blobKeys = new Map<string, string[]>();
+async function chunksOf(attachmentIds: string[]): Promise<number> {
+  const pool = (t.server.app.store as unknown as { pool: { query: (sql: string, params: unknown[]) => Promise<{ rows: { n: string }[] }> } }).pool;
+  const keys = attachmentIds.flatMap((id) => blobKeys.get(id) ?? []);
+  const r = await pool.query('SELECT count(*) AS n FROM blob_chunks WHERE key = ANY($1::text[])', [keys]);
+  return Number(r.rows[0]!.n);
+}
+async function rememberBlobs(attachmentId: string): Promise<void> {
+  const a = await t.server.app.store.attachmentById(attachmentId);
+  if (a) blobKeys.set(attachmentId, [a.blobKey, ...(a.thumbnailKey ? [a.thumbnailKey] : [])]);
+}
+
 async function pair() {
   const [a, b] = [await register(t.url, 'ann'), await register(t.url, 'bob')];
   const cid = (await group(t.url, a, [b])).id as string;
@@ -212,12 +225,17 @@ describe('sending and downloading', () => {
     const before = filesOnDisk();
     const img = (await upload(a, cid, 'gone.png', await png(400, 400))).body;
     if (TEST_STORE === 'sqlite') expect(filesOnDisk().length).toBe(before.length + 2); // the file and its thumbnail
+    else {
+      await rememberBlobs(img.id);
+      expect(await chunksOf([img.id])).toBeGreaterThanOrEqual(2);
+    }
     const m = (await sa.ok('message:send', { conversationId: cid, content: 'soon gone', attachmentIds: [img.id] })).message;
     const deleted = (await sa.ok('message:delete', { messageId: m.id })).message;
     expect(deleted.attachments).toEqual([]);
     expect((await get(img.url)).status).toBe(404);
     expect((await get(img.thumbnailUrl)).status).toBe(404);
     if (TEST_STORE === 'sqlite') expect(filesOnDisk().sort()).toEqual(before.sort());
+    else expect(await chunksOf([img.id])).toBe(0);
   });
   it('a photo is kept without what it says beyond its pixels: EXIF (GPS, camera) gone from the file served, turned as shown, size that of the file kept', async () => {
     const { a, cid } = await pair();
