@@ -2,7 +2,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents, SyncAck } from '../protocol/events.js';
 import type { WireError } from '../protocol/errors.js';
 import type { AuthResponse, HistoryResponse, SearchResponse } from '../protocol/http.js';
-import type { Attachment, Conversation, Message, User } from '../protocol/models.js';
+import type { Attachment, Conversation, Message, NotificationLevel, User } from '../protocol/models.js';
 import { MarkerCoalescer, markerInterval, MARKER_INTERVAL_MS } from './marker-coalescer.js';
 import { MessageStore } from './message-store.js';
 import { SyncCursors } from './sync-cursors.js';
@@ -244,6 +244,19 @@ export class ParleyClient {
     const c = await this.api<Conversation>(archived ? 'PUT' : 'DELETE', `/api/conversations/${conversationId}/archive`);
     this.putConversation(c);
     this.changed();
+  }
+
+  /**
+   * The caller's notification preferences for a conversation: `level`
+   * (`all`, `mentions`, `none`) and a mute until a time (`null`: none).
+   * The caller's other devices hear of it through `conversation:updated`.
+   */
+  async setNotifications(conversationId: string, settings: { level: NotificationLevel; mutedUntil?: Date | string | null }): Promise<Conversation> {
+    const until = settings.mutedUntil instanceof Date ? settings.mutedUntil.toISOString() : (settings.mutedUntil ?? null);
+    const c = await this.api<Conversation>('PUT', `/api/conversations/${conversationId}/notifications`, { level: settings.level, mutedUntil: until });
+    this.putConversation(c);
+    this.changed();
+    return c;
   }
 
   // ---- messages ---------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 import type { Conversation } from '../protocol/models.js';
 import type { CreateConversationBody } from '../protocol/http.js';
-import type { ConversationRecord, MemberRecord, Store, UserRecord } from '../store/store.js';
+import type { ConversationRecord, MemberRecord, NotifyLevel, Store, UserRecord } from '../store/store.js';
 import { LIMITS } from '../protocol/limits.js';
 import { forbidden, notFound, validation } from './errors.js';
 import type { EventSink } from './events.js';
+import { parseInstant } from './notification-rules.js';
 import type { ConversationMembers, MembershipCache } from './membership.js';
 import type { PresenceRegistry } from './presence.js';
 import { StatusOracle } from './status.js';
@@ -170,6 +171,21 @@ export class ConversationService {
     return this.viewFor(conversationId, userId);
   }
 
+  /**
+   * Replaces the caller's notification preferences for the conversation
+   * (contract v1.1): theirs alone, so only their own sockets hear of it.
+   * `mutedUntil` is ISO-8601 with `Z` or an offset, or null.
+   */
+  async setNotifications(conversationId: string, userId: string, level: NotifyLevel, mutedUntil: string | null | undefined): Promise<Conversation> {
+    const until = mutedUntil === undefined || mutedUntil === null ? null : parseInstant(mutedUntil);
+    if (until === undefined) throw validation('mutedUntil is an ISO-8601 time with Z or an offset, or null.');
+    await this.requireMember(conversationId, userId);
+    if (!(await this.d.store.setNotifications(conversationId, userId, level, until))) throw forbidden('You are not a member of this conversation.');
+    const view = await this.viewFor(conversationId, userId);
+    this.d.events.toUsers([userId], 'conversation:updated', { conversation: view });
+    return view;
+  }
+
   // ---- views ----------------------------------------------------------------
 
   private async viewFor(conversationId: string, viewerId: string): Promise<Conversation> {
@@ -216,7 +232,7 @@ export class ConversationService {
               this.d.store.unreadMentions(userId, marker).then((m) => m.get(conversationId) ?? 0),
             ]);
       // (A last message with files carries URLs for each viewer: one view each.)
-      const key = `${unreadCount}:${unreadMentions}:${viewer.archived}:${lastHasFiles ? userId : ''}`;
+      const key = `${unreadCount}:${unreadMentions}:${viewer.archived}:${viewer.notifyLevel}:${viewer.mutedUntil}:${lastHasFiles ? userId : ''}`;
       const group = groups.get(key);
       if (group) group.userIds.push(userId);
       else groups.set(key, { viewer, unreadCount, unreadMentions, userIds: [userId] });

@@ -94,6 +94,7 @@ export function conversationView(p: ConversationParts, online: ReadonlySet<strin
     unreadCount: p.unreadCount,
     unreadMentions: p.unreadMentions,
     archived: p.viewer.archived,
+    notifications: { level: p.viewer.notifyLevel, mutedUntil: p.viewer.mutedUntil === null ? null : iso(p.viewer.mutedUntil) },
     createdAt: iso(c.createdAt),
   };
 }

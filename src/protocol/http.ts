@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { LIMITS } from './limits.js';
-import { Conversation, Id, IsoTime, Message, User } from './models.js';
+import { Conversation, Id, IsoTime, Message, NotificationLevel, User } from './models.js';
 
 /**
  * Every string a client sends must be well-formed Unicode (no lone UTF-16
@@ -91,6 +91,12 @@ export type MemberParams = Static<typeof MemberParams>;
 
 export const UpdateConversationBody = Type.Object({ title: Name(LIMITS.titleMax) });
 export type UpdateConversationBody = Static<typeof UpdateConversationBody>;
+/** `mutedUntil`: ISO-8601 with `Z` or an offset (checked by the domain), null or left out. */
+export const NotificationsBody = Type.Object({
+  level: NotificationLevel,
+  mutedUntil: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+});
+export type NotificationsBody = Static<typeof NotificationsBody>;
 export const AddMemberBody = Type.Object({ userId: Id });
 export type AddMemberBody = Static<typeof AddMemberBody>;
 

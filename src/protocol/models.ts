@@ -73,6 +73,17 @@ export type Message = Static<typeof Message>;
 export const ConversationType = Type.Union([Type.Literal('direct'), Type.Literal('group')]);
 export type ConversationType = Static<typeof ConversationType>;
 
+export const NotificationLevel = Type.Union([Type.Literal('all'), Type.Literal('mentions'), Type.Literal('none')]);
+export type NotificationLevel = Static<typeof NotificationLevel>;
+
+/** The caller's own notification preferences for a conversation (contract v1.1). */
+export const NotificationSettings = Type.Object({
+  level: NotificationLevel,
+  /** Until then only mentions notify (UTC ISO-8601), also once past; null: not muted. */
+  mutedUntil: Type.Union([IsoTime, Type.Null()]),
+});
+export type NotificationSettings = Static<typeof NotificationSettings>;
+
 export const Conversation = Type.Object({
   id: Id,
   type: ConversationType,
@@ -86,6 +97,8 @@ export const Conversation = Type.Object({
   /** Of the unread messages, those that mention the caller. */
   unreadMentions: Type.Integer({ minimum: 0 }),
   archived: Type.Boolean(),
+  /** The caller's own: other members never see them. */
+  notifications: NotificationSettings,
   createdAt: IsoTime,
 });
 export type Conversation = Static<typeof Conversation>;

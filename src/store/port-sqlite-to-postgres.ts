@@ -131,6 +131,8 @@ interface SqliteMember {
   delivered_seq: number;
   read_seq: number;
   archived: number;
+  notify_level: number;
+  muted_until: number | null;
 }
 /** A message row as both stores read it. */
 type SqliteMessage = MessageRow;
@@ -367,8 +369,9 @@ async function copyAll(
       db.prepare('SELECT * FROM members ORDER BY conversation_id, user_id').iterate() as Iterable<SqliteMember>,
       (rows) =>
         client.query(
-          `INSERT INTO members (conversation_id, user_id, joined_at, joined_tick, delivered_seq, read_seq, archived)
-           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::smallint[])`,
+          `INSERT INTO members (conversation_id, user_id, joined_at, joined_tick, delivered_seq, read_seq, archived, notify_level, muted_until)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::smallint[],
+                                $8::smallint[], $9::bigint[])`,
           [
             rows.map((r) => r.conversation_id),
             rows.map((r) => r.user_id),
@@ -377,6 +380,8 @@ async function copyAll(
             rows.map((r) => r.delivered_seq),
             rows.map((r) => r.read_seq),
             rows.map((r) => (r.archived ? 1 : 0)),
+            rows.map((r) => r.notify_level),
+            rows.map((r) => r.muted_until),
           ],
         ),
     );

@@ -11,6 +11,7 @@ import type {
   MarkerOutcome,
   MarkerType,
   MemberRecord,
+  NotifyLevel,
   AttachmentRecord,
   MessageRecord,
   ReplyRecord,
@@ -44,6 +45,8 @@ export interface MemberRow {
   delivered_seq: number;
   read_seq: number;
   archived: number;
+  notify_level: number;
+  muted_until: number | null;
 }
 export interface MessageRow {
   id: number;
@@ -177,7 +180,13 @@ export const toMember = (r: MemberRow): MemberRecord => ({
   deliveredSeq: r.delivered_seq,
   readSeq: r.read_seq,
   archived: r.archived === 1,
+  notifyLevel: NOTIFY_LEVELS[r.notify_level] ?? 'all',
+  mutedUntil: r.muted_until === null ? null : Number(r.muted_until),
 });
+
+/** How notification levels are stored (members.notify_level). */
+export const NOTIFY_LEVELS: readonly NotifyLevel[] = ['all', 'mentions', 'none'];
+export const notifyLevelCode = (level: NotifyLevel): number => NOTIFY_LEVELS.indexOf(level);
 /**
  * A message row to its record; `targets` holds the rows of the messages
  * replied to (replyTargets), read with it: the quote is the target as it
@@ -294,7 +303,14 @@ export function keys(kind: 'u' | 'c', ids: readonly string[]): number[] {
 }
 
 /** A row of a user's conversation list: the conversation with the user's own membership (m_ columns). */
-export type ListRow = ConversationRow & { m_joined_at: number; m_delivered_seq: number; m_read_seq: number; m_archived: number };
+export type ListRow = ConversationRow & {
+  m_joined_at: number;
+  m_delivered_seq: number;
+  m_read_seq: number;
+  m_archived: number;
+  m_notify_level: number;
+  m_muted_until: number | null;
+};
 
 export const toListItem = (r: ListRow, userId: string): ConversationListItem => ({
   conversation: toConversation(r),
@@ -305,6 +321,8 @@ export const toListItem = (r: ListRow, userId: string): ConversationListItem => 
     deliveredSeq: r.m_delivered_seq,
     readSeq: r.m_read_seq,
     archived: r.m_archived === 1,
+    notifyLevel: NOTIFY_LEVELS[r.m_notify_level] ?? 'all',
+    mutedUntil: r.m_muted_until === null ? null : Number(r.m_muted_until),
   },
 });
 

@@ -50,7 +50,13 @@ export interface MemberRecord {
   deliveredSeq: number;
   readSeq: number;
   archived: boolean;
+  /** The member's own notification preferences for the conversation (contract v1.1). */
+  notifyLevel: NotifyLevel;
+  /** Until then (ms) only mentions notify; null: not muted. */
+  mutedUntil: number | null;
 }
+
+export type NotifyLevel = 'all' | 'mentions' | 'none';
 
 export interface MessageRecord {
   id: string;
@@ -361,6 +367,13 @@ export interface Store {
    */
   removeMember(conversationId: string, userId: string): Promise<boolean>;
   setArchived(conversationId: string, userId: string, archived: boolean): Promise<boolean>;
+  /** Replaces a member's notification preferences; false when not a member. */
+  setNotifications(conversationId: string, userId: string, level: NotifyLevel, mutedUntil: number | null): Promise<boolean>;
+  /**
+   * The members of the conversation whose preferences are not the default
+   * (`all`, never muted), with them: what the notification path filters by.
+   */
+  quietMembers(conversationId: string): Promise<MemberRecord[]>;
 
   /** Everyone who shares at least one conversation with the user (not the user). */
   contactsOf(userId: string): Promise<string[]>;

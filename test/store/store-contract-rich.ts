@@ -263,5 +263,41 @@ export function runRichContract(name: string, factory: () => Promise<StoreUnderT
         expect(final.rev).toBe(m.rev + 45);
       });
     });
+    describe('notification preferences', () => {
+      it("are each member's own: all and never muted by default; replaced whole; read with members, the list and quietMembers", async () => {
+        const [a, b, c] = [await user('a'), await user('b'), await user('c')];
+        const conv = await group([a, b, c]);
+        const defaults = { notifyLevel: 'all', mutedUntil: null };
+        for (const m of await store.members(conv.id)) expect(m).toMatchObject(defaults);
+        expect(await store.quietMembers(conv.id)).toEqual([]);
+
+        expect(await store.setNotifications(conv.id, b.id, 'mentions', T0 + 60_000)).toBe(true);
+        expect(await store.setNotifications(conv.id, c.id, 'all', T0 + 5)).toBe(true);
+        expect(await store.membership(conv.id, b.id)).toMatchObject({ notifyLevel: 'mentions', mutedUntil: T0 + 60_000 });
+        expect(await store.membership(conv.id, a.id)).toMatchObject(defaults);
+        const quiet = await store.quietMembers(conv.id);
+        expect(quiet.map((m) => [m.userId, m.notifyLevel, m.mutedUntil]).sort()).toEqual(
+          [
+            [b.id, 'mentions', T0 + 60_000],
+            [c.id, 'all', T0 + 5],
+          ].sort(),
+        );
+        const [item] = (await store.listConversations({ userId: b.id, archived: false, limit: 10 })).filter((i) => i.conversation.id === conv.id);
+        expect(item!.membership).toMatchObject({ notifyLevel: 'mentions', mutedUntil: T0 + 60_000 });
+        expect((await store.membersOf([conv.id])).find((m) => m.userId === c.id)).toMatchObject({ notifyLevel: 'all', mutedUntil: T0 + 5 });
+
+        // Each call replaces both; back to the defaults, the member is no longer quiet.
+        expect(await store.setNotifications(conv.id, b.id, 'none', null)).toBe(true);
+        expect(await store.membership(conv.id, b.id)).toMatchObject({ notifyLevel: 'none', mutedUntil: null });
+        expect(await store.setNotifications(conv.id, c.id, 'all', null)).toBe(true);
+        expect((await store.quietMembers(conv.id)).map((m) => m.userId)).toEqual([b.id]);
+
+        const stranger = await user('x');
+        expect(await store.setNotifications(conv.id, stranger.id, 'none', null)).toBe(false);
+        expect(await store.setNotifications('c999999', a.id, 'none', null)).toBe(false);
+        expect(await store.setNotifications('garbage', a.id, 'none', null)).toBe(false);
+        expect(await store.quietMembers('garbage')).toEqual([]);
+      });
+    });
   });
 }

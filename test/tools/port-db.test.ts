@@ -183,6 +183,9 @@ async function buildDeployment(file: string): Promise<Deployment> {
     await store.setArchived(team.id, dave.id, true);
     await store.setArchived(quiet.id, frank.id, true);
     await store.setArchived(quiet.id, frank.id, false);
+    // Notification preferences (v1.1): kept as they are.
+    await store.setNotifications(team.id, dave.id, 'mentions', T0 + 86_400_000);
+    await store.setNotifications(ab.id, bob.id, 'none', null);
     await send(team, frank, 'hi all, frank here');
     await send(book, alice, 'still reading');
     await store.updateTitle(team.id, 'Team (renamed)');
@@ -420,6 +423,11 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     await same((s) => s.searchUsers('ca', 50));
   });
 
+  it('keeps notification preferences', async () => {
+    const quiet = (await Promise.all(deployment.conversations.map((c) => pgs.quietMembers(c.id)))).flat();
+    expect(quiet.map((m) => [m.notifyLevel, m.mutedUntil]).sort()).toEqual([['mentions', T0 + 86_400_000], ['none', null]].sort());
+  });
+
   it("keeps every conversation's full history, changes and members", async () => {
     for (const c of deployment.conversations) {
       expect(await pgs.conversationById(c.id)).toEqual(c);
@@ -430,6 +438,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
       await same((s) => s.changesSince(c.id, Math.floor(c.lastRev / 2), 5));
       const members = await same((s) => s.members(c.id));
       expect(members.length).toBeGreaterThan(0);
+      await same((s) => s.quietMembers(c.id));
       for (const m of members) await same((s) => s.membership(c.id, m.userId));
       await same((s) => s.lastMessages([c]).then((m) => [...m]));
       for (const m of changes) expect(await pgs.messageById(m.id)).toEqual(m);

@@ -133,6 +133,34 @@ describe('offline notifications (NOTIFY_WEBHOOK_URL)', () => {
     expect(byRecipient).toEqual(new Map([[bob.id, true], [dave.id, false]]));
   });
 
+  it("follows each recipient's preferences: a mute lets only mentions through, mentions hears only those, none hears nothing", async () => {
+    const { receiver, server, open } = await setup();
+    const alice = await register(server.url, 'alice');
+    const [all, muted, expired, mentionsOnly, none] = [
+      await register(server.url, 'all'),
+      await register(server.url, 'muted'),
+      await register(server.url, 'expired'),
+      await register(server.url, 'monly'),
+      await register(server.url, 'none'),
+    ];
+    const g = await group(server.url, alice, [all, muted, expired, mentionsOnly, none]);
+    const prefs = async (who: typeof alice, body: unknown) =>
+      expect((await http(server.url, 'PUT', `/api/conversations/${g.id}/notifications`, { token: who.token, body })).status).toBe(200);
+    await prefs(muted, { level: 'all', mutedUntil: new Date(Date.now() + 3_600_000).toISOString() });
+    await prefs(expired, { level: 'all', mutedUntil: new Date(Date.now() - 1000).toISOString() });
+    await prefs(mentionsOnly, { level: 'mentions' });
+    await prefs(none, { level: 'none' });
+    const sa = await open(alice.token);
+    const plain = await sa.send(g.id, 'lunch?');
+    const named = await sa.send(g.id, `@${muted.username} @${mentionsOnly.username} @${none.username} lunch?`);
+    await receiver.waitFor(5);
+    await server.app.notifier!.whenIdle();
+    const got = (messageId: string) => receiver.received.filter((r) => r.body.message.id === messageId).map((r) => r.body.recipient.id).sort();
+    expect(got(plain.id)).toEqual([all.id, expired.id].sort());
+    expect(got(named.id)).toEqual([all.id, expired.id, muted.id, mentionsOnly.id].sort());
+    expect(receiver.received).toHaveLength(6);
+  });
+
   it('retries with backoff when the receiver fails, with the same delivery id, until it succeeds', async () => {
     const { receiver, server, open } = await setup();
     receiver.answers = [500, 503, 429];
@@ -189,7 +217,8 @@ describe('offline notifications (NOTIFY_WEBHOOK_URL)', () => {
     const acks = [];
     for (let i = 0; i < 10; i++) acks.push(await sa.send(g.id, `m${i}`));
     expect(acks.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    expect(await metric(server, 'dropped')).toBe(7);
+    // (Notifications are queued after the ack, once presence and preferences are read.)
+    await expect.poll(() => metric(server, 'dropped'), { timeout: 10_000 }).toBe(7);
     const text = (await http(server.url, 'GET', '/metrics')).body as string;
     expect(text).toMatch(/^parley_notifications_queued 3$/m);
   });

@@ -187,4 +187,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;  -- files are mostly compressed already
     `,
   },
+  {
+    version: 6,
+    name: 'notification preferences',
+    sql: `
+      -- A member's own: 0 all, 1 mentions, 2 none; muted_until in ms (only mentions until then).
+      ALTER TABLE members ADD COLUMN notify_level smallint NOT NULL DEFAULT 0;
+      ALTER TABLE members ADD COLUMN muted_until bigint;
+    `,
+  },
 ];

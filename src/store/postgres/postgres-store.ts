@@ -14,6 +14,7 @@
 import type pg from 'pg';
 import { decodeId, encodeId } from '../ids.js';
 import {
+  notifyLevelCode,
   ATTACHMENT_COLS,
   attachmentNames,
   attachmentsJson,
@@ -56,6 +57,7 @@ import {
   type MarkerOutcome,
   type MarkerTimes,
   type MemberRecord,
+  type NotifyLevel,
   type MessageChange,
   type MessageRecord,
   type NewAttachment,
@@ -114,7 +116,7 @@ export interface PostgresSearchStats {
 
 const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at';
 const CONV_COLS = 'id, type, title, owner_id, last_seq, last_rev, created_at, last_activity_at, activity';
-const MEMBER_COLS = 'conversation_id, user_id, joined_at, delivered_seq, read_seq, archived';
+const MEMBER_COLS = 'conversation_id, user_id, joined_at, delivered_seq, read_seq, archived, notify_level, muted_until';
 const MSG_COLS =
   'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions, attachments';
 const M_MSG_COLS = MSG_COLS.split(', ').map((c) => `m.${c}`).join(', ');
@@ -451,7 +453,8 @@ export class PostgresStore implements Store {
     const rows = await this.rows<ListRow>(
       this.pool,
       `SELECT c.id, c.type, c.title, c.owner_id, c.last_seq, c.last_rev, c.created_at, c.last_activity_at, c.activity,
-              m.joined_at AS m_joined_at, m.delivered_seq AS m_delivered_seq, m.read_seq AS m_read_seq, m.archived AS m_archived
+              m.joined_at AS m_joined_at, m.delivered_seq AS m_delivered_seq, m.read_seq AS m_read_seq, m.archived AS m_archived,
+              m.notify_level AS m_notify_level, m.muted_until AS m_muted_until
        FROM members m JOIN conversations c ON c.id = m.conversation_id
        WHERE m.user_id = $1 AND m.archived = $2 AND c.activity < $3
        ORDER BY c.activity DESC LIMIT $4`,
@@ -525,6 +528,30 @@ export class PostgresStore implements Store {
     if (ck === null || uk === null) return false;
     const r = await query(this.pool, 'UPDATE members SET archived = $1 WHERE conversation_id = $2 AND user_id = $3', [archived ? 1 : 0, ck, uk]);
     return r.rowCount === 1;
+  }
+
+  async setNotifications(conversationId: string, userId: string, level: NotifyLevel, mutedUntil: number | null): Promise<boolean> {
+    const ck = decodeId('c', conversationId);
+    const uk = decodeId('u', userId);
+    if (ck === null || uk === null) return false;
+    const r = await query(this.pool, 'UPDATE members SET notify_level = $1, muted_until = $2 WHERE conversation_id = $3 AND user_id = $4', [
+      notifyLevelCode(level),
+      mutedUntil,
+      ck,
+      uk,
+    ]);
+    return r.rowCount === 1;
+  }
+
+  async quietMembers(conversationId: string): Promise<MemberRecord[]> {
+    const ck = decodeId('c', conversationId);
+    if (ck === null) return [];
+    const rows = await this.rows<MemberRow>(
+      this.pool,
+      `SELECT ${MEMBER_COLS} FROM members WHERE conversation_id = $1 AND (notify_level <> 0 OR muted_until IS NOT NULL)`,
+      [ck],
+    );
+    return rows.map(toMember);
   }
 
   async contactsOf(userId: string): Promise<string[]> {

@@ -207,6 +207,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE erased_blobs (key TEXT PRIMARY KEY) WITHOUT ROWID;
     `,
   },
+  {
+    version: 9,
+    name: 'notification preferences',
+    sql: `
+      -- A member's own: 0 all, 1 mentions, 2 none; muted_until in ms (only mentions until then).
+      ALTER TABLE members ADD COLUMN notify_level INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE members ADD COLUMN muted_until INTEGER;
+    `,
+  },
 ];
 
 /** Brings the schema up to date: each missing step in its own transaction. */

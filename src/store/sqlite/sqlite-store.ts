@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeId, encodeId } from '../ids.js';
 import {
+  notifyLevelCode,
   attachmentsJson,
   keys,
   MARKER_CODE,
@@ -48,6 +49,7 @@ import {
   type MarkerTimes,
   type HistoryQuery,
   type MemberRecord,
+  type NotifyLevel,
   type MessageRecord,
   type NewConversation,
   type NewMessage,
@@ -482,6 +484,19 @@ export class SqliteStore implements Store {
     const uk = decodeId('u', userId);
     if (ck === null || uk === null) return false;
     return this.s.setArchived.run(archived ? 1 : 0, ck, uk).changes === 1;
+  }
+
+  async setNotifications(conversationId: string, userId: string, level: NotifyLevel, mutedUntil: number | null): Promise<boolean> {
+    const ck = decodeId('c', conversationId);
+    const uk = decodeId('u', userId);
+    if (ck === null || uk === null) return false;
+    return this.s.setNotifications.run(notifyLevelCode(level), mutedUntil, ck, uk).changes === 1;
+  }
+
+  async quietMembers(conversationId: string): Promise<MemberRecord[]> {
+    const ck = decodeId('c', conversationId);
+    if (ck === null) return [];
+    return (this.s.quietMembers.all(ck) as MemberRow[]).map(toMember);
   }
 
   // ---- messages -------------------------------------------------------------

@@ -7,7 +7,8 @@ const CONV_COLS = 'id, type, title, owner_id, last_seq, last_rev, created_at, la
 export const MSG_COLS =
   'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions, attachments';
 const LIST_COLS = `c.id, c.type, c.title, c.owner_id, c.last_seq, c.last_rev, c.created_at, c.last_activity_at, c.activity,
-  m.joined_at AS m_joined_at, m.delivered_seq AS m_delivered_seq, m.read_seq AS m_read_seq, m.archived AS m_archived`;
+  m.joined_at AS m_joined_at, m.delivered_seq AS m_delivered_seq, m.read_seq AS m_read_seq, m.archived AS m_archived,
+  m.notify_level AS m_notify_level, m.muted_until AS m_muted_until`;
 
 /** Every statement, prepared once. */
 export function prepare(db: Database.Database) {
@@ -66,6 +67,8 @@ export function prepare(db: Database.Database) {
        WHERE id = @c AND owner_id = @u`,
     ),
     setArchived: db.prepare('UPDATE members SET archived = ? WHERE conversation_id = ? AND user_id = ?'),
+    setNotifications: db.prepare('UPDATE members SET notify_level = ?, muted_until = ? WHERE conversation_id = ? AND user_id = ?'),
+    quietMembers: db.prepare('SELECT * FROM members WHERE conversation_id = ? AND (notify_level <> 0 OR muted_until IS NOT NULL)'),
     members: db.prepare('SELECT * FROM members WHERE conversation_id = ? ORDER BY joined_tick'),
     membersOf: db.prepare(
       `SELECT * FROM members WHERE conversation_id IN (SELECT value FROM json_each(?))

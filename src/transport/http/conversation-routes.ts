@@ -10,6 +10,7 @@ import {
   HistoryResponse,
   MemberParams,
   MessageParams,
+  NotificationsBody,
   ReceiptsResponse,
   UpdateConversationBody,
 } from '../../protocol/http.js';
@@ -80,6 +81,12 @@ export const conversationRoutes: FastifyPluginAsyncTypebox<{ services: Services 
     '/api/conversations/:id/archive',
     { schema: { params: ConversationParams, response: { 200: Conversation, ...errors } } },
     async (request) => conversations.setArchived(request.params.id, request.userId, false),
+  );
+
+  app.put(
+    '/api/conversations/:id/notifications',
+    { schema: { params: ConversationParams, body: NotificationsBody, response: { 200: Conversation, ...errors } } },
+    async (request) => conversations.setNotifications(request.params.id, request.userId, request.body.level, request.body.mutedUntil),
   );
 
   app.get(
