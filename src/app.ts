@@ -34,6 +34,9 @@ import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import { PostgresStore } from './store/postgres/postgres-store.js';
 import type { Services } from './transport/context.js';
 import { logRequest } from './transport/http/log-serializers.js';
+import { pushRoutes } from './transport/http/push-routes.js';
+import { PushSubscriptionService } from './domain/push-subscriptions.js';
+import { resolveVapidKeys } from './notify/vapid.js';
 import { attachmentRoutes } from './transport/http/attachment-routes.js';
 import { authRoutes } from './transport/http/auth-routes.js';
 import { conversationRoutes } from './transport/http/conversation-routes.js';
@@ -163,6 +166,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const secret = resolveJwtSecret(config.jwtSecret, config.dataDir);
   const tokens = new TokenService(secret, config.tokenTtlSeconds);
   const store = await createStore(config, http.log);
+  const vapid = await resolveVapidKeys(config, store instanceof PostgresStore ? (name, make) => store.sharedKey(name, make) : undefined);
   const blobs = await createBlobStorage(config).catch(async (e: unknown) => {
     await store.close();
     throw e;
@@ -260,6 +264,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     sync: new SyncService({ store, conversations, urls: grants }),
     search: new SearchService({ store, membership, urls: grants }),
     attachments,
+    push: new PushSubscriptionService({ store, publicKey: vapid.publicKey, endpointHosts: config.pushEndpointHosts.split(','), now }),
     presence: new PresenceService(presence, {
       store,
       events,
@@ -312,6 +317,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await http.register(conversationRoutes, { services });
   await http.register(searchRoutes, { services });
   await http.register(attachmentRoutes, { services, maxBytes: config.attachmentMaxBytes });
+  await http.register(pushRoutes, { services });
 
   // Expired sessions are deleted now and then (every node may: it is one idempotent DELETE).
   const pruner = setInterval(() => {

@@ -26,6 +26,31 @@ const SETTINGS = {
   corsOrigin: { env: 'CORS_ORIGIN', schema: Type.String(), default: '', doc: 'Comma-separated origins allowed to call the API from a browser; empty: same origin only.' },
   notifyWebhookUrl: { env: 'NOTIFY_WEBHOOK_URL', schema: Type.String(), default: '', doc: 'When set, a JSON POST goes here for each message to each member with no socket connected.' },
   notifyWebhookSecret: { env: 'NOTIFY_WEBHOOK_SECRET', schema: Type.String(), default: '', doc: 'When set, each webhook body is signed: X-Parley-Signature: sha256=HMAC(body).' },
+  vapidPublicKey: {
+    env: 'VAPID_PUBLIC_KEY',
+    schema: Type.String(),
+    default: '',
+    doc: 'Web Push (VAPID) public key, base64url (with VAPID_PRIVATE_KEY; `npx web-push generate-vapid-keys`). Unset: a pair is made once and kept in DATA_DIR/vapid-keys.json, or in PostgreSQL with DATABASE_URL.',
+  },
+  vapidPrivateKey: { env: 'VAPID_PRIVATE_KEY', schema: Type.String(), default: '', doc: 'Web Push (VAPID) private key, base64url (with VAPID_PUBLIC_KEY).' },
+  vapidSubject: {
+    env: 'VAPID_SUBJECT',
+    schema: Type.String({ pattern: '^(mailto:|https://)\\S+$' }),
+    default: 'mailto:admin@parley.invalid',
+    doc: 'Who push services may contact about this server: a mailto: or https: URL (set it to yours).',
+  },
+  pushEndpointHosts: {
+    env: 'PUSH_ENDPOINT_HOSTS',
+    schema: Type.String(),
+    default: 'fcm.googleapis.com,android.googleapis.com,updates.push.services.mozilla.com,*.push.services.mozilla.com,*.notify.windows.com,web.push.apple.com,*.push.apple.com',
+    doc: 'Hosts that Web Push subscriptions may point at (comma-separated; `*.example.com` for subdomains; `*` for any https host): the server POSTs to these, so anything else is refused.',
+  },
+  pushDelayMs: {
+    env: 'PUSH_DELAY_MS',
+    schema: Type.Integer({ minimum: 0, maximum: 60_000 }),
+    default: 3000,
+    doc: 'How long a push waits, so that a message read meanwhile on another device is not pushed and several are pushed as one.',
+  },
   rateLimits: {
     env: 'RATE_LIMITS',
     schema: Type.String(),
@@ -109,5 +134,6 @@ export function loadConfig(env: Record<string, string | undefined> = {}, overrid
   if (cfg.redisUrl && !cfg.jwtSecret) throw new ConfigError('invalid configuration: REDIS_URL needs JWT_SECRET (the same on every node)');
   if ((cfg.scryptCost & (cfg.scryptCost - 1)) !== 0) throw new ConfigError('invalid configuration: SCRYPT_COST must be a power of two');
   if (cfg.jwtSecret && cfg.jwtSecret.length < 32) throw new ConfigError('invalid configuration: JWT_SECRET must be at least 32 characters');
+  if (Boolean(cfg.vapidPublicKey) !== Boolean(cfg.vapidPrivateKey)) throw new ConfigError('invalid configuration: VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY go together');
   return Object.freeze(cfg);
 }

@@ -14,48 +14,55 @@ const MIN_SECRET = 32;
  */
 export function resolveJwtSecret(configured: string, dataDir: string): string {
   if (configured) return configured;
-  const file = path.join(dataDir, 'jwt-secret');
-  const existing = readSecret(file);
-  if (existing !== null) return existing;
+  return generatedOnce(path.join(dataDir, 'jwt-secret'), () => randomBytes(48).toString('base64url'), (text, file) => {
+    const secret = text.trim();
+    if (secret.length < MIN_SECRET) {
+      throw new ConfigError(
+        `${file} holds no usable secret (fewer than ${MIN_SECRET} characters). ` +
+          'Restore it from a backup, or delete it to generate a new one (every issued token then stops working).',
+      );
+    }
+    return secret;
+  });
+}
 
-  fs.mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(48).toString('base64url');
+/**
+ * A value kept in `file` (mode 0600): read when it exists (`parse` judges
+ * it, throwing ConfigError on a damaged one); otherwise made by `make`,
+ * written whole or not at all (temp file, fsync, link: when two processes
+ * race, the loser reads the winner's) and read back.
+ */
+export function generatedOnce<T>(file: string, make: () => string, parse: (text: string, file: string) => T): T {
+  const existing = readText(file);
+  if (existing !== null) return parse(existing, file);
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
   const fd = fs.openSync(temp, 'w', 0o600);
   try {
-    fs.writeSync(fd, secret + '\n');
+    fs.writeSync(fd, make() + '\n');
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
   try {
-    // link() fails if the file exists: when two processes race, the loser reads the winner's.
     fs.linkSync(temp, file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   } finally {
     fs.rmSync(temp, { force: true });
   }
-  syncDir(dataDir);
-  return readSecret(file) ?? secret;
+  syncDir(dir);
+  return parse(readText(file) ?? '', file);
 }
 
-function readSecret(file: string): string | null {
-  let text: string;
+function readText(file: string): string | null {
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
-  const secret = text.trim();
-  if (secret.length < MIN_SECRET) {
-    throw new ConfigError(
-      `${file} holds no usable secret (fewer than ${MIN_SECRET} characters). ` +
-        'Restore it from a backup, or delete it to generate a new one (every issued token then stops working).',
-    );
-  }
-  return secret;
 }
 
 function syncDir(dir: string): void {

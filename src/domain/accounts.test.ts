@@ -18,7 +18,7 @@ describe('login racing a password change', () => {
   async function setup(changeAt: 'before-session' | 'after-session') {
     const oldHash = await hashPassword('old password', COST);
     const newHash = await hashPassword('new password', COST);
-    const user: UserRecord = { id: 'u1', username: 'alice', displayName: 'Alice', passwordHash: oldHash, createdAt: 0, lastSeenAt: null };
+    const user: UserRecord = { id: 'u1', username: 'alice', displayName: 'Alice', passwordHash: oldHash, createdAt: 0, lastSeenAt: null, notificationPreviews: true };
     const sessions = new Map<string, { revoked: boolean }>();
     let n = 0;
     // The change: the new hash, and every session but the changer's revoked, in one step (as both stores do it in one transaction).

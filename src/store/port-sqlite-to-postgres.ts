@@ -41,10 +41,11 @@ import { LocalDiskBlobs } from '../blobs/local-disk.js';
 import { CHUNK_BYTES } from '../blobs/postgres-blobs.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { searchColumns } from './postgres/search-query.js';
+import { parseVapidPair } from '../notify/vapid.js';
 import { toDbText } from './postgres/text.js';
 import { DatabaseLock } from './sqlite/lock.js';
 import { MIGRATIONS as SQLITE_MIGRATIONS } from './sqlite/migrations.js';
-import { attachmentNames, type AttachmentRow, type MessageRow } from './rows.js';
+import { attachmentNames, type AttachmentRow, type MessageRow, type PushSubscriptionRow } from './rows.js';
 
 export interface PortOptions {
   /** The SQLite database (DATA_DIR/parley.db); its server must be stopped. */
@@ -59,6 +60,12 @@ export interface PortOptions {
   progressEveryMs?: number;
   /** The local-disk blob storage of the deployment (default: `attachments` beside sqliteFile, where the server keeps it). */
   blobDir?: string;
+  /**
+   * The deployment's Web Push keys (default: `vapid-keys.json` beside
+   * sqliteFile, where the server makes them): copied so that browsers'
+   * subscriptions keep working. None there: PostgreSQL makes a new pair.
+   */
+  vapidFile?: string;
 }
 
 /** The tables copied, in the order they are copied (references first). */
@@ -71,11 +78,12 @@ export const PORTED_TABLES = [
   'message_mentions',
   'marker_moves',
   'sessions',
+  'push_subscriptions',
   'erased_blobs',
 ] as const;
 export type PortedTable = (typeof PORTED_TABLES)[number];
 /** Written by the copy too (the blobs' bytes), not copied as a table: must be empty as well. */
-const FILLED_TABLES = [...PORTED_TABLES, 'blob_chunks'] as const;
+const FILLED_TABLES = [...PORTED_TABLES, 'blob_chunks', 'server_keys'] as const;
 
 export interface PortSummary {
   counts: Record<PortedTable, number>;
@@ -110,6 +118,7 @@ interface SqliteUser {
   password_hash: string;
   created_at: number;
   last_seen_at: number | null;
+  notification_previews: number;
 }
 interface SqliteConversation {
   id: number;
@@ -198,7 +207,9 @@ export async function portSqliteToPostgres(opts: PortOptions): Promise<PortSumma
       const client = await store.pool.connect();
       let broken: unknown;
       try {
-        const { counts, blobs } = await copyAll(client, db, expected, { log, batchSize, progressEveryMs: opts.progressEveryMs ?? 2000, target }, { dir: blobDir, keys: blobKeys });
+        const vapidFile = path.resolve(opts.vapidFile ?? path.join(path.dirname(file), 'vapid-keys.json'));
+        const vapid = fs.existsSync(vapidFile) ? JSON.stringify(parseVapidPair(fs.readFileSync(vapidFile, 'utf8'), vapidFile)) : null;
+        const { counts, blobs } = await copyAll(client, db, expected, { log, batchSize, progressEveryMs: opts.progressEveryMs ?? 2000, target }, { dir: blobDir, keys: blobKeys }, vapid);
         // Statistics for the planner straight away (autovacuum would get there
         // later); the copy is committed: a failure here is only reported.
         await client.query(`ANALYZE ${PORTED_TABLES.join(', ')}`).catch((e: unknown) => {
@@ -308,6 +319,7 @@ async function copyAll(
   expected: Record<PortedTable, number>,
   ctx: CopyContext,
   blobSource: { dir: string; keys: readonly string[] },
+  vapid: string | null,
 ): Promise<{ counts: Record<PortedTable, number>; blobs: BlobCopy }> {
   await client.query('SET statement_timeout = 0');
   await client.query('BEGIN');
@@ -323,9 +335,9 @@ async function copyAll(
     const counts = {} as Record<PortedTable, number>;
     counts.users = await copyTable(ctx, 'users', expected.users, db.prepare('SELECT * FROM users ORDER BY id').iterate() as Iterable<SqliteUser>, (rows) =>
       client.query(
-        `INSERT INTO users (id, username, username_key, display_name, display_key, password_hash, created_at, last_seen_at)
+        `INSERT INTO users (id, username, username_key, display_name, display_key, password_hash, created_at, last_seen_at, notification_previews)
          OVERRIDING SYSTEM VALUE
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::smallint[])`,
         [
           rows.map((r) => r.id),
           rows.map((r) => r.username),
@@ -335,6 +347,7 @@ async function copyAll(
           rows.map((r) => r.password_hash),
           rows.map((r) => r.created_at),
           rows.map((r) => r.last_seen_at),
+          rows.map((r) => r.notification_previews),
         ],
       ),
     );
@@ -515,6 +528,28 @@ async function copyAll(
         ),
     );
 
+    // Browsers' push subscriptions, with the sessions they were made in.
+    counts.push_subscriptions = await copyTable(
+      ctx,
+      'push_subscriptions',
+      expected.push_subscriptions,
+      db.prepare('SELECT * FROM push_subscriptions ORDER BY id').iterate() as Iterable<PushSubscriptionRow>,
+      (rows) =>
+        client.query(
+          `INSERT INTO push_subscriptions (id, user_id, session_id, endpoint, p256dh, auth, created_at) OVERRIDING SYSTEM VALUE
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[])`,
+          [
+            rows.map((r) => r.id),
+            rows.map((r) => r.user_id),
+            rows.map((r) => r.session_id),
+            rows.map((r) => r.endpoint),
+            rows.map((r) => r.p256dh),
+            rows.map((r) => r.auth),
+            rows.map((r) => r.created_at),
+          ],
+        ),
+    );
+
     // Blobs erased on SQLite and not swept yet: the sweep on PostgreSQL deletes
     // them (from blob_chunks, where they are not: unknown keys are fine) and
     // forgets them. Their bytes are not copied.
@@ -527,10 +562,11 @@ async function copyAll(
     );
 
     const blobs = await copyBlobs(client, blobSource.dir, blobSource.keys, ctx);
+    if (vapid !== null) await client.query(`INSERT INTO server_keys (name, value) VALUES ('vapid', $1)`, [vapid]);
 
     // New rows continue after the copied ones: ids from the identity
     // sequences, activity and join order from `ticks`.
-    for (const t of ['users', 'conversations', 'messages', 'attachments', 'sessions'] as const) {
+    for (const t of ['users', 'conversations', 'messages', 'attachments', 'sessions', 'push_subscriptions'] as const) {
       await client.query(`SELECT setval(pg_get_serial_sequence('${t}', 'id'), coalesce(max(id), 0) + 1, false) FROM ${t}`);
     }
     await client.query(

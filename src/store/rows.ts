@@ -12,6 +12,7 @@ import type {
   MarkerType,
   MemberRecord,
   NotifyLevel,
+  PushSubscriptionRecord,
   AttachmentRecord,
   MessageRecord,
   ReplyRecord,
@@ -26,6 +27,16 @@ export interface UserRow {
   password_hash: string;
   created_at: number;
   last_seen_at: number | null;
+  notification_previews: number;
+}
+export interface PushSubscriptionRow {
+  id: number;
+  user_id: number;
+  session_id: number;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+  created_at: number;
 }
 export interface ConversationRow {
   id: number;
@@ -161,6 +172,16 @@ export const toUser = (r: UserRow): UserRecord => ({
   passwordHash: r.password_hash,
   createdAt: r.created_at,
   lastSeenAt: r.last_seen_at,
+  notificationPreviews: Number(r.notification_previews) !== 0,
+});
+export const toPushSubscription = (r: PushSubscriptionRow): PushSubscriptionRecord => ({
+  id: encodeId('p', r.id),
+  userId: encodeId('u', r.user_id),
+  sessionId: encodeId('s', r.session_id),
+  endpoint: r.endpoint,
+  p256dh: r.p256dh,
+  auth: r.auth,
+  createdAt: Number(r.created_at),
 });
 export const toConversation = (r: ConversationRow): ConversationRecord => ({
   id: encodeId('c', r.id),

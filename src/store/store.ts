@@ -22,7 +22,22 @@ export interface UserRecord {
   passwordHash: string;
   createdAt: number;
   lastSeenAt: number | null;
+  /** Whether notifications may show message text (the user's own choice; default true). */
+  notificationPreviews: boolean;
 }
+
+/** A browser's Web Push subscription (RFC 8030), made in one session of its user. */
+export interface PushSubscriptionRecord {
+  id: string;
+  userId: string;
+  sessionId: string;
+  endpoint: string;
+  /** The browser's P-256 public key and auth secret (base64url), for RFC 8291 encryption. */
+  p256dh: string;
+  auth: string;
+  createdAt: number;
+}
+export type NewPushSubscription = Omit<PushSubscriptionRecord, 'id'>;
 
 export type ConversationKind = 'direct' | 'group';
 
@@ -320,6 +335,22 @@ export interface Store {
   /** Username or display name starts with `prefix` (lower-cased by the caller). */
   searchUsers(prefix: string, limit: number): Promise<UserRecord[]>;
   updateDisplayName(id: string, displayName: string): Promise<UserRecord | null>;
+  /** Whether the user's notifications may show message text; null when there is no such user. */
+  setNotificationPreviews(id: string, previews: boolean): Promise<UserRecord | null>;
+
+  // ---- push subscriptions ---------------------------------------------------
+  /**
+   * Keeps a subscription, by its endpoint: one the store has (of any user:
+   * a browser that signed in as someone else) is replaced. A user keeps at
+   * most `maxPerUser`; the oldest go first.
+   */
+  savePushSubscription(s: NewPushSubscription, maxPerUser: number): Promise<PushSubscriptionRecord>;
+  /** Forgets the user's subscription with this endpoint; false when they had none. */
+  deletePushSubscription(userId: string, endpoint: string): Promise<boolean>;
+  /** Forgets an endpoint whoever it belongs to (the push service said it is gone). */
+  forgetPushEndpoint(endpoint: string): Promise<boolean>;
+  /** The subscriptions of these users made in sessions still valid at `now` (not revoked, not expired). */
+  pushSubscriptionsOf(userIds: readonly string[], now: number): Promise<PushSubscriptionRecord[]>;
   // ---- sessions -------------------------------------------------------------
   /** Records a new session (each sign-in has its own); answers its id. */
   createSession(s: NewSession): Promise<string>;

@@ -4,6 +4,7 @@ import type { AttachmentService } from '../domain/attachments.js';
 import type { ConversationService } from '../domain/conversations.js';
 import type { MessageService } from '../domain/messages.js';
 import type { PresenceService } from '../domain/presence.js';
+import type { PushSubscriptionService } from '../domain/push-subscriptions.js';
 import type { ReceiptService } from '../domain/receipts.js';
 import type { RateLimits } from '../domain/rate-limits.js';
 import type { SearchService } from '../domain/search.js';
@@ -22,6 +23,8 @@ export interface Services {
   search: SearchService;
   presence: PresenceService;
   attachments: AttachmentService;
+  /** Web Push: the server's key, browsers' subscriptions, previews. */
+  push: PushSubscriptionService;
   /** Rate limits (RATE_LIMITS): per user, per address, per account. */
   limits: RateLimits;
   /** Only for /health: the store and, with several nodes, Redis; each resolves when it answers. */

@@ -97,6 +97,23 @@ const ROUTES: readonly RouteSpec[] = [
   // Downloads: a grant in the query (never a valid one here) or the bearer token.
   { method: 'GET', path: '/api/attachments/:id', auth: true, answers: 'text', query: { u: idField, e: queryNumber, s: nastyString } },
   { method: 'GET', path: '/api/attachments/:id/thumbnail', auth: true, answers: 'text', query: { u: idField, e: queryNumber, s: nastyString } },
+  // Notification preferences (v1.1) and Web Push (issue #19).
+  {
+    method: 'PUT',
+    path: '/api/conversations/:id/notifications',
+    auth: true,
+    body: payloadOf({ level: fc.oneof(fc.constantFrom('all', 'mentions', 'none'), nastyValue), mutedUntil: fc.oneof(fc.constant(null), fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), nastyValue) }),
+  },
+  { method: 'GET', path: '/api/push/key', auth: true },
+  {
+    method: 'POST',
+    path: '/api/push/subscriptions',
+    auth: true,
+    body: payloadOf({ endpoint: fc.oneof(fc.webUrl(), nastyValue), keys: fc.oneof(objectOf({ p256dh: nastyString, auth: nastyString }), nastyValue) }),
+  },
+  { method: 'DELETE', path: '/api/push/subscriptions', auth: true, body: payloadOf({ endpoint: fc.oneof(fc.webUrl(), nastyValue) }) },
+  { method: 'GET', path: '/api/users/me/notifications', auth: true },
+  { method: 'PUT', path: '/api/users/me/notifications', auth: true, body: payloadOf({ previews: fc.oneof(fc.boolean(), nastyValue) }) },
 ];
 
 /** Every "METHOD /path" in a Fastify `printRoutes({ commonPrefix: false })` tree. */

@@ -299,5 +299,58 @@ export function runRichContract(name: string, factory: () => Promise<StoreUnderT
         expect(await store.quietMembers('garbage')).toEqual([]);
       });
     });
+    describe('push subscriptions and previews', () => {
+      const sub = (userId: string, sessionId: string, n: number, at = T0 + n) => ({
+        userId,
+        sessionId,
+        endpoint: `https://push.example/${n}`,
+        p256dh: `key-${n}`,
+        auth: `auth-${n}`,
+        createdAt: at,
+      });
+      it("keeps a user's subscriptions by endpoint, of sessions still valid; an endpoint moves to whoever subscribes with it last; at most N per user", async () => {
+        const [a, b] = [await user('a'), await user('b')];
+        const sa = await store.createSession({ userId: a.id, createdAt: T0, expiresAt: T0 + 1_000_000 });
+        const sa2 = await store.createSession({ userId: a.id, createdAt: T0, expiresAt: T0 + 1_000_000 });
+        const sb = await store.createSession({ userId: b.id, createdAt: T0, expiresAt: T0 + 1_000_000 });
+        const first = await store.savePushSubscription(sub(a.id, sa, 1), 3);
+        expect(first).toMatchObject({ userId: a.id, sessionId: sa, endpoint: 'https://push.example/1', p256dh: 'key-1', auth: 'auth-1', createdAt: T0 + 1 });
+        await store.savePushSubscription(sub(a.id, sa2, 2), 3);
+        await store.savePushSubscription(sub(b.id, sb, 3), 3);
+        const of = async (ids: string[], now = T0 + 10) => (await store.pushSubscriptionsOf(ids, now)).map((p) => p.endpoint).sort();
+        expect(await of([a.id])).toEqual(['https://push.example/1', 'https://push.example/2']);
+        expect(await of([a.id, b.id])).toHaveLength(3);
+        // The same endpoint again (the browser signed in as b): it is b's now, with the new keys.
+        await store.savePushSubscription({ ...sub(b.id, sb, 1), p256dh: 'new-key' }, 3);
+        expect(await of([a.id])).toEqual(['https://push.example/2']);
+        expect((await store.pushSubscriptionsOf([b.id], T0 + 10)).find((p) => p.endpoint.endsWith('/1'))).toMatchObject({ userId: b.id, p256dh: 'new-key' });
+        // At most 3 per user: the oldest go.
+        for (const n of [4, 5, 6]) await store.savePushSubscription(sub(a.id, sa, n), 3);
+        expect(await of([a.id])).toEqual(['https://push.example/4', 'https://push.example/5', 'https://push.example/6']);
+        // A revoked or expired session's subscriptions are not used.
+        await store.savePushSubscription(sub(a.id, sa2, 7, T0 + 100), 3);
+        await store.revokeSession(sa2, T0 + 20);
+        expect(await of([a.id])).toEqual(['https://push.example/5', 'https://push.example/6']);
+        expect(await of([a.id], T0 + 2_000_000)).toEqual([]);
+        // Deleting: one's own only; forgetting: whoever's.
+        expect(await store.deletePushSubscription(b.id, 'https://push.example/5')).toBe(false);
+        expect(await store.deletePushSubscription(a.id, 'https://push.example/5')).toBe(true);
+        expect(await store.deletePushSubscription(a.id, 'https://push.example/5')).toBe(false);
+        expect(await store.forgetPushEndpoint('https://push.example/6')).toBe(true);
+        expect(await store.forgetPushEndpoint('https://push.example/6')).toBe(false);
+        expect(await of([a.id])).toEqual([]);
+        expect(await store.pushSubscriptionsOf(['garbage'], T0)).toEqual([]);
+      });
+
+      it('previews are on by default, and a user choice', async () => {
+        const a = await user('a');
+        expect(a.notificationPreviews).toBe(true);
+        expect(await store.setNotificationPreviews(a.id, false)).toMatchObject({ id: a.id, notificationPreviews: false });
+        expect((await store.userById(a.id))!.notificationPreviews).toBe(false);
+        expect((await store.usersByIds([a.id]))[0]!.notificationPreviews).toBe(false);
+        expect(await store.setNotificationPreviews(a.id, true)).toMatchObject({ notificationPreviews: true });
+        expect(await store.setNotificationPreviews('u99999999', false)).toBeNull();
+      });
+    });
   });
 }

@@ -1,3 +1,4 @@
+import webpush from 'web-push';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -29,6 +30,7 @@ const adminUrl = postgresOrSkip();
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BUILT_CLI = path.join(ROOT, 'dist', 'tools', 'port-db.js');
 const T0 = 1_700_000_000_000;
+const VAPID = webpush.generateVAPIDKeys();
 
 interface Deployment {
   users: UserRecord[];
@@ -302,6 +304,8 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     file = path.join(dir, 'parley.db');
     copy = path.join(dir, 'copy', 'parley.db');
     deployment = await buildDeployment(file);
+    // The deployment's Web Push keys, as the server makes them beside its database.
+    fs.writeFileSync(path.join(dir, 'vapid-keys.json'), JSON.stringify(VAPID) + '\n', { mode: 0o600 });
     copyDeployment(file, copy);
     target = await newDatabase();
     // Small batches and every progress line: the batching is exercised too.
@@ -338,7 +342,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     expect(log).toContain('messages: 112 copied');
     expect(log).toContain('blobs: 4 copied (591 KiB)');
     expect(log.at(-1)).toMatch(
-      /^done in [\d.]+ s: copied 7 users, 5 conversations, 15 members, 112 messages, 3 attachments, \d+ message_mentions, \d+ marker_moves, \d+ sessions, 2 erased_blobs; 4 blobs \(591 KiB\)$/,
+      /^done in [\d.]+ s: copied 7 users, 5 conversations, 15 members, 112 messages, 3 attachments, \d+ message_mentions, \d+ marker_moves, \d+ sessions, 0 push_subscriptions, 2 erased_blobs; 4 blobs \(591 KiB\)$/,
     );
   });
 
@@ -421,6 +425,10 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     expect((await same((s) => s.searchUsers('b', 10))).map((u) => u.displayName)).toEqual(['Bobby Tables']);
     await same((s) => s.searchUsers('', 50));
     await same((s) => s.searchUsers('ca', 50));
+  });
+
+  it("keeps the deployment's Web Push keys, so browsers' subscriptions keep working", async () => {
+    expect(JSON.parse(await pgs.sharedKey('vapid', () => 'not this'))).toEqual(VAPID);
   });
 
   it('keeps notification preferences', async () => {
@@ -523,7 +531,7 @@ describe.skipIf(!adminUrl)('port from SQLite to PostgreSQL', () => {
     const err = await portSqliteToPostgres({ sqliteFile: copy, postgresUrl: target.url, log: () => undefined }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PortRefused);
     expect((err as Error).message).toMatch(
-      /is not empty: users, conversations, members, messages, attachments, (message_mentions, )?marker_moves, sessions, erased_blobs, blob_chunks have rows/,
+      /is not empty: users, conversations, members, messages, attachments, (message_mentions, )?marker_moves, sessions, (push_subscriptions, )?erased_blobs, blob_chunks(, server_keys)? have rows/,
     );
     expect(await snapshot(pgs.pool)).toEqual(before);
     expect(await maxIds(pgs.pool)).toEqual(ids);

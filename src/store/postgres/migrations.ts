@@ -196,4 +196,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE members ADD COLUMN muted_until bigint;
     `,
   },
+  {
+    version: 7,
+    name: 'web push: subscriptions, previews, keys',
+    sql: `
+      -- A browser's subscription, made in one session: used only while that session is valid.
+      CREATE TABLE push_subscriptions (
+        id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        user_id    bigint NOT NULL REFERENCES users (id),
+        session_id bigint NOT NULL,
+        endpoint   text   NOT NULL UNIQUE,
+        p256dh     text   NOT NULL,
+        auth       text   NOT NULL,
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX push_subscriptions_by_user ON push_subscriptions (user_id, created_at);
+      -- The user's choice: notifications show message text (1) or not (0).
+      ALTER TABLE users ADD COLUMN notification_previews smallint NOT NULL DEFAULT 1;
+      -- Keys every node must share (VAPID), made once by whichever node starts first.
+      CREATE TABLE server_keys (name text PRIMARY KEY, value text NOT NULL);
+    `,
+  },
 ];

@@ -14,6 +14,8 @@
 import type pg from 'pg';
 import { decodeId, encodeId } from '../ids.js';
 import {
+  toPushSubscription,
+  type PushSubscriptionRow,
   notifyLevelCode,
   ATTACHMENT_COLS,
   attachmentNames,
@@ -57,6 +59,8 @@ import {
   type MarkerOutcome,
   type MarkerTimes,
   type MemberRecord,
+  type NewPushSubscription,
+  type PushSubscriptionRecord,
   type NotifyLevel,
   type MessageChange,
   type MessageRecord,
@@ -114,7 +118,7 @@ export interface PostgresSearchStats {
   expected: number | null;
 }
 
-const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at';
+const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at, notification_previews';
 const CONV_COLS = 'id, type, title, owner_id, last_seq, last_rev, created_at, last_activity_at, activity';
 const MEMBER_COLS = 'conversation_id, user_id, joined_at, delivered_seq, read_seq, archived, notify_level, muted_until';
 const MSG_COLS =
@@ -285,6 +289,72 @@ export class PostgresStore implements Store {
       [p, p + PREFIX_END, limit],
     );
     return rows.map(toUser);
+  }
+
+  async setNotificationPreviews(id: string, previews: boolean): Promise<UserRecord | null> {
+    const k = decodeId('u', id);
+    if (k === null) return null;
+    const row = await this.row<UserRow>(this.pool, `UPDATE users SET notification_previews = $1 WHERE id = $2 RETURNING ${USER_COLS}`, [previews ? 1 : 0, k]);
+    return row ? toUser(row) : null;
+  }
+
+  /**
+   * A key every node must share (VAPID), made once: the first node to ask
+   * stores what `make` gives; every node, then and later, reads that one.
+   */
+  async sharedKey(name: string, make: () => string): Promise<string> {
+    await query(this.pool, 'INSERT INTO server_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, make()]);
+    const row = await this.row<{ value: string }>(this.pool, 'SELECT value FROM server_keys WHERE name = $1', [name]);
+    if (!row) throw new Error(`server key ${name} is missing`);
+    return row.value;
+  }
+
+  // ---- push subscriptions -----------------------------------------------------
+  async savePushSubscription(s: NewPushSubscription, maxPerUser: number): Promise<PushSubscriptionRecord> {
+    const uk = decodeId('u', s.userId);
+    const sk = decodeId('s', s.sessionId);
+    if (uk === null || sk === null) throw new Error('savePushSubscription: not a user or session id');
+    return this.tx(async (db) => {
+      const row = await this.row<PushSubscriptionRow>(
+        db,
+        `INSERT INTO push_subscriptions (user_id, session_id, endpoint, p256dh, auth, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, session_id = excluded.session_id, p256dh = excluded.p256dh,
+                                              auth = excluded.auth, created_at = excluded.created_at
+         RETURNING *`,
+        [uk, sk, s.endpoint, s.p256dh, s.auth, s.createdAt],
+      );
+      await db.query(
+        `DELETE FROM push_subscriptions WHERE user_id = $1 AND id NOT IN (
+           SELECT id FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2)`,
+        [uk, maxPerUser],
+      );
+      return toPushSubscription(row as PushSubscriptionRow);
+    });
+  }
+
+  async deletePushSubscription(userId: string, endpoint: string): Promise<boolean> {
+    const uk = decodeId('u', userId);
+    if (uk === null) return false;
+    const r = await query(this.pool, 'DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2', [uk, endpoint]);
+    return r.rowCount === 1;
+  }
+
+  async forgetPushEndpoint(endpoint: string): Promise<boolean> {
+    const r = await query(this.pool, 'DELETE FROM push_subscriptions WHERE endpoint = $1', [endpoint]);
+    return r.rowCount === 1;
+  }
+
+  async pushSubscriptionsOf(userIds: readonly string[], now: number): Promise<PushSubscriptionRecord[]> {
+    const keys = userIds.map((id) => decodeId('u', id)).filter((k): k is number => k !== null);
+    if (keys.length === 0) return [];
+    const rows = await this.rows<PushSubscriptionRow>(
+      this.pool,
+      `SELECT p.* FROM push_subscriptions p JOIN sessions s ON s.id = p.session_id
+       WHERE p.user_id = ANY($1::bigint[]) AND s.revoked_at IS NULL AND s.expires_at > $2
+       ORDER BY p.user_id, p.id`,
+      [keys, now],
+    );
+    return rows.map(toPushSubscription);
   }
 
   async updateDisplayName(id: string, displayName: string): Promise<UserRecord | null> {

@@ -216,6 +216,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE members ADD COLUMN muted_until INTEGER;
     `,
   },
+  {
+    version: 10,
+    name: 'web push: subscriptions, previews',
+    sql: `
+      -- A browser's subscription, made in one session: used only while that session is valid.
+      CREATE TABLE push_subscriptions (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id    INTEGER NOT NULL,
+        session_id INTEGER NOT NULL,
+        endpoint   TEXT    NOT NULL UNIQUE,
+        p256dh     TEXT    NOT NULL,
+        auth       TEXT    NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX push_subscriptions_by_user ON push_subscriptions(user_id, created_at);
+      -- The user's choice: notifications show message text (1) or not (0).
+      ALTER TABLE users ADD COLUMN notification_previews INTEGER NOT NULL DEFAULT 1;
+    `,
+  },
 ];
 
 /** Brings the schema up to date: each missing step in its own transaction. */

@@ -4,6 +4,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeId, encodeId } from '../ids.js';
 import {
+  toPushSubscription,
+  type PushSubscriptionRow,
   notifyLevelCode,
   attachmentsJson,
   keys,
@@ -49,6 +51,8 @@ import {
   type MarkerTimes,
   type HistoryQuery,
   type MemberRecord,
+  type NewPushSubscription,
+  type PushSubscriptionRecord,
   type NotifyLevel,
   type MessageRecord,
   type NewConversation,
@@ -307,6 +311,45 @@ export class SqliteStore implements Store {
     if (k === null) return null;
     const row = this.s.updateDisplayName.get(displayName, displayName.toLowerCase(), k) as UserRow | undefined;
     return row ? toUser(row) : null;
+  }
+
+  async setNotificationPreviews(id: string, previews: boolean): Promise<UserRecord | null> {
+    const k = decodeId('u', id);
+    if (k === null) return null;
+    if (this.writesHeld) await this.writable();
+    const row = this.s.setNotificationPreviews.get(previews ? 1 : 0, k) as UserRow | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  // ---- push subscriptions -----------------------------------------------------
+  async savePushSubscription(s: NewPushSubscription, maxPerUser: number): Promise<PushSubscriptionRecord> {
+    const uk = decodeId('u', s.userId);
+    const sk = decodeId('s', s.sessionId);
+    if (uk === null || sk === null) throw new Error('savePushSubscription: not a user or session id');
+    if (this.writesHeld) await this.writable();
+    return this.db.transaction(() => {
+      const row = this.s.savePushSubscription.get({ user: uk, session: sk, endpoint: s.endpoint, p256dh: s.p256dh, auth: s.auth, at: s.createdAt }) as PushSubscriptionRow;
+      this.s.trimPushSubscriptions.run({ user: uk, keep: maxPerUser });
+      return toPushSubscription(row);
+    }).immediate();
+  }
+
+  async deletePushSubscription(userId: string, endpoint: string): Promise<boolean> {
+    const uk = decodeId('u', userId);
+    if (uk === null) return false;
+    if (this.writesHeld) await this.writable();
+    return this.s.deletePushSubscription.run(uk, endpoint).changes === 1;
+  }
+
+  async forgetPushEndpoint(endpoint: string): Promise<boolean> {
+    if (this.writesHeld) await this.writable();
+    return this.s.forgetPushEndpoint.run(endpoint).changes === 1;
+  }
+
+  async pushSubscriptionsOf(userIds: readonly string[], now: number): Promise<PushSubscriptionRecord[]> {
+    const keys = userIds.map((id) => decodeId('u', id)).filter((k): k is number => k !== null);
+    if (keys.length === 0) return [];
+    return (this.s.pushSubscriptionsOf.all(JSON.stringify(keys), now) as PushSubscriptionRow[]).map(toPushSubscription);
   }
 
   // ---- sessions ---------------------------------------------------------------

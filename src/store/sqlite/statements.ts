@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import { ATTACHMENT_COLS } from '../rows.js';
 
-const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at';
+const USER_COLS = 'id, username, display_name, password_hash, created_at, last_seen_at, notification_previews';
 const CONV_COLS = 'id, type, title, owner_id, last_seq, last_rev, created_at, last_activity_at, activity';
 export const MSG_COLS =
   'id, conversation_id, seq, rev, sender_id, content, client_id, created_at, edited_at, deleted_at, reply_to_id, mentions, reactions, attachments';
@@ -31,6 +31,24 @@ export function prepare(db: Database.Database) {
       `UPDATE users SET display_name = ?, display_key = ? WHERE id = ? RETURNING ${USER_COLS}`,
     ),
     setLastSeen: db.prepare('UPDATE users SET last_seen_at = ? WHERE id = ?'),
+    setNotificationPreviews: db.prepare(`UPDATE users SET notification_previews = ? WHERE id = ? RETURNING ${USER_COLS}`),
+    savePushSubscription: db.prepare(
+      `INSERT INTO push_subscriptions (user_id, session_id, endpoint, p256dh, auth, created_at) VALUES (@user, @session, @endpoint, @p256dh, @auth, @at)
+       ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, session_id = excluded.session_id, p256dh = excluded.p256dh,
+                                            auth = excluded.auth, created_at = excluded.created_at
+       RETURNING *`,
+    ),
+    trimPushSubscriptions: db.prepare(
+      `DELETE FROM push_subscriptions WHERE user_id = @user AND id NOT IN (
+         SELECT id FROM push_subscriptions WHERE user_id = @user ORDER BY created_at DESC, id DESC LIMIT @keep)`,
+    ),
+    deletePushSubscription: db.prepare('DELETE FROM push_subscriptions WHERE user_id = ? AND endpoint = ?'),
+    forgetPushEndpoint: db.prepare('DELETE FROM push_subscriptions WHERE endpoint = ?'),
+    pushSubscriptionsOf: db.prepare(
+      `SELECT p.* FROM push_subscriptions p JOIN sessions s ON s.id = p.session_id
+       WHERE p.user_id IN (SELECT value FROM json_each(?)) AND s.revoked_at IS NULL AND s.expires_at > ?
+       ORDER BY p.user_id, p.id`,
+    ),
     insertSession: db.prepare('INSERT INTO sessions (user_id, created_at, expires_at) VALUES (?, ?, ?)'),
     sessionUser: db.prepare(
       `SELECT ${USER_COLS.split(', ').map((c) => `u.${c}`).join(', ')} FROM sessions s JOIN users u ON u.id = s.user_id
