@@ -83,7 +83,8 @@ export const PORTED_TABLES = [
 ] as const;
 export type PortedTable = (typeof PORTED_TABLES)[number];
 /** Written by the copy too (the blobs' bytes), not copied as a table: must be empty as well. */
-const FILLED_TABLES = [...PORTED_TABLES, 'blob_chunks', 'server_keys'] as const;
+// (Pending notifications, notification_jobs, are not carried over: the port is done with the server stopped.)
+const FILLED_TABLES = [...PORTED_TABLES, 'blob_chunks', 'server_keys', 'notification_jobs'] as const;
 
 export interface PortSummary {
   counts: Record<PortedTable, number>;

@@ -13,6 +13,10 @@ import type {
   MemberRecord,
   NotifyLevel,
   PushSubscriptionRecord,
+  NotificationJob,
+  NotificationKey,
+  NewNotification,
+  NotifyChannel,
   AttachmentRecord,
   MessageRecord,
   ReplyRecord,
@@ -37,6 +41,16 @@ export interface PushSubscriptionRow {
   p256dh: string;
   auth: string;
   created_at: number;
+}
+export interface NotificationJobRow {
+  recipient_id: number;
+  conversation_id: number;
+  channel: number;
+  first_seq: number;
+  last_seq: number;
+  attempts: number;
+  due_at: number;
+  direct: number;
 }
 export interface ConversationRow {
   id: number;
@@ -173,6 +187,41 @@ export const toUser = (r: UserRow): UserRecord => ({
   createdAt: r.created_at,
   lastSeenAt: r.last_seen_at,
   notificationPreviews: Number(r.notification_previews) !== 0,
+});
+/** A job's key as both stores bind it; null when an id is not one. */
+export function notificationKey(key: NotificationKey): { r: number; c: number; ch: number } | null {
+  const r = decodeId('u', key.recipientId);
+  const c = decodeId('c', key.conversationId);
+  return r === null || c === null ? null : { r, c, ch: NOTIFY_CHANNELS.indexOf(key.channel) };
+}
+
+/** New entries as rows to upsert: one per key (the highest seq, the earliest due time). */
+export function notificationRows(entries: readonly NewNotification[]): { r: number; c: number; ch: number; seq: number; due: number; direct: number }[] {
+  const byKey = new Map<string, { r: number; c: number; ch: number; seq: number; due: number; direct: number }>();
+  for (const e of entries) {
+    const k = notificationKey(e);
+    if (!k) continue;
+    const id = `${k.r}:${k.c}:${k.ch}`;
+    const had = byKey.get(id);
+    if (had) {
+      had.seq = Math.max(had.seq, e.seq);
+      had.due = Math.min(had.due, e.dueAt);
+    } else byKey.set(id, { ...k, seq: e.seq, due: e.dueAt, direct: e.direct ? 1 : 0 });
+  }
+  return [...byKey.values()];
+}
+
+/** How notification channels are stored (notification_jobs.channel). */
+export const NOTIFY_CHANNELS: readonly NotifyChannel[] = ['webhook', 'push'];
+export const toNotificationJob = (r: NotificationJobRow): NotificationJob => ({
+  recipientId: encodeId('u', r.recipient_id),
+  conversationId: encodeId('c', r.conversation_id),
+  channel: NOTIFY_CHANNELS[r.channel] ?? 'webhook',
+  firstSeq: Number(r.first_seq),
+  lastSeq: Number(r.last_seq),
+  attempts: Number(r.attempts),
+  dueAt: Number(r.due_at),
+  direct: Number(r.direct) === 1,
 });
 export const toPushSubscription = (r: PushSubscriptionRow): PushSubscriptionRecord => ({
   id: encodeId('p', r.id),

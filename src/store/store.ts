@@ -39,6 +39,34 @@ export interface PushSubscriptionRecord {
 }
 export type NewPushSubscription = Omit<PushSubscriptionRecord, 'id'>;
 
+/** How a notification reaches its recipient: the operator's webhook, or the recipient's browsers (Web Push). */
+export type NotifyChannel = 'webhook' | 'push';
+
+/**
+ * Messages of one conversation to tell one recipient through one channel:
+ * those with seqs from `firstSeq` to `lastSeq`. One job per (recipient,
+ * conversation, channel): a message arriving while one waits extends it, so
+ * a busy conversation is one job however many messages it gets.
+ */
+export interface NotificationJob {
+  recipientId: string;
+  conversationId: string;
+  channel: NotifyChannel;
+  firstSeq: number;
+  lastSeq: number;
+  /** Failed deliveries of this job so far. */
+  attempts: number;
+  dueAt: number;
+  /** A direct conversation's: served before groups' (a big group never starves them). */
+  direct: boolean;
+}
+export type NotificationKey = Pick<NotificationJob, 'recipientId' | 'conversationId' | 'channel'>;
+export interface NewNotification extends NotificationKey {
+  seq: number;
+  dueAt: number;
+  direct: boolean;
+}
+
 export type ConversationKind = 'direct' | 'group';
 
 export interface ConversationRecord {
@@ -337,6 +365,31 @@ export interface Store {
   updateDisplayName(id: string, displayName: string): Promise<UserRecord | null>;
   /** Whether the user's notifications may show message text; null when there is no such user. */
   setNotificationPreviews(id: string, previews: boolean): Promise<UserRecord | null>;
+
+  // ---- notification queue ---------------------------------------------------
+  /**
+   * Adds messages to tell (one entry per recipient and channel): extends the
+   * pending job of that recipient, conversation and channel (keeping its
+   * due time), or makes one. Durable: it survives a restart, and with
+   * PostgreSQL every node serves it.
+   */
+  enqueueNotifications(entries: readonly NewNotification[]): Promise<void>;
+  /**
+   * Claims up to `limit` due jobs (due at or before `now`, not claimed or
+   * their claim expired) for `leaseMs`: no other claim gets them meanwhile.
+   * Direct conversations' first, then the oldest due; at least a quarter
+   * of the claim goes to groups when they have due jobs.
+   */
+  claimNotifications(now: number, limit: number, leaseMs: number): Promise<NotificationJob[]>;
+  /**
+   * Done with a job through `throughSeq`: it is removed, unless messages
+   * came meanwhile; then it waits for those only, due at `nextDueAt`.
+   */
+  finishNotification(key: NotificationKey, throughSeq: number, nextDueAt: number): Promise<void>;
+  /** The job is tried again from `fromSeq` at `dueAt` (claim released, one more attempt counted). */
+  retryNotification(key: NotificationKey, fromSeq: number, dueAt: number): Promise<void>;
+  /** Jobs waiting or claimed (for the bound on the queue and metrics). */
+  notificationBacklog(): Promise<number>;
 
   // ---- push subscriptions ---------------------------------------------------
   /**

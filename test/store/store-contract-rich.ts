@@ -299,6 +299,66 @@ export function runRichContract(name: string, factory: () => Promise<StoreUnderT
         expect(await store.quietMembers('garbage')).toEqual([]);
       });
     });
+    describe('notification queue', () => {
+      const key = (r: UserRecord, c: { id: string }, channel: 'webhook' | 'push' = 'push') => ({ recipientId: r.id, conversationId: c.id, channel });
+      it('collapses messages into one job per recipient, conversation and channel; claims due jobs once per lease; finishing keeps what came meanwhile', async () => {
+        const [a, b, c] = [await user('a'), await user('b'), await user('c')];
+        const conv = await group([a, b, c]);
+        const entry = (r: UserRecord, seq: number, dueAt: number, channel: 'webhook' | 'push' = 'push') => ({ ...key(r, conv, channel), seq, dueAt, direct: false });
+        await store.enqueueNotifications([entry(b, 1, T0 + 100), entry(c, 1, T0 + 100), entry(b, 1, T0, 'webhook')]);
+        await store.enqueueNotifications([entry(b, 2, T0 + 150), entry(c, 2, T0 + 150)]);
+        await store.enqueueNotifications([entry(b, 3, T0 + 200)]);
+        expect(await store.notificationBacklog()).toBe(3);
+        // Due by the first message's time: one job each, with every seq.
+        const early = await store.claimNotifications(T0 + 50, 10, 1000);
+        expect(early).toEqual([{ ...key(b, conv, 'webhook'), firstSeq: 1, lastSeq: 1, attempts: 0, dueAt: T0, direct: false }]);
+        const jobs = await store.claimNotifications(T0 + 100, 10, 1000);
+        expect(jobs.map((j) => [j.recipientId, j.firstSeq, j.lastSeq, j.dueAt]).sort()).toEqual(
+          [
+            [b.id, 1, 3, T0 + 100],
+            [c.id, 1, 2, T0 + 100],
+          ].sort(),
+        );
+        // Claimed: nobody else gets them until the lease ends.
+        expect(await store.claimNotifications(T0 + 500, 10, 1000)).toEqual([]);
+        // A message while b's job is being sent extends it; finishing through 3 leaves 4 for later.
+        await store.enqueueNotifications([entry(b, 4, T0 + 600)]);
+        await store.finishNotification(key(b, conv), 3, T0 + 700);
+        await store.finishNotification(key(c, conv), 2, T0 + 700);
+        expect(await store.notificationBacklog()).toBe(2); // b's push (seq 4) and b's webhook (still claimed)
+        expect(await store.claimNotifications(T0 + 650, 10, 1000)).toEqual([]);
+        const [rest] = await store.claimNotifications(T0 + 700, 10, 1000);
+        expect(rest).toMatchObject({ ...key(b, conv), firstSeq: 4, lastSeq: 4, attempts: 0, dueAt: T0 + 700 });
+        // Retry: from a seq, later, one more attempt.
+        await store.retryNotification(key(b, conv), 4, T0 + 5000);
+        // The webhook job's lease ran out (claimed at T0 + 50 for 1000 ms): it is claimed again.
+        expect(await store.claimNotifications(T0 + 1100, 10, 1000)).toMatchObject([{ channel: 'webhook', firstSeq: 1 }]);
+        await store.finishNotification(key(b, conv, 'webhook'), 1, T0);
+        expect(await store.claimNotifications(T0 + 4999, 10, 1000)).toEqual([]);
+        expect(await store.claimNotifications(T0 + 5000, 10, 1000)).toMatchObject([{ firstSeq: 4, lastSeq: 4, attempts: 1 }]);
+        await store.finishNotification(key(b, conv), 4, T0 + 6000);
+        expect(await store.notificationBacklog()).toBe(0);
+      });
+
+      it('serves direct conversations first, keeping a share for groups; claims at once never take the same job', async () => {
+        const users = await Promise.all(Array.from({ length: 12 }, (_, i) => user(`q${i}`)));
+        const g = await group(users.slice(0, 9));
+        const d = await group(users.slice(9, 11));
+        const entries = [
+          ...users.slice(1, 9).map((u) => ({ ...key(u, g), seq: 1, dueAt: T0, direct: false })),
+          ...users.slice(9, 11).map((u) => ({ ...key(u, d), seq: 1, dueAt: T0 + 10, direct: true })),
+        ];
+        await store.enqueueNotifications(entries);
+        const first = await store.claimNotifications(T0 + 20, 4, 1000);
+        expect(first.filter((j) => j.direct)).toHaveLength(2);
+        expect(first.filter((j) => !j.direct)).toHaveLength(2);
+        const [x, y] = await Promise.all([store.claimNotifications(T0 + 20, 3, 1000), store.claimNotifications(T0 + 20, 3, 1000)]);
+        const ids = [...first, ...x, ...y].map((j) => j.recipientId);
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(ids).toHaveLength(10);
+      });
+    });
+
     describe('push subscriptions and previews', () => {
       const sub = (userId: string, sessionId: string, n: number, at = T0 + n) => ({
         userId,

@@ -217,4 +217,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE server_keys (name text PRIMARY KEY, value text NOT NULL);
     `,
   },
+  {
+    version: 8,
+    name: 'notification queue',
+    sql: `
+      -- Messages first_seq..last_seq of a conversation to tell a recipient through a
+      -- channel (0 webhook, 1 push): one row however many messages (collapsed).
+      -- Claimed with FOR UPDATE SKIP LOCKED and a lease: one node sends each.
+      CREATE TABLE notification_jobs (
+        recipient_id    bigint   NOT NULL,
+        conversation_id bigint   NOT NULL,
+        channel         smallint NOT NULL,
+        first_seq       bigint   NOT NULL,
+        last_seq        bigint   NOT NULL,
+        attempts        integer  NOT NULL DEFAULT 0,
+        due_at          bigint   NOT NULL,
+        claimed_until   bigint,
+        direct          smallint NOT NULL,
+        PRIMARY KEY (recipient_id, conversation_id, channel)
+      );
+      CREATE INDEX notification_jobs_due ON notification_jobs (direct, due_at);
+    `,
+  },
 ];

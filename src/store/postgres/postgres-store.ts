@@ -14,6 +14,10 @@
 import type pg from 'pg';
 import { decodeId, encodeId } from '../ids.js';
 import {
+  notificationKey,
+  notificationRows,
+  toNotificationJob,
+  type NotificationJobRow,
   toPushSubscription,
   type PushSubscriptionRow,
   notifyLevelCode,
@@ -59,6 +63,9 @@ import {
   type MarkerOutcome,
   type MarkerTimes,
   type MemberRecord,
+  type NewNotification,
+  type NotificationJob,
+  type NotificationKey,
   type NewPushSubscription,
   type PushSubscriptionRecord,
   type NotifyLevel,
@@ -307,6 +314,80 @@ export class PostgresStore implements Store {
     const row = await this.row<{ value: string }>(this.pool, 'SELECT value FROM server_keys WHERE name = $1', [name]);
     if (!row) throw new Error(`server key ${name} is missing`);
     return row.value;
+  }
+
+  // ---- notification queue -----------------------------------------------------
+  async enqueueNotifications(entries: readonly NewNotification[]): Promise<void> {
+    const rows = notificationRows(entries);
+    if (rows.length === 0) return;
+    // (One row per key: ON CONFLICT cannot touch a row twice in one statement.)
+    await query(
+      this.pool,
+      `INSERT INTO notification_jobs (recipient_id, conversation_id, channel, first_seq, last_seq, due_at, direct)
+       SELECT r, c, ch, seq, seq, due, d FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::smallint[]) AS v(r, c, ch, seq, due, d)
+       ON CONFLICT (recipient_id, conversation_id, channel) DO UPDATE SET last_seq = greatest(notification_jobs.last_seq, excluded.last_seq)`,
+      [rows.map((r) => r.r), rows.map((r) => r.c), rows.map((r) => r.ch), rows.map((r) => r.seq), rows.map((r) => r.due), rows.map((r) => r.direct)],
+    );
+  }
+
+  async claimNotifications(now: number, limit: number, leaseMs: number): Promise<NotificationJob[]> {
+    const claimed: NotificationJobRow[] = [];
+    // Each claim locks its rows (SKIP LOCKED: nodes claiming at once take different jobs) and leases them.
+    const take = async (direct: number, n: number) => {
+      if (n <= 0) return;
+      const rows = await this.rows<NotificationJobRow>(
+        this.pool,
+        `UPDATE notification_jobs j SET claimed_until = $1
+         FROM (SELECT recipient_id, conversation_id, channel FROM notification_jobs
+               WHERE direct = $2 AND due_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3)
+               ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) k
+         WHERE j.recipient_id = k.recipient_id AND j.conversation_id = k.conversation_id AND j.channel = k.channel
+         RETURNING j.*`,
+        [now + leaseMs, direct, now, n],
+      );
+      claimed.push(...rows);
+    };
+    // A share for groups first, then direct conversations, then groups again.
+    await take(0, Math.ceil(limit / 4));
+    await take(1, limit - claimed.length);
+    await take(0, limit - claimed.length);
+    return claimed.map(toNotificationJob);
+  }
+
+  async finishNotification(key: NotificationKey, throughSeq: number, nextDueAt: number): Promise<void> {
+    const k = notificationKey(key);
+    if (!k) return;
+    await this.tx(async (db) => {
+      const gone = await db.query('DELETE FROM notification_jobs WHERE recipient_id = $1 AND conversation_id = $2 AND channel = $3 AND last_seq <= $4', [
+        k.r,
+        k.c,
+        k.ch,
+        throughSeq,
+      ]);
+      if (gone.rowCount === 0) {
+        await db.query(
+          `UPDATE notification_jobs SET first_seq = $4 + 1, due_at = $5, claimed_until = NULL, attempts = 0
+           WHERE recipient_id = $1 AND conversation_id = $2 AND channel = $3`,
+          [k.r, k.c, k.ch, throughSeq, nextDueAt],
+        );
+      }
+    });
+  }
+
+  async retryNotification(key: NotificationKey, fromSeq: number, dueAt: number): Promise<void> {
+    const k = notificationKey(key);
+    if (!k) return;
+    await query(
+      this.pool,
+      `UPDATE notification_jobs SET first_seq = $4, due_at = $5, claimed_until = NULL, attempts = attempts + 1
+       WHERE recipient_id = $1 AND conversation_id = $2 AND channel = $3`,
+      [k.r, k.c, k.ch, fromSeq, dueAt],
+    );
+  }
+
+  async notificationBacklog(): Promise<number> {
+    const row = await this.row<{ n: number }>(this.pool, 'SELECT count(*)::bigint AS n FROM notification_jobs', []);
+    return Number(row?.n ?? 0);
   }
 
   // ---- push subscriptions -----------------------------------------------------

@@ -235,6 +235,27 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN notification_previews INTEGER NOT NULL DEFAULT 1;
     `,
   },
+  {
+    version: 11,
+    name: 'notification queue',
+    sql: `
+      -- Messages first_seq..last_seq of a conversation to tell a recipient through a
+      -- channel (0 webhook, 1 push): one row however many messages (collapsed).
+      CREATE TABLE notification_jobs (
+        recipient_id    INTEGER NOT NULL,
+        conversation_id INTEGER NOT NULL,
+        channel         INTEGER NOT NULL,
+        first_seq       INTEGER NOT NULL,
+        last_seq        INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        due_at          INTEGER NOT NULL,
+        claimed_until   INTEGER,
+        direct          INTEGER NOT NULL,
+        PRIMARY KEY (recipient_id, conversation_id, channel)
+      ) WITHOUT ROWID;
+      CREATE INDEX notification_jobs_due ON notification_jobs(direct, due_at);
+    `,
+  },
 ];
 
 /** Brings the schema up to date: each missing step in its own transaction. */

@@ -4,6 +4,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeId, encodeId } from '../ids.js';
 import {
+  notificationKey,
+  notificationRows,
+  toNotificationJob,
+  type NotificationJobRow,
   toPushSubscription,
   type PushSubscriptionRow,
   notifyLevelCode,
@@ -51,6 +55,9 @@ import {
   type MarkerTimes,
   type HistoryQuery,
   type MemberRecord,
+  type NewNotification,
+  type NotificationJob,
+  type NotificationKey,
   type NewPushSubscription,
   type PushSubscriptionRecord,
   type NotifyLevel,
@@ -319,6 +326,55 @@ export class SqliteStore implements Store {
     if (this.writesHeld) await this.writable();
     const row = this.s.setNotificationPreviews.get(previews ? 1 : 0, k) as UserRow | undefined;
     return row ? toUser(row) : null;
+  }
+
+  // ---- notification queue -----------------------------------------------------
+  async enqueueNotifications(entries: readonly NewNotification[]): Promise<void> {
+    const rows = notificationRows(entries);
+    if (rows.length === 0) return;
+    if (this.writesHeld) await this.writable();
+    this.db.transaction(() => {
+      for (const r of rows) this.s.enqueueNotification.run(r);
+    }).immediate();
+  }
+
+  async claimNotifications(now: number, limit: number, leaseMs: number): Promise<NotificationJob[]> {
+    if (this.writesHeld) await this.writable();
+    return this.db.transaction(() => {
+      const claimed: NotificationJobRow[] = [];
+      const take = (direct: number, n: number) => {
+        if (n <= 0) return;
+        for (const row of this.s.dueNotifications.all({ direct, now, limit: n }) as NotificationJobRow[]) {
+          this.s.claimNotification.run({ until: now + leaseMs, r: row.recipient_id, c: row.conversation_id, ch: row.channel });
+          claimed.push(row);
+        }
+      };
+      // A share for groups first, then direct conversations, then groups again.
+      take(0, Math.ceil(limit / 4));
+      take(1, limit - claimed.length);
+      take(0, limit - claimed.length);
+      return claimed.map(toNotificationJob);
+    }).immediate();
+  }
+
+  async finishNotification(key: NotificationKey, throughSeq: number, nextDueAt: number): Promise<void> {
+    const k = notificationKey(key);
+    if (!k) return;
+    if (this.writesHeld) await this.writable();
+    this.db.transaction(() => {
+      if (this.s.finishNotification.run({ ...k, through: throughSeq }).changes === 0) this.s.continueNotification.run({ ...k, through: throughSeq, due: nextDueAt });
+    }).immediate();
+  }
+
+  async retryNotification(key: NotificationKey, fromSeq: number, dueAt: number): Promise<void> {
+    const k = notificationKey(key);
+    if (!k) return;
+    if (this.writesHeld) await this.writable();
+    this.s.retryNotification.run({ ...k, from: fromSeq, due: dueAt });
+  }
+
+  async notificationBacklog(): Promise<number> {
+    return this.s.notificationBacklog.get() as number;
   }
 
   // ---- push subscriptions -----------------------------------------------------
