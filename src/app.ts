@@ -23,7 +23,9 @@ import { MemoryBuckets, rateLimitSettings, RateLimits } from './domain/rate-limi
 import { SearchService } from './domain/search.js';
 import { SyncService } from './domain/sync.js';
 import { TypingService } from './domain/typing.js';
-import { WebhookNotifier, type WebhookOptions } from './notify/webhook.js';
+import { WebhookSender, type WebhookOptions } from './notify/webhook.js';
+import { WebPushSender } from './notify/web-push.js';
+import { NotificationDispatcher, type DispatcherOptions } from './notify/dispatcher.js';
 import { TokenService } from './domain/tokens.js';
 import type { EventSink } from './domain/events.js';
 import { SocketFanout, type ParleyServer } from './fanout/fanout.js';
@@ -54,8 +56,8 @@ export interface Parley {
   services: Services;
   /** The store (for operations and tests; the transports never write through it). */
   store: Store;
-  /** The offline notifier, when NOTIFY_WEBHOOK_URL is set. */
-  notifier?: WebhookNotifier;
+  /** Offline notifications: the durable queue and its senders (Web Push; the webhook with NOTIFY_WEBHOOK_URL). */
+  notifier: NotificationDispatcher;
   /** Starts listening; resolves with the address (e.g. http://127.0.0.1:3000). */
   listen(): Promise<string>;
   /**
@@ -141,8 +143,12 @@ export interface AppOptions {
   outputGraceMs?: number;
   /** Where the log goes (default: standard output); tests read it. */
   logStream?: NodeJS.WritableStream;
-  /** Webhook tuning (retry delays, queue size) for tests. */
+  /** Webhook tuning (retry delays, attempts) for tests. */
   webhook?: Partial<Omit<WebhookOptions, 'url' | 'secret' | 'store' | 'log' | 'metrics'>>;
+  /** Queue tuning (bound, concurrency, lease, polling) for tests. */
+  notifications?: Partial<Pick<DispatcherOptions, 'maxBacklog' | 'concurrency' | 'leaseMs' | 'pollMs'>>;
+  /** The HTTPS agent Web Push goes through (tests: one that trusts their push service's CA). */
+  pushAgent?: import('node:https').Agent;
 }
 
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<Parley> {
@@ -215,16 +221,29 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   redis?.attach(io, membership);
   const events: EventSink = new SocketFanout(io);
 
-  const notifier = config.notifyWebhookUrl
-    ? new WebhookNotifier({
-        url: config.notifyWebhookUrl,
-        secret: config.notifyWebhookSecret || undefined,
-        store,
-        log: http.log.child({ component: 'webhook' }),
-        metrics,
-        ...opts.webhook,
-      })
-    : undefined;
+  const notifier = new NotificationDispatcher({
+    store,
+    log: http.log.child({ component: 'notifications' }),
+    metrics,
+    now,
+    pushDelayMs: config.pushDelayMs,
+    senders: {
+      push: new WebPushSender({ store, presence, vapid, log: http.log.child({ component: 'web-push' }), metrics, now, agent: opts.pushAgent }),
+      ...(config.notifyWebhookUrl
+        ? {
+            webhook: new WebhookSender({
+              url: config.notifyWebhookUrl,
+              secret: config.notifyWebhookSecret || undefined,
+              store,
+              log: http.log.child({ component: 'webhook' }),
+              metrics,
+              ...opts.webhook,
+            }),
+          }
+        : {}),
+    },
+    ...opts.notifications,
+  });
   const conversations = new ConversationService({ store, membership, presence, events, now, urls: grants });
   const attachments = new AttachmentService({
     store,
@@ -362,7 +381,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
         await http.close();
         // 4. Last, what writes after requests: presence, notifications, then the database.
         await services.presence.settled();
-        await notifier?.close();
+        await notifier.close();
         await redis?.close();
         limits.close();
         await blobs.close();

@@ -45,7 +45,13 @@ export function createMetrics(store: Pick<Store, 'indexLag'>) {
     }),
     notificationsQueued: new Gauge({
       name: 'parley_notifications_queued',
-      help: 'Offline notifications waiting, in flight or waiting to retry.',
+      help: 'Notification jobs (a recipient, a conversation, a channel) waiting, claimed or waiting to retry, deployment-wide.',
+      registers: [registry],
+    }),
+    pushes: new Counter({
+      name: 'parley_push_total',
+      help: 'Web Push, by outcome: sent (per subscription), gone (404/410: forgotten), retried, failed, cancelled (read meanwhile), skipped (online, deleted, no subscription), dropped (queue full).',
+      labelNames: ['outcome'] as const,
       registers: [registry],
     }),
     searchIndexLag: new Gauge({

@@ -182,7 +182,7 @@ export class MessageService {
       return messageView(result.message, new StatusOracle(await this.d.store.members(state.id)), this.viewer(origin.userId));
     }
     this.announce(result.members, 'message:new', result.message, StatusOracle.FRESH, origin.socketId);
-    this.notifyOffline(result.message, result.members);
+    this.notifyOffline(result.message, result.members, state.type === 'direct');
     return messageView(result.message, StatusOracle.FRESH, this.viewer(origin.userId));
   }
 
@@ -208,7 +208,7 @@ export class MessageService {
    * only mentions through, `mentions` only those, `none` nothing): only the
    * node that committed it asks, so each is told once.
    */
-  private notifyOffline(message: MessageRecord, members: readonly string[]): void {
+  private notifyOffline(message: MessageRecord, members: readonly string[], direct: boolean): void {
     const { notifier, presence } = this.d;
     if (!notifier || !presence) return;
     const others = members.filter((userId) => userId !== message.senderId);
@@ -223,7 +223,7 @@ export class MessageService {
           const prefs = quiet.get(userId);
           return !prefs || wantsNotification(prefs, message.mentions.includes(userId), message.createdAt);
         });
-        if (told.length) notifier.notify(message, told);
+        if (told.length) notifier.notify(message, told, direct);
       })
       .catch((err: unknown) => this.d.onNotifyError?.(err));
   }

@@ -29,9 +29,13 @@ export const webRoutes: FastifyPluginAsync = async (app) => {
     root: WEB_DIST,
     prefix: '/messages/',
     index: false,
-    // Hashed asset names never change: cache them for a year; index.html never.
+    // Hashed asset names never change: cache them for a year; index.html and
+    // the service worker (web/public/sw.js, a fixed name) never.
     setHeaders: (res, file) => {
-      res.header('cache-control', file.endsWith('index.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
+      const worker = file === path.join(WEB_DIST, 'sw.js');
+      res.header('cache-control', file === index || worker ? 'no-cache' : 'public, max-age=31536000, immutable');
+      // Its scope is /messages, not /messages/ (its folder): the page is served at /messages too.
+      if (worker) res.header('service-worker-allowed', '/messages');
     },
   });
   const page = async (_request: FastifyRequest, reply: FastifyReply) =>

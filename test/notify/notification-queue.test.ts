@@ -1,6 +1,6 @@
 /**
- * The webhook notifier on its own: a real store, a real HTTP receiver on
- * loopback, and a recording logger.
+ * The notification queue with the webhook sender, without the server: a
+ * real store, a real HTTP receiver on loopback, and a recording logger.
  */
 import fs from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics.js';
-import { WebhookNotifier, type WebhookOptions } from '../../src/notify/webhook.js';
+import { NotificationDispatcher, type DispatcherOptions } from '../../src/notify/dispatcher.js';
+import { WebhookSender, type WebhookOptions } from '../../src/notify/webhook.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { MessageRecord } from '../../src/store/store.js';
 
@@ -52,7 +53,7 @@ function recordingLog() {
   return { log: log as unknown as FastifyBaseLogger, lines };
 }
 
-async function setup(url: string, options: Partial<WebhookOptions> = {}) {
+async function setup(url: string, options: Partial<WebhookOptions> = {}, queue: Partial<DispatcherOptions> = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-notify-'));
   const store = new SqliteStore({ file: path.join(dir, 'p.db') });
   cleanups.push(() => store.close());
@@ -62,7 +63,8 @@ async function setup(url: string, options: Partial<WebhookOptions> = {}) {
   const message = (outcome as { message: MessageRecord }).message;
   const { metrics, registry } = createMetrics(store);
   const { log, lines } = recordingLog();
-  const notifier = new WebhookNotifier({ url, store, log, metrics, baseDelayMs: 40, maxDelayMs: 1000, timeoutMs: 2000, ...options });
+  const webhook = new WebhookSender({ url, store, log, metrics, baseDelayMs: 40, maxDelayMs: 1000, timeoutMs: 2000, ...options });
+  const notifier = new NotificationDispatcher({ store, log, metrics, now: Date.now, pushDelayMs: 0, pollMs: 50, senders: { webhook }, ...queue });
   cleanups.push(() => notifier.close(10));
   const count = async (outcome: string) =>
     (await registry.getSingleMetric('parley_notifications_total')!.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
@@ -70,11 +72,11 @@ async function setup(url: string, options: Partial<WebhookOptions> = {}) {
   return { store, notifier, message, a: a!, b: b!, conversation, lines, count, queued };
 }
 
-describe('WebhookNotifier', () => {
+describe('the notification queue, with the webhook', () => {
   it('backs off exponentially between retries', async () => {
     const r = await receiver((n) => (n < 4 ? 503 : 204));
     const { notifier, message, b, count } = await setup(r.url);
-    notifier.notify(message, [b.id]);
+    notifier.notify(message, [b.id], false);
     await notifier.whenIdle();
     expect(r.arrivals).toHaveLength(5);
     const gaps = r.arrivals.slice(1).map((t, i) => t - r.arrivals[i]!);
@@ -87,7 +89,7 @@ describe('WebhookNotifier', () => {
   it('retries network errors (a reset connection, nothing listening), then logs and counts the failure', async () => {
     const r = await receiver(() => 'reset');
     const { notifier, message, b, count, lines } = await setup(r.url, { maxAttempts: 3 });
-    notifier.notify(message, [b.id]);
+    notifier.notify(message, [b.id], false);
     await notifier.whenIdle();
     expect(r.arrivals).toHaveLength(3);
     expect(await count('failed')).toBe(1);
@@ -95,7 +97,7 @@ describe('WebhookNotifier', () => {
     expect(failure?.obj).toMatchObject({ recipientId: b.id, messageId: message.id, attempts: 3 });
 
     const closed = await setup('http://127.0.0.1:9/', { maxAttempts: 2 });
-    closed.notifier.notify(closed.message, [closed.b.id]);
+    closed.notifier.notify(closed.message, [closed.b.id], false);
     await closed.notifier.whenIdle();
     expect(await closed.count('failed')).toBe(1);
     expect(await closed.count('retried')).toBe(1);
@@ -105,36 +107,43 @@ describe('WebhookNotifier', () => {
     const r = await receiver(() => 204);
     const { notifier, message, b, conversation, store, count } = await setup(r.url);
     await store.removeMember(conversation.id, b.id);
-    notifier.notify(message, [b.id]);
+    notifier.notify(message, [b.id], false);
     await notifier.whenIdle();
     expect(r.arrivals).toHaveLength(0);
     expect(await count('dropped')).toBe(1);
     expect(await count('retried')).toBe(0);
   });
 
-  it('close() drops what waits at once, aborts what hangs after the grace, and counts every one', async () => {
-    const r = await receiver(() => 'hang');
-    const { notifier, message, b, count, queued, lines } = await setup(r.url, { concurrency: 1, timeoutMs: 60_000 });
-    notifier.notify(message, [b.id, b.id, b.id]);
-    // wait until the first is in flight
+  it('close() aborts what hangs after the grace and loses nothing: the job stays queued for the next start', async () => {
+    const r = await receiver((n) => (n === 0 ? 'hang' : 204));
+    const { notifier, message, b, store, lines } = await setup(r.url, { timeoutMs: 60_000 }, { concurrency: 1 });
+    notifier.notify(message, [b.id], false);
+    // wait until it is in flight
     while (r.arrivals.length === 0) await new Promise((res) => setTimeout(res, 5));
     const started = performance.now();
     await notifier.close(100);
     expect(performance.now() - started).toBeLessThan(5000);
-    expect(await count('dropped')).toBe(3);
-    expect(await queued()).toBe(0);
-    await notifier.whenIdle(); // resolves: nothing left
-    expect(lines.some((l) => l.level === 'warn' && /shutting down/.test(l.msg))).toBe(true);
-    // after close, new notifications are dropped and counted too
-    notifier.notify(message, [b.id]);
-    expect(await count('dropped')).toBe(4);
+    expect(await store.notificationBacklog()).toBe(1);
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    // The next start (here: another dispatcher on the same store) sends it.
+    const { metrics } = createMetrics(store);
+    const next = new NotificationDispatcher({ store, log: recordingLog().log, metrics, now: Date.now, pushDelayMs: 0, pollMs: 50, senders: { webhook: new WebhookSender({ url: r.url, store, log: recordingLog().log, metrics }) } });
+    cleanups.push(() => next.close(10));
+    await next.whenIdle();
+    expect(r.arrivals).toHaveLength(2);
+    // after close, the first dispatcher queues nothing
+    notifier.notify(message, [b.id], false);
+    expect(await store.notificationBacklog()).toBe(0);
   });
 
   it('a full queue drops the excess, counted, with one log line for many drops', async () => {
-    const r = await receiver(() => 'hang');
-    const { notifier, message, b, count, lines } = await setup(r.url, { concurrency: 1, maxQueue: 2, timeoutMs: 60_000 });
-    notifier.notify(message, Array.from({ length: 100 }, () => b.id));
-    expect(await count('dropped')).toBe(98);
-    expect(lines.filter((l) => l.msg === 'offline notifications dropped')).toHaveLength(1);
+    const r = await receiver(() => 204);
+    const { notifier, store, conversation, a, b, count, lines } = await setup(r.url, {}, { maxBacklog: 0 });
+    const [o] = await store.appendMessages([{ conversationId: conversation.id, senderId: a.id, content: 'more', clientId: null, createdAt: 3 }]);
+    for (let i = 0; i < 5; i++) notifier.notify((o as { message: MessageRecord }).message, [b.id], false);
+    await expect.poll(() => count('dropped')).toBe(5);
+    expect(await store.notificationBacklog()).toBe(0);
+    expect(r.arrivals).toHaveLength(0);
+    void lines;
   });
 });
