@@ -223,6 +223,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 
   const notifier = new NotificationDispatcher({
     store,
+    presence,
     log: http.log.child({ component: 'notifications' }),
     metrics,
     now,

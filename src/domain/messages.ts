@@ -14,7 +14,6 @@ import { mentionCandidates } from './mentions.js';
 import { rateLimited } from './rate-limits.js';
 import { BARE_URLS, messageView, type AttachmentUrls } from './views.js';
 import type { OfflineNotifier } from './notifier.js';
-import { wantsNotification } from './notification-rules.js';
 import type { PresenceRegistry } from './presence.js';
 
 export interface MessageDeps {
@@ -203,29 +202,13 @@ export class MessageService {
   }
 
   /**
-   * Members with no socket on any node hear of the message through the
-   * notifier, as their preferences for the conversation allow (a mute lets
-   * only mentions through, `mentions` only those, `none` nothing): only the
-   * node that committed it asks, so each is told once.
+   * The notifier hears of every stored message, with the other members: it
+   * tells those with no socket on any node, as their preferences allow.
+   * Only the node that committed it calls, so each is told once.
    */
   private notifyOffline(message: MessageRecord, members: readonly string[], direct: boolean): void {
-    const { notifier, presence } = this.d;
-    if (!notifier || !presence) return;
     const others = members.filter((userId) => userId !== message.senderId);
-    presence
-      .onlineAmong(others)
-      .then(async (online) => {
-        const offline = others.filter((userId) => !online.has(userId));
-        if (offline.length === 0) return;
-        // Only members who changed the defaults are read (usually none).
-        const quiet = new Map((await this.d.store.quietMembers(message.conversationId)).map((m) => [m.userId, m]));
-        const told = quiet.size === 0 ? offline : offline.filter((userId) => {
-          const prefs = quiet.get(userId);
-          return !prefs || wantsNotification(prefs, message.mentions.includes(userId), message.createdAt);
-        });
-        if (told.length) notifier.notify(message, told, direct);
-      })
-      .catch((err: unknown) => this.d.onNotifyError?.(err));
+    if (others.length) this.d.notifier?.notify(message, others, direct);
   }
 
   /** Resolves once every send and change accepted so far is committed (for shutdown). */

@@ -1,11 +1,15 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { OfflineNotifier } from '../domain/notifier.js';
+import { wantsNotification } from '../domain/notification-rules.js';
+import type { PresenceRegistry } from '../domain/presence.js';
 import type { Metrics } from '../metrics.js';
 import type { MessageRecord, NewNotification, NotificationJob, NotifyChannel, Store } from '../store/store.js';
 import type { NotificationSender } from './channel.js';
 
 export interface DispatcherOptions {
   store: Store;
+  /** Who has a socket on some node: they are not notified. */
+  presence: PresenceRegistry;
   log: FastifyBaseLogger;
   metrics: Metrics;
   now: () => number;
@@ -44,6 +48,8 @@ export class NotificationDispatcher implements OfflineNotifier {
   private readonly poller: NodeJS.Timeout;
   private readonly abort = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Messages whose recipients are being worked out and queued. */
+  private readonly enqueuing = new Set<Promise<void>>();
   private droppedSinceLog = 0;
 
   constructor(options: DispatcherOptions) {
@@ -53,14 +59,36 @@ export class NotificationDispatcher implements OfflineNotifier {
     void this.poll();
   }
 
-  notify(message: MessageRecord, recipientIds: readonly string[], direct: boolean): void {
-    if (this.closed || recipientIds.length === 0) return;
-    void this.enqueue(message, recipientIds, direct).catch((err: unknown) => this.o.log.error({ err }, 'notifications not queued'));
+  notify(message: MessageRecord, memberIds: readonly string[], direct: boolean): void {
+    if (this.closed || memberIds.length === 0) return;
+    const queued = this.enqueue(message, memberIds, direct)
+      .catch((err: unknown) => this.o.log.error({ err }, 'offline notification skipped'))
+      .finally(() => this.enqueuing.delete(queued));
+    this.enqueuing.add(queued);
   }
 
-  private async enqueue(message: MessageRecord, recipientIds: readonly string[], direct: boolean): Promise<void> {
-    const { senders, store, now } = this.o;
-    const at = now();
+  /**
+   * Who hears of the message: the members with no socket on any node whose
+   * preferences let it through (a mute lets only mentions through,
+   * `mentions` only those, `none` nothing), judged now; queued per channel.
+   */
+  private async enqueue(message: MessageRecord, memberIds: readonly string[], direct: boolean): Promise<void> {
+    const { senders, store } = this.o;
+    // Delays count from the message, however long working out its recipients took.
+    const at = message.createdAt;
+    const online = await this.o.presence.onlineAmong(memberIds);
+    const offline = memberIds.filter((userId) => !online.has(userId));
+    if (offline.length === 0) return;
+    // Only members who changed the defaults are read (usually none).
+    const quiet = new Map((await store.quietMembers(message.conversationId)).map((m) => [m.userId, m]));
+    const recipientIds =
+      quiet.size === 0
+        ? offline
+        : offline.filter((userId) => {
+            const prefs = quiet.get(userId);
+            return !prefs || wantsNotification(prefs, message.mentions.includes(userId), message.createdAt);
+          });
+    if (recipientIds.length === 0) return;
     const entries: NewNotification[] = [];
     const base = { conversationId: message.conversationId, seq: message.seq, direct };
     if (senders.webhook) for (const r of recipientIds) entries.push({ ...base, recipientId: r, channel: 'webhook', dueAt: at });
@@ -180,11 +208,22 @@ export class NotificationDispatcher implements OfflineNotifier {
     }
   }
 
+  /** Resolves once every message notified so far has its jobs queued (or none). */
+  async settled(): Promise<void> {
+    while (this.enqueuing.size > 0) await Promise.all([...this.enqueuing]);
+  }
+
+  /** Looks at the queue now (tests: after moving their clock past a push's delay). */
+  async poke(): Promise<void> {
+    await this.tick();
+  }
+
   /** Resolves once no job is waiting, due later or being sent (for tests and benchmarks). */
   async whenIdle(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (this.running === 0 && (await this.o.store.notificationBacklog()) === 0) return;
+      await Promise.all([...this.enqueuing]);
+      if (this.running === 0 && this.enqueuing.size === 0 && (await this.o.store.notificationBacklog()) === 0) return;
       if (Date.now() > deadline) throw new Error('notifications still queued');
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -199,6 +238,8 @@ export class NotificationDispatcher implements OfflineNotifier {
     this.closed = true;
     clearInterval(this.poller);
     if (this.scheduled) clearTimeout(this.scheduled);
+    // What is being queued is queued (the store closes after this).
+    await Promise.all([...this.enqueuing]);
     if (this.inFlight.size > 0) {
       const grace = setTimeout(() => this.abort.abort(), graceMs);
       await Promise.allSettled([...this.inFlight]);

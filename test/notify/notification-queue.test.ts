@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Presence } from '../../src/domain/presence.js';
 import { createMetrics } from '../../src/metrics.js';
 import { NotificationDispatcher, type DispatcherOptions } from '../../src/notify/dispatcher.js';
 import { WebhookSender, type WebhookOptions } from '../../src/notify/webhook.js';
@@ -64,7 +65,7 @@ async function setup(url: string, options: Partial<WebhookOptions> = {}, queue: 
   const { metrics, registry } = createMetrics(store);
   const { log, lines } = recordingLog();
   const webhook = new WebhookSender({ url, store, log, metrics, baseDelayMs: 40, maxDelayMs: 1000, timeoutMs: 2000, ...options });
-  const notifier = new NotificationDispatcher({ store, log, metrics, now: Date.now, pushDelayMs: 0, pollMs: 50, senders: { webhook }, ...queue });
+  const notifier = new NotificationDispatcher({ store, presence: new Presence(), log, metrics, now: Date.now, pushDelayMs: 0, pollMs: 50, senders: { webhook }, ...queue });
   cleanups.push(() => notifier.close(10));
   const count = async (outcome: string) =>
     (await registry.getSingleMetric('parley_notifications_total')!.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
@@ -127,7 +128,7 @@ describe('the notification queue, with the webhook', () => {
     expect(lines.filter((l) => l.level === 'error')).toEqual([]);
     // The next start (here: another dispatcher on the same store) sends it.
     const { metrics } = createMetrics(store);
-    const next = new NotificationDispatcher({ store, log: recordingLog().log, metrics, now: Date.now, pushDelayMs: 0, pollMs: 50, senders: { webhook: new WebhookSender({ url: r.url, store, log: recordingLog().log, metrics }) } });
+    const next = new NotificationDispatcher({ store, presence: new Presence(), log: recordingLog().log, metrics, now: Date.now, pushDelayMs: 0, pollMs: 50, senders: { webhook: new WebhookSender({ url: r.url, store, log: recordingLog().log, metrics }) } });
     cleanups.push(() => next.close(10));
     await next.whenIdle();
     expect(r.arrivals).toHaveLength(2);
