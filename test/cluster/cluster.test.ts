@@ -16,6 +16,10 @@ import { tempDir } from '../helpers/server.js';
 import { createDatabase, postgresOrSkip, redisOrSkip } from '../helpers/services.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { clientUntil } from '../helpers/client-library.js';
+import { PushService } from '../helpers/push-service.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
 
 const pgAdmin = postgresOrSkip();
 const redisUrl = redisOrSkip();
@@ -50,11 +54,18 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
     }
   };
   const port = (i: number) => Number(new URL(url(i)).port);
+  /** A Web Push service over TLS: the nodes trust its CA through NODE_EXTRA_CA_CERTS, as an operator's proxy CA would be. */
+  let pushService: PushService;
+  let databaseUrl = '';
 
   beforeAll(async () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    pushService = await PushService.start();
+    const caFile = path.join(tempDir(), 'push-ca.pem');
+    fs.writeFileSync(caFile, pushService.ca);
     const db = await createDatabase(pgAdmin as string);
     drop = db.drop;
+    databaseUrl = db.url;
     const env = {
       DATABASE_URL: db.url,
       DATABASE_POOL_SIZE: '5',
@@ -62,6 +73,9 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
       REDIS_PREFIX: `cluster-${process.pid}-${Date.now()}`,
       JWT_SECRET: randomBytes(24).toString('hex'),
       NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+      NODE_EXTRA_CA_CERTS: caFile,
+      PUSH_ENDPOINT_HOSTS: '127.0.0.1',
+      PUSH_DELAY_MS: '200',
     };
     // The first node migrates the empty database; the others start at once and wait for it.
     nodes.push(...(await Promise.all([0, 1, 2].map(() => startProcess(tempDir(), env)))));
@@ -77,6 +91,7 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
     hookWaiters = [];
     receiver.closeAllConnections();
     await new Promise((resolve) => receiver.close(resolve));
+    await pushService?.close();
   });
 
   async function on(i: number, who: Account): Promise<TestSocket> {
@@ -234,6 +249,32 @@ describe.skipIf(!pgAdmin || !redisUrl)('a cluster of three nodes on PostgreSQL a
     const about = (id: string) => hooks.filter((h) => h.message.id === id).map((h) => h.recipient.id);
     expect(about(first.id)).toEqual([away.id]);
     expect(about(second.id)).toEqual([away.id]);
+  });
+
+  it('pushes each message once to an offline member, whichever node stored it and whichever nodes serve the queue; every node signs with the same VAPID key', async () => {
+    const sender = await register(url(0), 'ps');
+    const away = await register(url(1), 'pa');
+    const d = (await http(url(2), 'POST', '/api/conversations', { token: sender.token, body: { type: 'direct', memberIds: [away.id] } })).body;
+    const keys = await Promise.all([0, 1, 2].map(async (i) => (await http(url(i), 'GET', '/api/push/key', { token: away.token })).body.publicKey));
+    expect(new Set(keys).size).toBe(1);
+    const sub = pushService.subscribe({ applicationServerKey: keys[0] });
+    expect((await http(url(1), 'POST', '/api/push/subscriptions', { token: away.token, body: sub })).status).toBe(201);
+    const sent: string[] = [];
+    for (const i of [0, 1, 2, 0]) {
+      const s = await on(i, sender);
+      sent.push((await s.send(d.id, `through node ${i}`)).id);
+      await pushService.waitFor(sent.length);
+    }
+    // Once the queue is empty every push there will be is in: one per message.
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      await expect.poll(async () => Number((await client.query('SELECT count(*) AS n FROM notification_jobs WHERE channel = 1')).rows[0].n), { timeout: 10_000 }).toBe(0);
+    } finally {
+      await client.end();
+    }
+    expect(pushService.receivedFor(sub).map((p) => (p.payload as { messageId: string }).messageId)).toEqual(sent);
+    expect(pushService.errors).toEqual([]);
   });
 
   it('a logout through one node disconnects the token\'s sockets on the others within a second, and every node refuses it', async () => {
