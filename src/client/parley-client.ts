@@ -259,6 +259,31 @@ export class ParleyClient {
     return c;
   }
 
+  // ---- Web Push (issue #19) ----------------------------------------------------------------
+  /** The server's VAPID public key (base64url): `applicationServerKey` for `pushManager.subscribe`. */
+  async pushKey(): Promise<string> {
+    return (await this.api<{ publicKey: string }>('GET', '/api/push/key')).publicKey;
+  }
+
+  /** Registers a browser's push subscription (`PushSubscription.toJSON()`); it ends with this session. */
+  async subscribePush(subscription: { endpoint: string; keys: { p256dh: string; auth: string } }): Promise<void> {
+    await this.api('POST', '/api/push/subscriptions', subscription);
+  }
+
+  /** Forgets this browser's subscription (on sign-out, or when the user turns pushes off). */
+  async unsubscribePush(endpoint: string): Promise<void> {
+    await this.api('DELETE', '/api/push/subscriptions', { endpoint });
+  }
+
+  /** Whether notifications show message text (the user's choice, on every device). */
+  async notificationPreviews(): Promise<boolean> {
+    return (await this.api<{ previews: boolean }>('GET', '/api/users/me/notifications')).previews;
+  }
+
+  async setNotificationPreviews(previews: boolean): Promise<boolean> {
+    return (await this.api<{ previews: boolean }>('PUT', '/api/users/me/notifications', { previews })).previews;
+  }
+
   // ---- messages ---------------------------------------------------------------------------
   /** Joins (typing) and loads the latest page. */
   async open(conversationId: string): Promise<void> {

@@ -99,6 +99,28 @@ describe('ParleyClient', () => {
     await expect(alice.upload('c99999999', new Blob([bytes]), 'x.txt')).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('notification settings: a level and a mute per conversation (the other device follows), previews, the push key and a subscription', async () => {
+    const alice = await signUp();
+    const bob = await signUp();
+    const conv = await alice.createDirect(bob.me!.id);
+    // alice's second device: the same account, signed in with its own token
+    const { token } = (alice as unknown as { o: { token: string } }).o;
+    const laptop = new ParleyClient({ baseUrl: server.url, token, ackTimeoutMs: 5000 });
+    clients.push(laptop);
+    await laptop.start();
+    await clientUntil(laptop, () => laptop.connection === 'online' && laptop.conversations.has(conv.id), 'the laptop online');
+    const until = new Date(Date.now() + 3_600_000);
+    const c = await alice.setNotifications(conv.id, { level: 'mentions', mutedUntil: until });
+    expect(c.notifications).toEqual({ level: 'mentions', mutedUntil: until.toISOString() });
+    await clientUntil(laptop, () => laptop.conversations.get(conv.id)?.notifications.level === 'mentions', 'the laptop follows');
+    expect(await alice.notificationPreviews()).toBe(true);
+    expect(await alice.setNotificationPreviews(false)).toBe(false);
+    expect(Buffer.from(await alice.pushKey(), 'base64url')).toHaveLength(65);
+    // An endpoint not on PUSH_ENDPOINT_HOSTS is refused, as the server's tests show in full.
+    await expect(alice.subscribePush({ endpoint: 'https://push.example.invalid/x', keys: { p256dh: 'a', auth: 'b' } })).rejects.toMatchObject({ code: 'validation' });
+    await expect(alice.unsubscribePush('https://push.example.invalid/x')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it('after a network loss, catches up through sync: every missed message once, in order', async () => {
     const alice = await signUp();
     const bob = await signUp();
