@@ -259,6 +259,15 @@ export class ParleyClient {
     return c;
   }
 
+  /** Signs this session out on the server (its token stops working everywhere), then stops. */
+  async logout(): Promise<void> {
+    try {
+      await this.api('POST', '/api/auth/logout');
+    } finally {
+      this.stop();
+    }
+  }
+
   // ---- Web Push (issue #19) ----------------------------------------------------------------
   /** The server's VAPID public key (base64url): `applicationServerKey` for `pushManager.subscribe`. */
   async pushKey(): Promise<string> {

@@ -121,6 +121,14 @@ describe('ParleyClient', () => {
     await expect(alice.unsubscribePush('https://push.example.invalid/x')).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('logout ends the session on the server: the token is refused afterwards', async () => {
+    const alice = await signUp();
+    const { token } = (alice as unknown as { o: { token: string } }).o;
+    await alice.logout();
+    const r = await fetch(`${server.url}/api/users/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(r.status).toBe(401);
+  });
+
   it('after a network loss, catches up through sync: every missed message once, in order', async () => {
     const alice = await signUp();
     const bob = await signUp();

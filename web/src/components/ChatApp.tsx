@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
+import { NotifyContext, useNotificationsSetup } from '../hooks/useNotifications';
 import { useParley } from '../hooks/useParley';
 import { clearDrafts } from './Composer';
 import { ConnectionBanner } from './ConnectionBanner';
@@ -60,13 +61,23 @@ export function ChatApp({ onSignOut }: { onSignOut: () => void }) {
     setJump(null);
   }, []);
 
+  const notify = useNotificationsSetup(client, open);
+  const { signOut: forgetPush } = notify;
+
   const signOut = useCallback(() => {
     if (historyConversation(window.history.state)) window.history.replaceState(null, '');
     clearDrafts();
+    // This browser's push subscription first (it needs the token), then the
+    // session itself: the token stops working on the server, not only here.
+    void forgetPush()
+      .catch(() => undefined)
+      .then(() => client.logout())
+      .catch(() => undefined);
     onSignOut();
-  }, [onSignOut]);
+  }, [onSignOut, forgetPush, client]);
 
   return (
+    <NotifyContext.Provider value={notify}>
     <div className={`app ${selected ? 'has-selection' : 'no-selection'}`}>
       <ConnectionBanner />
       <Sidebar selectedId={selected ? selectedId : null} onOpen={open} onSignOut={signOut} />
@@ -82,6 +93,7 @@ export function ChatApp({ onSignOut }: { onSignOut: () => void }) {
         )}
       </main>
     </div>
+    </NotifyContext.Provider>
   );
 }
 

@@ -3,6 +3,7 @@ import { codePointLength } from '../format';
 import { useMentionAutocomplete } from '../hooks/useMentionAutocomplete';
 import { useParley } from '../hooks/useParley';
 import type { Uploads } from '../hooks/useUploads';
+import { markEngaged } from '../notifications';
 import type { Message, User } from '../parley';
 import { IconPaperclip, IconSend } from './icons';
 import { MentionSuggestions } from './MentionSuggestions';
@@ -133,6 +134,7 @@ export function Composer({ conversationId, members, meId, replyTo, onCancelReply
     drafts.delete(conversationId);
     if (replyTo) onCancelReply();
     onSent();
+    markEngaged();
     ref.current?.focus();
   }
 

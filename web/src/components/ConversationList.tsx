@@ -1,6 +1,8 @@
 import { conversationTitle, otherMember, preview, shortTime } from '../format';
 import { useParley } from '../hooks/useParley';
+import { mutedUntil } from '../notifications';
 import { Avatar } from './Avatar';
+import { MutedIcon, useRerenderAt } from './NotificationSettings';
 
 export function ConversationList({
   archived,
@@ -14,6 +16,7 @@ export function ConversationList({
   const client = useParley();
   const meId = client.me?.id;
   const list = client.conversationList(archived);
+  useRerenderAt(list.map((c) => mutedUntil(c)));
 
   if (list.length === 0) {
     return (
@@ -46,6 +49,7 @@ export function ConversationList({
                 <span className="conv-top">
                   <span className="conv-title">{title}</span>
                   {online && <span className="online-dot" role="img" aria-label="Online" title="Online" />}
+                  <MutedIcon conversation={c} />
                   <time className="conv-time" dateTime={when}>
                     {shortTime(when)}
                   </time>

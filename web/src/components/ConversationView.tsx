@@ -8,6 +8,7 @@ import type { JumpTarget } from './ChatApp';
 import { Composer } from './Composer';
 import { IconArchive, IconBack } from './icons';
 import { MessageItem, PendingItem } from './MessageItem';
+import { NotificationSettingsButton } from './NotificationSettings';
 
 const NEAR_TOP_PX = 300;
 const AT_BOTTOM_PX = 48;
@@ -328,6 +329,7 @@ export function ConversationView({ conversation: c, jump, onBack }: { conversati
           <h2 className="conv-head-title">{title}</h2>
           <div className={`conv-head-status ${isOnline ? 'is-online' : ''}`}>{status}</div>
         </div>
+        <NotificationSettingsButton conversation={c} />
         <button
           type="button"
           className="btn ghost small"

@@ -3,6 +3,7 @@ import { useParley } from '../hooks/useParley';
 import { Avatar } from './Avatar';
 import { ConversationList } from './ConversationList';
 import { IconChat, IconClose, IconGroup, IconSearch, IconSignOut } from './icons';
+import { NotificationPrompt } from './NotificationSettings';
 import { NewChatPanel, NewGroupPanel } from './NewConversation';
 import { SearchResults } from './SearchResults';
 
@@ -52,6 +53,8 @@ export function Sidebar({
           Sign out
         </button>
       </header>
+
+      <NotificationPrompt />
 
       <div className="sidebar-actions">
         <button

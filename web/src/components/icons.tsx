@@ -139,3 +139,17 @@ export function FailedMark() {
     </span>
   );
 }
+export const IconBell = (p: SVGProps<SVGSVGElement>) => (
+  <svg {...base(p)}>
+    <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+    <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+  </svg>
+);
+export const IconBellOff = (p: SVGProps<SVGSVGElement>) => (
+  <svg {...base(p)}>
+    <path d="M8.7 3A6 6 0 0 1 18 8c0 2.7.6 4.7 1.3 6.1" />
+    <path d="M17 17H3s3-2 3-9a5.9 5.9 0 0 1 .3-1.9" />
+    <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+    <path d="M2 2l20 20" />
+  </svg>
+);
