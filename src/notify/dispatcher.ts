@@ -6,6 +6,9 @@ import type { Metrics } from '../metrics.js';
 import type { MessageRecord, NewNotification, NotificationJob, NotifyChannel, Store } from '../store/store.js';
 import type { NotificationSender } from './channel.js';
 
+/** A job whose sending throws (not the receiver's answer: the store, a bug) is tried this often. */
+const JOB_ERROR_ATTEMPTS = 5;
+
 export interface DispatcherOptions {
   store: Store;
   /** Who has a socket on some node: they are not notified. */
@@ -98,7 +101,8 @@ export class NotificationDispatcher implements OfflineNotifier {
       for (const r of recipientIds) if (subscribed.has(r)) entries.push({ ...base, recipientId: r, channel: 'push', dueAt: at + this.o.pushDelayMs });
     }
     if (entries.length === 0) return;
-    if (this.backlog >= this.o.maxBacklog) {
+    // Past the bound, groups' are dropped; direct conversations' only past twice the bound.
+    if (this.backlog >= this.o.maxBacklog && (!direct || this.backlog >= 2 * this.o.maxBacklog)) {
       this.drop(entries);
       return;
     }
@@ -203,8 +207,17 @@ export class NotificationDispatcher implements OfflineNotifier {
         await this.o.store.retryNotification(job, job.firstSeq, now()).catch(() => undefined);
         return;
       }
-      this.o.log.error({ err, channel: job.channel, recipientId: job.recipientId }, 'notification job failed; retried later');
-      await this.o.store.retryNotification(job, job.firstSeq, now() + 5000).catch(() => undefined);
+      // Not the receiver's answer: the store or a bug. Tried again a few times, then given up (counted).
+      const counter = job.channel === 'push' ? this.o.metrics.pushes : this.o.metrics.notifications;
+      if (job.attempts + 1 < JOB_ERROR_ATTEMPTS) {
+        this.o.log.error({ err, channel: job.channel, recipientId: job.recipientId }, 'notification job failed; retried later');
+        counter.inc({ outcome: 'retried' });
+        await this.o.store.retryNotification(job, job.firstSeq, now() + 5000 * 2 ** job.attempts).catch(() => undefined);
+      } else {
+        this.o.log.error({ err, channel: job.channel, recipientId: job.recipientId }, 'notification job failed; given up');
+        counter.inc({ outcome: 'failed' });
+        await this.o.store.finishNotification(job, job.lastSeq, now()).catch(() => undefined);
+      }
     }
   }
 

@@ -5,6 +5,7 @@ import webpush, { WebPushError } from 'web-push';
 import type { PresenceRegistry } from '../domain/presence.js';
 import type { Metrics } from '../metrics.js';
 import type { MessageRecord, NotificationJob, Store } from '../store/store.js';
+import { wantsNotification } from '../domain/notification-rules.js';
 import { backoff, preview, type Delivery, type NotificationSender } from './channel.js';
 import type { VapidKeys } from './vapid.js';
 
@@ -80,7 +81,12 @@ export class WebPushSender implements NotificationSender {
     if (membership.readSeq >= job.lastSeq) return this.count('cancelled', done);
     const from = Math.max(job.firstSeq, membership.readSeq + 1);
     const page = await store.history(job.conversationId, { before: job.lastSeq + 1, limit: READ_BACK });
-    const live = page.messages.filter((m) => m.seq >= from && m.deletedAt === null && m.senderId !== job.recipientId);
+    // The messages the member is due to hear of, by their preferences now (a
+    // mute or level set after a message was queued counts): a job may span
+    // messages queued for other reasons (a mention among unmentioned ones).
+    const live = page.messages.filter(
+      (m) => m.seq >= from && m.deletedAt === null && m.senderId !== job.recipientId && wantsNotification(membership, m.mentions.includes(job.recipientId), this.o.now()),
+    );
     if (live.length === 0) return this.count('skipped', done);
     const subscriptions = await store.pushSubscriptionsOf([job.recipientId], this.o.now());
     if (subscriptions.length === 0) return this.count('skipped', done);
@@ -119,6 +125,8 @@ export class WebPushSender implements NotificationSender {
         }
       }),
     );
+    // Shutting down in the middle: released, to be sent by the next start or another node.
+    if (signal.aborted) throw new Error('aborted');
     if (retry) {
       // Again later, to every subscription: one that got it now gets the same
       // notification again, under the same topic and tag (the device shows one).
@@ -148,7 +156,10 @@ export class WebPushSender implements NotificationSender {
     const text = showText ? preview(latest.content || (latest.attachments.length ? `📎 ${latest.attachments.map((a) => a.name).join(', ')}` : ''), PREVIEW_CHARS) : '';
     const lead = count > 1 ? `${count} new messages` : mentioned ? 'Mentioned you' : 'New message';
     let body: string;
-    if (!showText) body = mentioned && count > 1 ? `${lead} (you were mentioned)` : lead;
+    if (!showText) {
+      const from = conversation?.type === 'group' ? ` from ${senderName}` : '';
+      body = count > 1 ? (mentioned ? `${lead} (you were mentioned)` : lead) : mentioned ? `${senderName} mentioned you` : `New message${from}`;
+    }
     else if (conversation?.type === 'group') body = count > 1 ? `${lead} · ${senderName}: ${text}` : `${senderName}: ${text}`;
     else body = count > 1 ? `${lead} · ${text}` : text;
     const payload: PushPayload = {

@@ -3,8 +3,8 @@
  * (`u12`, `c7`, `m1042`). Integer keys keep B-tree inserts local and indexes
  * small; the prefix makes a user id passed as a conversation id find nothing.
  */
-/** u: user, c: conversation, m: message, a: attachment, s: session (a token's; never on the wire but inside tokens), p: push subscription. */
-export type IdKind = 'u' | 'c' | 'm' | 'a' | 's' | 'p';
+/** u: user, c: conversation, m: message, a: attachment, s: session (a token's; never on the wire but inside tokens), p: push subscription, n: notification job (never on the wire). */
+export type IdKind = 'u' | 'c' | 'm' | 'a' | 's' | 'p' | 'n';
 
 const PATTERN = /^[1-9][0-9]{0,14}$/;
 

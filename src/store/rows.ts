@@ -14,7 +14,6 @@ import type {
   NotifyLevel,
   PushSubscriptionRecord,
   NotificationJob,
-  NotificationKey,
   NewNotification,
   NotifyChannel,
   AttachmentRecord,
@@ -43,6 +42,8 @@ export interface PushSubscriptionRow {
   created_at: number;
 }
 export interface NotificationJobRow {
+  id: number;
+  claimed_until: number;
   recipient_id: number;
   conversation_id: number;
   channel: number;
@@ -188,20 +189,16 @@ export const toUser = (r: UserRow): UserRecord => ({
   lastSeenAt: r.last_seen_at,
   notificationPreviews: Number(r.notification_previews) !== 0,
 });
-/** A job's key as both stores bind it; null when an id is not one. */
-export function notificationKey(key: NotificationKey): { r: number; c: number; ch: number } | null {
-  const r = decodeId('u', key.recipientId);
-  const c = decodeId('c', key.conversationId);
-  return r === null || c === null ? null : { r, c, ch: NOTIFY_CHANNELS.indexOf(key.channel) };
-}
-
 /** New entries as rows to upsert: one per key (the highest seq, the earliest due time). */
 export function notificationRows(entries: readonly NewNotification[]): { r: number; c: number; ch: number; seq: number; due: number; direct: number }[] {
   const byKey = new Map<string, { r: number; c: number; ch: number; seq: number; due: number; direct: number }>();
   for (const e of entries) {
-    const k = notificationKey(e);
-    if (!k) continue;
-    const id = `${k.r}:${k.c}:${k.ch}`;
+    const r = decodeId('u', e.recipientId);
+    const c = decodeId('c', e.conversationId);
+    if (r === null || c === null) continue;
+    const k = { r, c, ch: NOTIFY_CHANNELS.indexOf(e.channel) };
+    // A push: one per recipient and conversation. A webhook entry: one per message.
+    const id = e.channel === 'push' ? `${r}:${c}:push` : `${r}:${c}:webhook:${e.seq}`;
     const had = byKey.get(id);
     if (had) {
       had.seq = Math.max(had.seq, e.seq);
@@ -214,6 +211,8 @@ export function notificationRows(entries: readonly NewNotification[]): { r: numb
 /** How notification channels are stored (notification_jobs.channel). */
 export const NOTIFY_CHANNELS: readonly NotifyChannel[] = ['webhook', 'push'];
 export const toNotificationJob = (r: NotificationJobRow): NotificationJob => ({
+  id: encodeId('n', r.id),
+  claimedUntil: Number(r.claimed_until),
   recipientId: encodeId('u', r.recipient_id),
   conversationId: encodeId('c', r.conversation_id),
   channel: NOTIFY_CHANNELS[r.channel] ?? 'webhook',

@@ -44,11 +44,15 @@ export type NotifyChannel = 'webhook' | 'push';
 
 /**
  * Messages of one conversation to tell one recipient through one channel:
- * those with seqs from `firstSeq` to `lastSeq`. One job per (recipient,
- * conversation, channel): a message arriving while one waits extends it, so
- * a busy conversation is one job however many messages it gets.
+ * those with seqs from `firstSeq` to `lastSeq`. A push job is one per
+ * recipient and conversation: a message arriving while it waits extends it,
+ * so a busy conversation is one push however many messages it gets. A
+ * webhook job is one message (the contract: a POST per message).
  */
 export interface NotificationJob {
+  id: string;
+  /** The claim this job was handed out under: finishing or retrying it needs the same. */
+  claimedUntil: number;
   recipientId: string;
   conversationId: string;
   channel: NotifyChannel;
@@ -60,8 +64,8 @@ export interface NotificationJob {
   /** A direct conversation's: served before groups' (a big group never starves them). */
   direct: boolean;
 }
-export type NotificationKey = Pick<NotificationJob, 'recipientId' | 'conversationId' | 'channel'>;
-export interface NewNotification extends NotificationKey {
+export type NotificationClaim = Pick<NotificationJob, 'id' | 'claimedUntil'>;
+export interface NewNotification extends Pick<NotificationJob, 'recipientId' | 'conversationId' | 'channel'> {
   seq: number;
   dueAt: number;
   direct: boolean;
@@ -368,26 +372,28 @@ export interface Store {
 
   // ---- notification queue ---------------------------------------------------
   /**
-   * Adds messages to tell (one entry per recipient and channel): extends the
-   * pending job of that recipient, conversation and channel (keeping its
-   * due time), or makes one. Durable: it survives a restart, and with
-   * PostgreSQL every node serves it.
+   * Adds messages to tell (one entry per recipient and channel): a push
+   * extends the waiting push job of that recipient and conversation
+   * (keeping its due time), or makes one; a webhook entry is a job of its
+   * own (the same message twice: once). Durable: it survives a restart, and
+   * with PostgreSQL every node serves it.
    */
   enqueueNotifications(entries: readonly NewNotification[]): Promise<void>;
   /**
    * Claims up to `limit` due jobs (due at or before `now`, not claimed or
    * their claim expired) for `leaseMs`: no other claim gets them meanwhile.
-   * Direct conversations' first, then the oldest due; at least a quarter
-   * of the claim goes to groups when they have due jobs.
+   * Direct conversations' first, then the oldest due; of a claim of 4 or
+   * more, a quarter goes to groups when they have due jobs.
    */
   claimNotifications(now: number, limit: number, leaseMs: number): Promise<NotificationJob[]>;
   /**
    * Done with a job through `throughSeq`: it is removed, unless messages
    * came meanwhile; then it waits for those only, due at `nextDueAt`.
    */
-  finishNotification(key: NotificationKey, throughSeq: number, nextDueAt: number): Promise<void>;
+  finishNotification(claim: NotificationClaim, throughSeq: number, nextDueAt: number): Promise<void>;
   /** The job is tried again from `fromSeq` at `dueAt` (claim released, one more attempt counted). */
-  retryNotification(key: NotificationKey, fromSeq: number, dueAt: number): Promise<void>;
+  retryNotification(claim: NotificationClaim, fromSeq: number, dueAt: number): Promise<void>;
+  /** (Both do nothing when the claim is no longer this one's: it expired and another took the job.) */
   /** Jobs waiting or claimed (for the bound on the queue and metrics). */
   notificationBacklog(): Promise<number>;
 

@@ -168,6 +168,19 @@ describe('Web Push', () => {
     expect(pushesTo(subs.get(none.id)!)).toEqual([]);
   });
 
+  it('a push counts only the messages the member is due to hear of: with mentions only, a plain message between two mentions is not among them', async () => {
+    const [alice, bob] = [await register(server.url, 'wma'), await register(server.url, 'wmb')];
+    const g = await group(server.url, alice, [bob], 'Mentions');
+    expect((await http(server.url, 'PUT', `/api/conversations/${g.id}/notifications`, { token: bob.token, body: { level: 'mentions' } })).status).toBe(200);
+    const sub = await subscribe(bob);
+    const sa = await open(alice);
+    await sa.send(g.id, `@${bob.username} first`);
+    await sa.send(g.id, 'between, for everyone else');
+    await sa.send(g.id, `@${bob.username} second`);
+    await due();
+    expect(payloadOf(sub)).toMatchObject({ count: 2, mentioned: true, body: `2 new messages · ${alice.username}: @${bob.username} second` });
+  });
+
   it('without previews: no text, only that there are messages', async () => {
     const [alice, bob] = [await register(server.url, 'wna'), await register(server.url, 'wnb')];
     const d = await direct(server.url, alice, bob);
@@ -218,7 +231,7 @@ describe('Web Push', () => {
     expect(pushesTo(sub).map((p) => p.status)).toEqual([503, 201]);
   });
 
-  it('keeps a long message within what a push can carry (3,993 bytes)', async () => {
+  it('a long message and title: the payload stays within what a push can carry (3,993 bytes; the text is cut to 140 characters)', async () => {
     const [alice, bob] = [await register(server.url, 'wla'), await register(server.url, 'wlb')];
     const g = await group(server.url, alice, [bob], '🎉'.repeat(50));
     const sub = await subscribe(bob);

@@ -23,7 +23,7 @@ describe.skipIf(!adminUrl)('PostgreSQL store', () => {
     return {
       store,
       cleanup: async () => {
-        await store.pool.query('TRUNCATE users, conversations, members, messages, marker_moves, sessions, erased_blobs, blob_chunks RESTART IDENTITY CASCADE');
+        await store.pool.query('TRUNCATE users, conversations, members, messages, marker_moves, sessions, erased_blobs, blob_chunks, notification_jobs, push_subscriptions, server_keys RESTART IDENTITY CASCADE');
         await store.close();
       },
     };

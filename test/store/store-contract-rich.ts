@@ -301,46 +301,66 @@ export function runRichContract(name: string, factory: () => Promise<StoreUnderT
     });
     describe('notification queue', () => {
       const key = (r: UserRecord, c: { id: string }, channel: 'webhook' | 'push' = 'push') => ({ recipientId: r.id, conversationId: c.id, channel });
-      it('collapses messages into one job per recipient, conversation and channel; claims due jobs once per lease; finishing keeps what came meanwhile', async () => {
+      it('collapses pushes into one job per recipient and conversation, webhook entries one per message; claims due jobs once per lease; finishing keeps what came meanwhile', async () => {
         const [a, b, c] = [await user('a'), await user('b'), await user('c')];
         const conv = await group([a, b, c]);
         const entry = (r: UserRecord, seq: number, dueAt: number, channel: 'webhook' | 'push' = 'push') => ({ ...key(r, conv, channel), seq, dueAt, direct: false });
         await store.enqueueNotifications([entry(b, 1, T0 + 100), entry(c, 1, T0 + 100), entry(b, 1, T0, 'webhook')]);
-        await store.enqueueNotifications([entry(b, 2, T0 + 150), entry(c, 2, T0 + 150)]);
+        await store.enqueueNotifications([entry(b, 2, T0 + 150), entry(c, 2, T0 + 150), entry(b, 2, T0 + 10, 'webhook'), entry(b, 2, T0 + 10, 'webhook')]);
         await store.enqueueNotifications([entry(b, 3, T0 + 200)]);
-        expect(await store.notificationBacklog()).toBe(3);
-        // Due by the first message's time: one job each, with every seq.
+        expect(await store.notificationBacklog()).toBe(4); // b's push, c's push, b's webhook for 1 and for 2
+        // Webhook jobs one message each, oldest due first; later, a push job with every seq.
         const early = await store.claimNotifications(T0 + 50, 10, 1000);
-        expect(early).toEqual([{ ...key(b, conv, 'webhook'), firstSeq: 1, lastSeq: 1, attempts: 0, dueAt: T0, direct: false }]);
+        expect(early).toMatchObject([
+          { ...key(b, conv, 'webhook'), firstSeq: 1, lastSeq: 1, attempts: 0, dueAt: T0, direct: false, claimedUntil: T0 + 1050 },
+          { ...key(b, conv, 'webhook'), firstSeq: 2, lastSeq: 2, dueAt: T0 + 10 },
+        ]);
+        const bHook2 = early[1]!;
         const jobs = await store.claimNotifications(T0 + 100, 10, 1000);
-        expect(jobs.map((j) => [j.recipientId, j.firstSeq, j.lastSeq, j.dueAt]).sort()).toEqual(
+        expect(jobs.map((j) => [j.recipientId, j.channel, j.firstSeq, j.lastSeq]).sort()).toEqual(
           [
-            [b.id, 1, 3, T0 + 100],
-            [c.id, 1, 2, T0 + 100],
+            [b.id, 'push', 1, 3],
+            [c.id, 'push', 1, 2],
           ].sort(),
         );
         // Claimed: nobody else gets them until the lease ends.
         expect(await store.claimNotifications(T0 + 500, 10, 1000)).toEqual([]);
-        // A message while b's job is being sent extends it; finishing through 3 leaves 4 for later.
+        const bPush = jobs.find((j) => j.recipientId === b.id)!;
+        const cPush = jobs.find((j) => j.recipientId === c.id)!;
+        // A message while b's push is being sent extends it; finishing through 3 leaves 4 for later.
         await store.enqueueNotifications([entry(b, 4, T0 + 600)]);
-        await store.finishNotification(key(b, conv), 3, T0 + 700);
-        await store.finishNotification(key(c, conv), 2, T0 + 700);
-        expect(await store.notificationBacklog()).toBe(2); // b's push (seq 4) and b's webhook (still claimed)
+        await store.finishNotification(bPush, 3, T0 + 700);
+        await store.finishNotification(cPush, 2, T0 + 700);
+        await store.finishNotification(bHook2, 2, T0);
+        expect(await store.notificationBacklog()).toBe(2); // b's push (seq 4) and b's first webhook (still claimed)
         expect(await store.claimNotifications(T0 + 650, 10, 1000)).toEqual([]);
         const [rest] = await store.claimNotifications(T0 + 700, 10, 1000);
         expect(rest).toMatchObject({ ...key(b, conv), firstSeq: 4, lastSeq: 4, attempts: 0, dueAt: T0 + 700 });
         // Retry: from a seq, later, one more attempt.
-        await store.retryNotification(key(b, conv), 4, T0 + 5000);
-        // The webhook job's lease ran out (claimed at T0 + 50 for 1000 ms): it is claimed again.
-        expect(await store.claimNotifications(T0 + 1100, 10, 1000)).toMatchObject([{ channel: 'webhook', firstSeq: 1 }]);
-        await store.finishNotification(key(b, conv, 'webhook'), 1, T0);
+        await store.retryNotification(rest!, 4, T0 + 5000);
+        // The webhook job's lease ran out (claimed at T0 + 50 for 1000 ms): it is claimed again; the old claim can no longer finish it.
+        const [again] = await store.claimNotifications(T0 + 1100, 10, 1000);
+        expect(again).toMatchObject({ channel: 'webhook', firstSeq: 1, claimedUntil: T0 + 2100 });
+        await store.finishNotification(early[0]!, 1, T0);
+        await store.retryNotification(early[0]!, 1, T0);
+        expect(await store.notificationBacklog()).toBe(2);
+        await store.finishNotification(again!, 1, T0);
         expect(await store.claimNotifications(T0 + 4999, 10, 1000)).toEqual([]);
-        expect(await store.claimNotifications(T0 + 5000, 10, 1000)).toMatchObject([{ firstSeq: 4, lastSeq: 4, attempts: 1 }]);
-        await store.finishNotification(key(b, conv), 4, T0 + 6000);
+        const [retried] = await store.claimNotifications(T0 + 5000, 10, 1000);
+        expect(retried).toMatchObject({ firstSeq: 4, lastSeq: 4, attempts: 1 });
+        await store.finishNotification(retried!, 4, T0 + 6000);
         expect(await store.notificationBacklog()).toBe(0);
       });
 
-      it('serves direct conversations first, keeping a share for groups; claims at once never take the same job', async () => {
+      it('a push job waiting takes in an earlier message that was queued late', async () => {
+        const [a, b] = [await user('a'), await user('b')];
+        const conv = await group([a, b]);
+        await store.enqueueNotifications([{ ...key(b, conv), seq: 7, dueAt: T0, direct: false }]);
+        await store.enqueueNotifications([{ ...key(b, conv), seq: 6, dueAt: T0 + 5, direct: false }]);
+        expect(await store.claimNotifications(T0, 10, 1000)).toMatchObject([{ firstSeq: 6, lastSeq: 7, dueAt: T0 }]);
+      });
+
+      it('serves direct conversations first, keeping a quarter of larger claims for groups; claims at once never take the same job', async () => {
         const users = await Promise.all(Array.from({ length: 12 }, (_, i) => user(`q${i}`)));
         const g = await group(users.slice(0, 9));
         const d = await group(users.slice(9, 11));
@@ -349,16 +369,18 @@ export function runRichContract(name: string, factory: () => Promise<StoreUnderT
           ...users.slice(9, 11).map((u) => ({ ...key(u, d), seq: 1, dueAt: T0 + 10, direct: true })),
         ];
         await store.enqueueNotifications(entries);
-        const first = await store.claimNotifications(T0 + 20, 4, 1000);
-        expect(first.filter((j) => j.direct)).toHaveLength(2);
-        expect(first.filter((j) => !j.direct)).toHaveLength(2);
+        // A claim of one: the direct conversation's, although the groups' are older.
+        const [one] = await store.claimNotifications(T0 + 20, 1, 1000);
+        expect(one!.direct).toBe(true);
+        const four = await store.claimNotifications(T0 + 20, 4, 1000);
+        expect(four.filter((j) => j.direct)).toHaveLength(1);
+        expect(four.filter((j) => !j.direct)).toHaveLength(3);
         const [x, y] = await Promise.all([store.claimNotifications(T0 + 20, 3, 1000), store.claimNotifications(T0 + 20, 3, 1000)]);
-        const ids = [...first, ...x, ...y].map((j) => j.recipientId);
+        const ids = [one!, ...four, ...x, ...y].map((j) => j.recipientId);
         expect(new Set(ids).size).toBe(ids.length);
         expect(ids).toHaveLength(10);
       });
     });
-
     describe('push subscriptions and previews', () => {
       const sub = (userId: string, sessionId: string, n: number, at = T0 + n) => ({
         userId,

@@ -222,9 +222,10 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'notification queue',
     sql: `
       -- Messages first_seq..last_seq of a conversation to tell a recipient through a
-      -- channel (0 webhook, 1 push): one row however many messages (collapsed).
+      -- channel (0 webhook: one message a job; 1 push: one job however many, collapsed).
       -- Claimed with FOR UPDATE SKIP LOCKED and a lease: one node sends each.
       CREATE TABLE notification_jobs (
+        id              bigint   GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         recipient_id    bigint   NOT NULL,
         conversation_id bigint   NOT NULL,
         channel         smallint NOT NULL,
@@ -233,9 +234,10 @@ export const MIGRATIONS: readonly Migration[] = [
         attempts        integer  NOT NULL DEFAULT 0,
         due_at          bigint   NOT NULL,
         claimed_until   bigint,
-        direct          smallint NOT NULL,
-        PRIMARY KEY (recipient_id, conversation_id, channel)
+        direct          smallint NOT NULL
       );
+      CREATE UNIQUE INDEX notification_jobs_push ON notification_jobs (recipient_id, conversation_id) WHERE channel = 1;
+      CREATE UNIQUE INDEX notification_jobs_webhook ON notification_jobs (recipient_id, conversation_id, first_seq) WHERE channel = 0;
       CREATE INDEX notification_jobs_due ON notification_jobs (direct, due_at);
     `,
   },

@@ -14,7 +14,6 @@
 import type pg from 'pg';
 import { decodeId, encodeId } from '../ids.js';
 import {
-  notificationKey,
   notificationRows,
   toNotificationJob,
   type NotificationJobRow,
@@ -65,7 +64,7 @@ import {
   type MemberRecord,
   type NewNotification,
   type NotificationJob,
-  type NotificationKey,
+  type NotificationClaim,
   type NewPushSubscription,
   type PushSubscriptionRecord,
   type NotifyLevel,
@@ -320,13 +319,25 @@ export class PostgresStore implements Store {
   async enqueueNotifications(entries: readonly NewNotification[]): Promise<void> {
     const rows = notificationRows(entries);
     if (rows.length === 0) return;
+    const insert = (part: typeof rows, conflict: string) =>
+      part.length === 0
+        ? Promise.resolve()
+        : query(
+            this.pool,
+            `INSERT INTO notification_jobs (recipient_id, conversation_id, channel, first_seq, last_seq, due_at, direct)
+             SELECT r, c, ch, seq, seq, due, d FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::smallint[]) AS v(r, c, ch, seq, due, d)
+             ${conflict}`,
+            [part.map((r) => r.r), part.map((r) => r.c), part.map((r) => r.ch), part.map((r) => r.seq), part.map((r) => r.due), part.map((r) => r.direct)],
+          );
     // (One row per key: ON CONFLICT cannot touch a row twice in one statement.)
-    await query(
-      this.pool,
-      `INSERT INTO notification_jobs (recipient_id, conversation_id, channel, first_seq, last_seq, due_at, direct)
-       SELECT r, c, ch, seq, seq, due, d FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::bigint[], $6::smallint[]) AS v(r, c, ch, seq, due, d)
-       ON CONFLICT (recipient_id, conversation_id, channel) DO UPDATE SET last_seq = greatest(notification_jobs.last_seq, excluded.last_seq)`,
-      [rows.map((r) => r.r), rows.map((r) => r.c), rows.map((r) => r.ch), rows.map((r) => r.seq), rows.map((r) => r.due), rows.map((r) => r.direct)],
+    await insert(
+      rows.filter((r) => r.ch === 1),
+      `ON CONFLICT (recipient_id, conversation_id) WHERE channel = 1
+       DO UPDATE SET last_seq = greatest(notification_jobs.last_seq, excluded.last_seq), first_seq = least(notification_jobs.first_seq, excluded.first_seq)`,
+    );
+    await insert(
+      rows.filter((r) => r.ch === 0),
+      'ON CONFLICT (recipient_id, conversation_id, first_seq) WHERE channel = 0 DO NOTHING',
     );
   }
 
@@ -338,50 +349,44 @@ export class PostgresStore implements Store {
       const rows = await this.rows<NotificationJobRow>(
         this.pool,
         `UPDATE notification_jobs j SET claimed_until = $1
-         FROM (SELECT recipient_id, conversation_id, channel FROM notification_jobs
+         FROM (SELECT id FROM notification_jobs
                WHERE direct = $2 AND due_at <= $3 AND (claimed_until IS NULL OR claimed_until < $3)
                ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) k
-         WHERE j.recipient_id = k.recipient_id AND j.conversation_id = k.conversation_id AND j.channel = k.channel
+         WHERE j.id = k.id
          RETURNING j.*`,
         [now + leaseMs, direct, now, n],
       );
       claimed.push(...rows);
     };
-    // A share for groups first, then direct conversations, then groups again.
-    await take(0, Math.ceil(limit / 4));
-    await take(1, limit - claimed.length);
+    // Direct conversations first, a quarter kept for groups, then groups fill the rest.
+    await take(1, limit - Math.floor(limit / 4));
     await take(0, limit - claimed.length);
     return claimed.map(toNotificationJob);
   }
 
-  async finishNotification(key: NotificationKey, throughSeq: number, nextDueAt: number): Promise<void> {
-    const k = notificationKey(key);
-    if (!k) return;
+  async finishNotification(claim: NotificationClaim, throughSeq: number, nextDueAt: number): Promise<void> {
+    const id = decodeId('n', claim.id);
+    if (id === null) return;
     await this.tx(async (db) => {
-      const gone = await db.query('DELETE FROM notification_jobs WHERE recipient_id = $1 AND conversation_id = $2 AND channel = $3 AND last_seq <= $4', [
-        k.r,
-        k.c,
-        k.ch,
-        throughSeq,
-      ]);
+      const gone = await db.query('DELETE FROM notification_jobs WHERE id = $1 AND claimed_until = $2 AND last_seq <= $3', [id, claim.claimedUntil, throughSeq]);
       if (gone.rowCount === 0) {
         await db.query(
-          `UPDATE notification_jobs SET first_seq = $4 + 1, due_at = $5, claimed_until = NULL, attempts = 0
-           WHERE recipient_id = $1 AND conversation_id = $2 AND channel = $3`,
-          [k.r, k.c, k.ch, throughSeq, nextDueAt],
+          `UPDATE notification_jobs SET first_seq = $3 + 1, due_at = $4, claimed_until = NULL, attempts = 0
+           WHERE id = $1 AND claimed_until = $2`,
+          [id, claim.claimedUntil, throughSeq, nextDueAt],
         );
       }
     });
   }
 
-  async retryNotification(key: NotificationKey, fromSeq: number, dueAt: number): Promise<void> {
-    const k = notificationKey(key);
-    if (!k) return;
+  async retryNotification(claim: NotificationClaim, fromSeq: number, dueAt: number): Promise<void> {
+    const id = decodeId('n', claim.id);
+    if (id === null) return;
     await query(
       this.pool,
-      `UPDATE notification_jobs SET first_seq = $4, due_at = $5, claimed_until = NULL, attempts = attempts + 1
-       WHERE recipient_id = $1 AND conversation_id = $2 AND channel = $3`,
-      [k.r, k.c, k.ch, fromSeq, dueAt],
+      `UPDATE notification_jobs SET first_seq = $3, due_at = $4, claimed_until = NULL, attempts = attempts + 1
+       WHERE id = $1 AND claimed_until = $2`,
+      [id, claim.claimedUntil, fromSeq, dueAt],
     );
   }
 

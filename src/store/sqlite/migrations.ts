@@ -240,8 +240,9 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'notification queue',
     sql: `
       -- Messages first_seq..last_seq of a conversation to tell a recipient through a
-      -- channel (0 webhook, 1 push): one row however many messages (collapsed).
+      -- channel (0 webhook: one message a job; 1 push: one job however many, collapsed).
       CREATE TABLE notification_jobs (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
         recipient_id    INTEGER NOT NULL,
         conversation_id INTEGER NOT NULL,
         channel         INTEGER NOT NULL,
@@ -250,9 +251,10 @@ export const MIGRATIONS: readonly Migration[] = [
         attempts        INTEGER NOT NULL DEFAULT 0,
         due_at          INTEGER NOT NULL,
         claimed_until   INTEGER,
-        direct          INTEGER NOT NULL,
-        PRIMARY KEY (recipient_id, conversation_id, channel)
-      ) WITHOUT ROWID;
+        direct          INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX notification_jobs_push ON notification_jobs(recipient_id, conversation_id) WHERE channel = 1;
+      CREATE UNIQUE INDEX notification_jobs_webhook ON notification_jobs(recipient_id, conversation_id, first_seq) WHERE channel = 0;
       CREATE INDEX notification_jobs_due ON notification_jobs(direct, due_at);
     `,
   },

@@ -4,7 +4,6 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeId, encodeId } from '../ids.js';
 import {
-  notificationKey,
   notificationRows,
   toNotificationJob,
   type NotificationJobRow,
@@ -57,7 +56,7 @@ import {
   type MemberRecord,
   type NewNotification,
   type NotificationJob,
-  type NotificationKey,
+  type NotificationClaim,
   type NewPushSubscription,
   type PushSubscriptionRecord,
   type NotifyLevel,
@@ -334,7 +333,7 @@ export class SqliteStore implements Store {
     if (rows.length === 0) return;
     if (this.writesHeld) await this.writable();
     this.db.transaction(() => {
-      for (const r of rows) this.s.enqueueNotification.run(r);
+      for (const r of rows) (r.ch === 1 ? this.s.enqueuePush : this.s.enqueueWebhook).run(r);
     }).immediate();
   }
 
@@ -345,32 +344,32 @@ export class SqliteStore implements Store {
       const take = (direct: number, n: number) => {
         if (n <= 0) return;
         for (const row of this.s.dueNotifications.all({ direct, now, limit: n }) as NotificationJobRow[]) {
-          this.s.claimNotification.run({ until: now + leaseMs, r: row.recipient_id, c: row.conversation_id, ch: row.channel });
-          claimed.push(row);
+          this.s.claimNotification.run({ until: now + leaseMs, id: row.id });
+          claimed.push({ ...row, claimed_until: now + leaseMs });
         }
       };
-      // A share for groups first, then direct conversations, then groups again.
-      take(0, Math.ceil(limit / 4));
-      take(1, limit - claimed.length);
+      // Direct conversations first, a quarter kept for groups, then groups fill the rest.
+      take(1, limit - Math.floor(limit / 4));
       take(0, limit - claimed.length);
       return claimed.map(toNotificationJob);
     }).immediate();
   }
 
-  async finishNotification(key: NotificationKey, throughSeq: number, nextDueAt: number): Promise<void> {
-    const k = notificationKey(key);
-    if (!k) return;
+  async finishNotification(claim: NotificationClaim, throughSeq: number, nextDueAt: number): Promise<void> {
+    const id = decodeId('n', claim.id);
+    if (id === null) return;
     if (this.writesHeld) await this.writable();
+    const k = { id, claim: claim.claimedUntil };
     this.db.transaction(() => {
       if (this.s.finishNotification.run({ ...k, through: throughSeq }).changes === 0) this.s.continueNotification.run({ ...k, through: throughSeq, due: nextDueAt });
     }).immediate();
   }
 
-  async retryNotification(key: NotificationKey, fromSeq: number, dueAt: number): Promise<void> {
-    const k = notificationKey(key);
-    if (!k) return;
+  async retryNotification(claim: NotificationClaim, fromSeq: number, dueAt: number): Promise<void> {
+    const id = decodeId('n', claim.id);
+    if (id === null) return;
     if (this.writesHeld) await this.writable();
-    this.s.retryNotification.run({ ...k, from: fromSeq, due: dueAt });
+    this.s.retryNotification.run({ id, claim: claim.claimedUntil, from: fromSeq, due: dueAt });
   }
 
   async notificationBacklog(): Promise<number> {

@@ -44,26 +44,30 @@ export function prepare(db: Database.Database) {
     ),
     deletePushSubscription: db.prepare('DELETE FROM push_subscriptions WHERE user_id = ? AND endpoint = ?'),
     forgetPushEndpoint: db.prepare('DELETE FROM push_subscriptions WHERE endpoint = ?'),
-    enqueueNotification: db.prepare(
+    enqueuePush: db.prepare(
       `INSERT INTO notification_jobs (recipient_id, conversation_id, channel, first_seq, last_seq, due_at, direct)
        VALUES (@r, @c, @ch, @seq, @seq, @due, @direct)
-       ON CONFLICT (recipient_id, conversation_id, channel) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)`,
+       ON CONFLICT (recipient_id, conversation_id) WHERE channel = 1
+       DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), first_seq = min(first_seq, excluded.first_seq)`,
+    ),
+    enqueueWebhook: db.prepare(
+      `INSERT INTO notification_jobs (recipient_id, conversation_id, channel, first_seq, last_seq, due_at, direct)
+       VALUES (@r, @c, @ch, @seq, @seq, @due, @direct)
+       ON CONFLICT (recipient_id, conversation_id, first_seq) WHERE channel = 0 DO NOTHING`,
     ),
     dueNotifications: db.prepare(
       `SELECT * FROM notification_jobs WHERE direct = @direct AND due_at <= @now AND (claimed_until IS NULL OR claimed_until < @now)
        ORDER BY due_at LIMIT @limit`,
     ),
-    claimNotification: db.prepare('UPDATE notification_jobs SET claimed_until = @until WHERE recipient_id = @r AND conversation_id = @c AND channel = @ch'),
-    finishNotification: db.prepare(
-      'DELETE FROM notification_jobs WHERE recipient_id = @r AND conversation_id = @c AND channel = @ch AND last_seq <= @through',
-    ),
+    claimNotification: db.prepare('UPDATE notification_jobs SET claimed_until = @until WHERE id = @id'),
+    finishNotification: db.prepare('DELETE FROM notification_jobs WHERE id = @id AND claimed_until = @claim AND last_seq <= @through'),
     continueNotification: db.prepare(
       `UPDATE notification_jobs SET first_seq = @through + 1, due_at = @due, claimed_until = NULL, attempts = 0
-       WHERE recipient_id = @r AND conversation_id = @c AND channel = @ch`,
+       WHERE id = @id AND claimed_until = @claim`,
     ),
     retryNotification: db.prepare(
       `UPDATE notification_jobs SET first_seq = @from, due_at = @due, claimed_until = NULL, attempts = attempts + 1
-       WHERE recipient_id = @r AND conversation_id = @c AND channel = @ch`,
+       WHERE id = @id AND claimed_until = @claim`,
     ),
     notificationBacklog: db.prepare('SELECT count(*) FROM notification_jobs').pluck(),
     pushSubscriptionsOf: db.prepare(
