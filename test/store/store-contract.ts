@@ -153,6 +153,7 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
           passwordHash: 'hash:Alice',
           createdAt: T0 + 5,
           lastSeenAt: null,
+          notificationPreviews: true,
         });
         expect(await store.userById(u.id)).toEqual(u);
       });
