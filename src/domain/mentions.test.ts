@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mentionCandidates } from './mentions.js';
+import { findMentions, mentionCandidates } from './mentions.js';
 import { isOneEmoji } from './emoji.js';
 
 describe('mentionCandidates', () => {
@@ -30,5 +30,22 @@ describe('isOneEmoji', () => {
     const long = ['👨', '👩', '👧', '👦', '👨', '👩'].join('\u200d');
     expect(Buffer.byteLength(long)).toBeGreaterThan(32);
     expect(isOneEmoji(long)).toBe(false);
+  });
+});
+
+describe('findMentions (what clients highlight)', () => {
+  it('finds, after each @, the longest member name the rule allows, with its offsets', () => {
+    const names = new Map([
+      ['bob', 'u1'],
+      ['bob.smith', 'u2'],
+      ['ann', 'u3'],
+    ]);
+    const text = 'hi @Bob, @bob.smith and (@ann) but not mail@ann or @bobby';
+    expect(findMentions(text, names)).toEqual([
+      { start: 3, end: 7, userId: 'u1' },
+      { start: 9, end: 19, userId: 'u2' },
+      { start: 25, end: 29, userId: 'u3' },
+    ]);
+    expect(findMentions(text, new Map())).toEqual([]);
   });
 });

@@ -30,19 +30,59 @@ function endsAt(text: string, at: number): boolean {
 }
 
 /**
+ * Each `@` of the text that may start a mention, with every name the rule
+ * lets end there (shortest first; as typed, not lower-cased). UTF-16 offsets.
+ */
+export function mentionSpans(text: string): { at: number; names: { end: number; name: string }[] }[] {
+  const spans: { at: number; names: { end: number; name: string }[] }[] = [];
+  for (let i = text.indexOf('@'); i !== -1; i = text.indexOf('@', i + 1)) {
+    if (i > 0 && BEFORE_AT.test(text[i - 1]!)) continue;
+    const start = i + 1;
+    let end = start;
+    while (end < text.length && end - start < LIMITS.usernameMax && NAME_CHAR.test(text[end]!)) end++;
+    const names: { end: number; name: string }[] = [];
+    for (let len = LIMITS.usernameMin; start + len <= end; len++) {
+      if (endsAt(text, start + len)) names.push({ end: start + len, name: text.slice(start, start + len) });
+    }
+    if (names.length) spans.push({ at: i, names });
+  }
+  return spans;
+}
+
+/**
  * The lower-cased names the content would mention, each once, in order of
  * first mention (for one `@`, shorter names first).
  */
 export function mentionCandidates(content: string): string[] {
   const out = new Set<string>();
-  for (let i = content.indexOf('@'); i !== -1; i = content.indexOf('@', i + 1)) {
-    if (i > 0 && BEFORE_AT.test(content[i - 1]!)) continue;
-    const start = i + 1;
-    let end = start;
-    while (end < content.length && end - start < LIMITS.usernameMax && NAME_CHAR.test(content[end]!)) end++;
-    for (let len = LIMITS.usernameMin; start + len <= end; len++) {
-      if (endsAt(content, start + len)) out.add(content.slice(start, start + len).toLowerCase());
+  for (const span of mentionSpans(content)) for (const n of span.names) out.add(n.name.toLowerCase());
+  return [...out];
+}
+
+/** Where a text mentions someone: `@name` as [start, end) UTF-16 offsets, and whom. */
+export interface MentionRange {
+  start: number;
+  end: number;
+  userId: string;
+}
+
+/**
+ * Where `text` mentions one of `names` (lower-cased username → user id):
+ * after each `@`, the longest name the rule allows that is one of them
+ * (clients highlighting mentions use this, so they find what the server did).
+ */
+export function findMentions(text: string, names: ReadonlyMap<string, string>): MentionRange[] {
+  const out: MentionRange[] = [];
+  if (names.size === 0) return out;
+  for (const span of mentionSpans(text)) {
+    for (let k = span.names.length - 1; k >= 0; k--) {
+      const n = span.names[k]!;
+      const userId = names.get(n.name.toLowerCase());
+      if (userId !== undefined) {
+        out.push({ start: span.at, end: n.end, userId });
+        break;
+      }
     }
   }
-  return [...out];
+  return out;
 }

@@ -12,15 +12,13 @@
  * check that the app says so and carries on.
  */
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, direct, http, register, type Account, type TestSocket } from '../helpers/client.js';
-import { SHOTS, useBrowser } from '../helpers/browser.js';
+import { SHOTS, audit, useBrowser } from '../helpers/browser.js';
 
 const env = useBrowser();
 const { run } = env;
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const T = { timeout: 10_000 };
 
 const contexts: BrowserContext[] = [];
@@ -85,20 +83,6 @@ async function undecided(page: Page): Promise<void> {
 const bell = (page: Page) => page.getByRole('button', { name: 'Notification settings' });
 const panel = (page: Page) => page.getByRole('dialog', { name: 'Notification settings' });
 
-/** axe-core's WCAG 2.1 A/AA rules on the page as it is now: no serious or critical violation (as in rich.test.ts). */
-async function audit(page: Page, what: string): Promise<void> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-  await page.evaluate(() => Promise.all(document.getAnimations().filter((an) => !(an instanceof CSSAnimation)).map((an) => an.finished)));
-  const result = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: unknown) => Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[]; failureSummary?: string }[] }[] }> } }).axe;
-    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => `${JSON.stringify(n.target)} ${n.failureSummary ?? ''}`) }));
-  });
-  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  const minor = result.filter((v) => !bad.includes(v));
-  if (minor.length > 0) console.warn(`axe on ${what}, minor or moderate:`, minor.map((v) => `${v.id} (${v.impact}): ${v.targets.join(', ')}`));
-  expect(bad.map((v) => `${v.id} (${v.impact}) ${v.help}: ${v.targets.join(', ')}`), `axe on ${what}`).toEqual([]);
-}
 
 /** The notifications the page's service worker registration is showing now. */
 function shown(page: Page): Promise<{ title: string; body: string; tag: string; conversationId: string | null }[]> {

@@ -7,16 +7,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import type { Locator, Page, Route } from 'playwright-core';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { connect, direct, http, register, type Account } from '../helpers/client.js';
-import { SHOTS, useBrowser } from '../helpers/browser.js';
+import { SHOTS, audit, useBrowser } from '../helpers/browser.js';
 
 const env = useBrowser();
 const { run } = env;
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const T = { timeout: 10_000 };
 
 /** A page signed in through the form as an account made over the API. */
@@ -65,21 +63,6 @@ async function upload(account: Account, conversationId: string, name: string, by
   return (await res.json()) as { id: string };
 }
 
-/** axe-core's WCAG 2.1 A/AA rules on the page as it is now: no serious or critical violation. */
-async function audit(page: Page, what: string): Promise<void> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-  // Colours mid-transition (a theme switch, a hover) are not the page's: let them finish.
-  await page.evaluate(() => Promise.all(document.getAnimations().filter((an) => !(an instanceof CSSAnimation)).map((an) => an.finished)));
-  const result = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: unknown) => Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[]; failureSummary?: string }[] }[] }> } }).axe;
-    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => `${JSON.stringify(n.target)} ${n.failureSummary ?? ''}`) }));
-  });
-  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  const minor = result.filter((v) => !bad.includes(v));
-  if (minor.length > 0) console.warn(`axe on ${what}, minor or moderate:`, minor.map((v) => `${v.id} (${v.impact}): ${v.targets.join(', ')}`));
-  expect(bad.map((v) => `${v.id} (${v.impact}) ${v.help}: ${v.targets.join(', ')}`), `axe on ${what}`).toEqual([]);
-}
 
 describe.runIf(run)('rich messages in the web client', () => {
   it('two people: a reply from the menu, a reaction from the picker, a mention from the autocomplete and an image, live and after a reload', async () => {

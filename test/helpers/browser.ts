@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
+import { createRequire } from 'node:module';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { startServer, type TestServer } from './server.js';
 
 /** Debian's chromium (installed by .ci/run; never downloaded). */
@@ -45,4 +46,22 @@ export function useBrowser(): { run: boolean; server: TestServer; browser: Brows
     await ctx.server?.close();
   });
   return ctx;
+}
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** axe-core's WCAG 2.1 A/AA rules on the page as it is now: no serious or critical violation. */
+export async function audit(page: Page, what: string): Promise<void> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  // Colours mid-transition (a theme switch, a hover) are not the page's: let them finish.
+  await page.evaluate(() => Promise.all(document.getAnimations().filter((an) => !(an instanceof CSSAnimation)).map((an) => an.finished)));
+  const result = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: unknown) => Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[]; failureSummary?: string }[] }[] }> } }).axe;
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => `${JSON.stringify(n.target)} ${n.failureSummary ?? ''}`) }));
+  });
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const minor = result.filter((v) => !bad.includes(v));
+  if (minor.length > 0) console.warn(`axe on ${what}, minor or moderate:`, minor.map((v) => `${v.id} (${v.impact}): ${v.targets.join(', ')}`));
+  expect(bad.map((v) => `${v.id} (${v.impact}) ${v.help}: ${v.targets.join(', ')}`), `axe on ${what}`).toEqual([]);
 }
