@@ -27,6 +27,7 @@ import { MetadataNotStripped, type Thumbnailer } from '../media/thumbnails.js';
 import type { AttachmentRecord, StoredAttachment, Store } from '../store/store.js';
 import { AttachmentGrants, type AttachmentVariant } from './attachment-grants.js';
 import { checkMember } from './conversations.js';
+import { attachmentView } from './views.js';
 import { DomainError, validation } from './errors.js';
 import type { MembershipCache } from './membership.js';
 
@@ -82,16 +83,7 @@ export class AttachmentService {
 
   /** The wire shape for `viewerId`: URLs with grants for that user. */
   view(a: StoredAttachment, viewerId: string): Attachment {
-    return {
-      id: a.id,
-      name: a.name,
-      mime: a.mime,
-      size: a.size,
-      width: a.width,
-      height: a.height,
-      url: this.d.grants.url(a.id, 'file', viewerId),
-      thumbnailUrl: a.thumbnail ? this.d.grants.url(a.id, 'thumbnail', viewerId) : null,
-    };
+    return attachmentView(a, this.d.grants, viewerId);
   }
 
   /** Membership is checked before the body is read (403 / 404 without storing anything). */

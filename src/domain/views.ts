@@ -1,5 +1,5 @@
-import type { Conversation, Message, User } from '../protocol/models.js';
-import type { ConversationRecord, MemberRecord, MessageRecord, UserRecord } from '../store/store.js';
+import type { Attachment, Conversation, Message, User } from '../protocol/models.js';
+import type { ConversationRecord, MemberRecord, MessageRecord, StoredAttachment, UserRecord } from '../store/store.js';
 import { attachmentPath, type AttachmentVariant } from './attachment-grants.js';
 import type { StatusOracle } from './status.js';
 
@@ -48,16 +48,21 @@ export function messageView(m: MessageRecord, status: StatusOracle, viewer: View
     replyTo: m.replyTo && { ...m.replyTo },
     reactions: m.reactions.map((r) => ({ emoji: r.emoji, count: r.userIds.length, userIds: [...r.userIds] })),
     mentions: [...m.mentions],
-    attachments: m.attachments.map((a) => ({
-      id: a.id,
-      name: a.name,
-      mime: a.mime,
-      size: a.size,
-      width: a.width,
-      height: a.height,
-      url: viewer.urls.url(a.id, 'file', viewer.userId),
-      thumbnailUrl: a.thumbnail ? viewer.urls.url(a.id, 'thumbnail', viewer.userId) : null,
-    })),
+    attachments: m.attachments.map((a) => attachmentView(a, viewer.urls, viewer.userId)),
+  };
+}
+
+/** An attachment as `viewerId` sees it: its URLs carry a grant of theirs. */
+export function attachmentView(a: StoredAttachment, urls: AttachmentUrls, viewerId: string): Attachment {
+  return {
+    id: a.id,
+    name: a.name,
+    mime: a.mime,
+    size: a.size,
+    width: a.width,
+    height: a.height,
+    url: urls.url(a.id, 'file', viewerId),
+    thumbnailUrl: a.thumbnail ? urls.url(a.id, 'thumbnail', viewerId) : null,
   };
 }
 

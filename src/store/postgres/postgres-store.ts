@@ -1320,14 +1320,7 @@ export class PostgresStore implements Store {
   }
 
   async unreadCounts(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    const uk = decodeId('u', userId);
-    const wanted: { id: string; ck: number; after: number }[] = [];
-    for (const { conversationId, afterSeq } of markers) {
-      out.set(conversationId, 0);
-      const ck = decodeId('c', conversationId);
-      if (uk !== null && ck !== null) wanted.push({ id: conversationId, ck, after: afterSeq });
-    }
+    const { out, wanted } = markerQuery(userId, markers);
     if (wanted.length === 0) return out;
     // lastSeq − marker − deleted after the marker: own messages are never
     // after one's read marker (sending moves it), so no per-message scan.
@@ -1344,14 +1337,7 @@ export class PostgresStore implements Store {
   }
 
   async unreadMentions(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    const uk = decodeId('u', userId);
-    const wanted: { id: string; ck: number; after: number }[] = [];
-    for (const { conversationId, afterSeq } of markers) {
-      out.set(conversationId, 0);
-      const ck = decodeId('c', conversationId);
-      if (uk !== null && ck !== null) wanted.push({ id: conversationId, ck, after: afterSeq });
-    }
+    const { out, uk, wanted } = markerQuery(userId, markers);
     if (wanted.length === 0) return out;
     // A range of message_mentions' primary key per conversation (deleted messages have no rows there).
     const rows = await this.rows<{ id: number; n: number }>(
@@ -1378,4 +1364,17 @@ export class PostgresStore implements Store {
     for (const message of await this.toRecords(this.pool, rows)) out.set(message.conversationId, message);
     return out;
   }
+}
+
+/** Per-conversation counts' common start: 0 for every conversation asked about, and the markers whose ids decode. */
+function markerQuery(userId: string, markers: readonly { conversationId: string; afterSeq: number }[]) {
+  const out = new Map<string, number>();
+  const uk = decodeId('u', userId);
+  const wanted: { id: string; ck: number; after: number }[] = [];
+  for (const { conversationId, afterSeq } of markers) {
+    out.set(conversationId, 0);
+    const ck = decodeId('c', conversationId);
+    if (uk !== null && ck !== null) wanted.push({ id: conversationId, ck, after: afterSeq });
+  }
+  return { out, uk, wanted };
 }
