@@ -502,7 +502,7 @@ export class ParleyClient {
   }
 
   private flushOutbox(): void {
-    if (!this.socket.connected || this.connection === 'syncing') return;
+    if (!this.socket.connected || this.connection === 'syncing' || this.connection === 'connecting') return;
     for (const entry of this.outbox) {
       if (entry.inFlight) continue;
       entry.inFlight = true;
@@ -561,12 +561,16 @@ export class ParleyClient {
   }
 
   /**
-   * After a reconnect: every change missed, through `sync` pages, before the
+   * After a connect: every change missed, through `sync` pages, before the
    * outbox sends again. The cursors sent are SyncCursors', never the highest
    * rev seen: live changes arrive out of rev order (protocol.md, the sync cursor).
+   * The first connect catches up too: what was committed between the
+   * conversation list and the socket's join reaches this client no other way.
+   * It stays `connecting` meanwhile (nothing to announce on a first load);
+   * a reconnect says `syncing`.
    */
-  private async catchUp(): Promise<void> {
-    this.connection = 'syncing';
+  private async catchUp(first = false): Promise<void> {
+    this.connection = first ? 'connecting' : 'syncing';
     this.changed();
     try {
       const cursors: Record<string, number> = {};
@@ -601,13 +605,9 @@ export class ParleyClient {
     s.on('connect', () => {
       this.retryDelay = 1000;
       this.markers.resume();
-      if (this.everConnected) void this.catchUp();
-      else {
-        this.everConnected = true;
-        this.connection = 'online';
-        this.changed();
-        this.flushOutbox();
-      }
+      const first = !this.everConnected;
+      this.everConnected = true;
+      void this.catchUp(first);
     });
     s.on('disconnect', (reason) => {
       this.connection = 'reconnecting';

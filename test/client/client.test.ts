@@ -147,6 +147,37 @@ describe('ParleyClient', () => {
     expect(bob.messages.timeline(conv.id).messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('the first connect catches up too: a message committed between the conversation list and the socket join is not missed', async () => {
+    const alice = await signUp();
+    const bob = await signUp();
+    const conv = await alice.createDirect(bob.me!.id);
+    alice.send(conv.id, 'listed');
+    await clientUntil(alice, () => alice.messages.timeline(conv.id).pending.length === 0);
+    // Bob's second device: alice's next message is committed after its list is loaded and before its socket joins.
+    const token = (bob as unknown as { o: { token: string } }).o.token;
+    const device = new ParleyClient({ baseUrl: server.url, token, ackTimeoutMs: 5000 });
+    clients.push(device);
+    const list = device.refreshConversations.bind(device);
+    let calls = 0;
+    device.refreshConversations = async () => {
+      await list();
+      if (calls++ > 0) return;
+      expect(device.conversations.get(conv.id)?.lastSeq).toBe(1);
+      alice.send(conv.id, 'in the gap');
+      await clientUntil(alice, () => alice.messages.timeline(conv.id).pending.length === 0, 'the ack of the gap message');
+    };
+    await device.start();
+    await clientUntil(device, () => device.connection === 'online', 'the device online');
+    expect(device.conversations.get(conv.id)).toMatchObject({ lastSeq: 2, unreadCount: 2, lastMessage: { content: 'in the gap' } });
+    expect(contents(device, conv.id)).toEqual(['listed', 'in the gap']); // the list's last message, then sync's: no history loaded yet
+    await device.open(conv.id);
+    expect(contents(device, conv.id)).toEqual(['listed', 'in the gap']);
+    // And live afterwards, once.
+    alice.send(conv.id, 'live');
+    await clientUntil(device, () => contents(device, conv.id).includes('live'), 'the live message');
+    expect(contents(device, conv.id)).toEqual(['listed', 'in the gap', 'live']);
+  });
+
   it('messages typed while offline are sent once the connection is back, exactly once', async () => {
     const alice = await signUp();
     const bob = await signUp();
